@@ -1,0 +1,95 @@
+/* ferry-server: a thin main over lib server (src/server). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/util.h"
+#include "ferry.h"
+#include "server/server.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ferry-server [OPTIONS]\n"
+		"Runs one ferry storage server: an in-memory key-value store\n"
+		"whose values move by RDMA (libfabric) to and from clients.\n"
+		"\n"
+		"  --listen HOST:PORT   address to serve on (default 127.0.0.1:7400)\n"
+		"  --provider NAME      tcp (tcp;ofi_rxm), shm, or verbs\n"
+		"                       (verbs;ofi_rxm); default tcp\n"
+		"  --memory SIZE        arena size, registered once (default 1G)\n"
+		"  --max-value SIZE     largest value accepted (default 1G)\n"
+		"  --slots N            requests in service at once (default 256)\n"
+		"  --spin-us N          busy-poll before sleeping (default 50)\n"
+		"  --ready-fd FD        write \"ready\" to FD once serving\n"
+		"  -h, --help           this text\n"
+		"\n"
+		"SIZE takes K, M, G suffixes (powers of 1024). SIGTERM or SIGINT\n"
+		"stops the server cleanly. Logs go to stderr.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"provider", required_argument, NULL, 'p'},
+		{"memory", required_argument, NULL, 'm'},
+		{"max-value", required_argument, NULL, 'v'},
+		{"slots", required_argument, NULL, 's'},
+		{"spin-us", required_argument, NULL, 'S'},
+		{"ready-fd", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static char host[256], port[16];
+	fr_server_opts o;
+	int c, rc;
+
+	fr_server_opts_init(&o);
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		rc = 0;
+		switch (c) {
+		case 'l':
+			rc = fr_split_hostport(optarg, host, sizeof(host), port,
+					       sizeof(port));
+			o.host = host;
+			o.port = port;
+			break;
+		case 'p':
+			o.provider = optarg;
+			break;
+		case 'm':
+			rc = fr_parse_size(optarg, &o.memory);
+			break;
+		case 'v':
+			rc = fr_parse_size(optarg, &o.max_value);
+			break;
+		case 's':
+			o.slots = (unsigned)atoi(optarg);
+			rc = o.slots < 1 || o.slots > 65536 ? FERRY_EINVAL : 0;
+			break;
+		case 'S':
+			o.spin_us = (unsigned)atoi(optarg);
+			break;
+		case 'r':
+			o.ready_fd = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (rc) {
+			fprintf(stderr, "ferry-server: bad value for --%s: %s\n",
+				longopts[optind > 0 ? 0 : 0].name, optarg);
+			return 2;
+		}
+	}
+	if (optind < argc || o.memory < 4096) {
+		usage(stderr);
+		return 2;
+	}
+	return fr_server_run(&o) ? 1 : 0;
+}

@@ -1,0 +1,215 @@
+/*
+ * ferry.h - the ferry client library (libferry).
+ *
+ * ferry is an ephemeral in-memory store whose data path is RDMA through
+ * libfabric. This header is the whole public API: handles are opaque, every
+ * function returns 0 (or a count) on success and a negative FERRY_E* code on
+ * failure, and ferry_strerror() turns a code into a sentence.
+ *
+ * Threads: a ferry_client is owned by one thread at a time. Calls on the same
+ * client from several threads at once must be serialised by the caller; use
+ * one client per thread for parallelism (each client has its own fabric
+ * endpoint and completion queue). Different clients never share state.
+ */
+#ifndef FERRY_H
+#define FERRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: X(name, value, message). One table; ferry_strerror reads it. */
+#define FERRY_ERRNO_MAP(X)                                                     \
+	X(EINVAL, -1, "invalid argument")                                      \
+	X(ENOENT, -2, "no such key")                                           \
+	X(EEXIST, -3, "key already exists")                                    \
+	X(ENOSPC, -4, "server memory is full")                                 \
+	X(E2BIG, -5, "key or value too large")                                 \
+	X(ERANGE, -6, "offset outside the value")                              \
+	X(ENOTNUM, -7, "value is not an 8-byte counter")                       \
+	X(EOVERFLOW, -8, "counter would overflow")                             \
+	X(EPROTO, -9, "protocol error")                                        \
+	X(ETIMEDOUT, -10, "operation timed out")                               \
+	X(EUNREACH, -11, "server unreachable")                                 \
+	X(ENOMEM, -12, "out of memory")                                        \
+	X(EFABRIC, -13, "fabric error")                                        \
+	X(EIO, -14, "input/output error")                                      \
+	X(ENOCLUSTER, -15, "no cluster description found")                    \
+	X(EBUSY, -16, "too many operations in flight")                         \
+	X(ECHANGED, -17, "value changed during the read")                      \
+	X(EQUOTA, -18, "namespace quota exceeded")
+
+enum ferry_errno {
+	FERRY_OK = 0,
+#define FERRY_ERRNO_ENUM(name, value, msg) FERRY_##name = (value),
+	FERRY_ERRNO_MAP(FERRY_ERRNO_ENUM)
+#undef FERRY_ERRNO_ENUM
+};
+
+/* Returns a static, human-readable sentence for a FERRY_E* code (or 0).
+ * Unknown codes give "unknown error". Safe from any thread. */
+const char *ferry_strerror(int err);
+
+/* Limits of the data model. */
+#define FERRY_KEY_MAX 1024u /* keys are 1..FERRY_KEY_MAX bytes */
+
+typedef struct ferry_client ferry_client;
+
+/* Connection options. Always initialise with ferry_opts_init(), which sets
+ * opts_size so that later versions of the library can grow the struct. */
+typedef struct ferry_opts {
+	size_t opts_size;      /* sizeof(ferry_opts) as the caller knows it */
+	const char *cluster;   /* cluster file; NULL: $FERRY_CLUSTER, then the
+				  default that 'ferry cluster up' writes */
+	int timeout_ms;        /* per operation, 0 = default (10 s); a dead
+				  server fails calls with FERRY_ETIMEDOUT or
+				  FERRY_EUNREACH within this bound */
+	unsigned max_inflight; /* operations in flight per client (default
+				  256); ferry_submit returns FERRY_EBUSY past
+				  it */
+} ferry_opts;
+
+/* Fills *opts with defaults. */
+void ferry_opts_init(ferry_opts *opts);
+
+/* Returns the path of the default cluster file ($FERRY_HOME/cluster, or
+ * ~/.ferry/cluster) in a static buffer. */
+const char *ferry_default_cluster(void);
+
+/* Connects to the cluster described by opts (NULL: defaults) in direct mode:
+ * the client opens one fabric endpoint and reaches every server itself.
+ * On success *out owns the connection until ferry_close(). */
+int ferry_connect(const ferry_opts *opts, ferry_client **out);
+
+/* Closes the client, waits for nothing, frees everything it owns, including
+ * buffers from ferry_alloc(). Accepts NULL. */
+void ferry_close(ferry_client *c);
+
+/* Zero-copy buffers. Memory from ferry_alloc() is registered with the fabric
+ * once, so servers move large values straight into and out of it. Ordinary
+ * caller memory works too; libferry then registers it for the duration of
+ * the request (libfabric's verbs provider caches such registrations).
+ * Returns NULL on failure. Free with ferry_free() before ferry_close(). */
+void *ferry_alloc(ferry_client *c, size_t size);
+void ferry_free(ferry_client *c, void *buf);
+
+/* Flags of a put. */
+#define FERRY_PUT_CREATE 0x1u  /* fail with FERRY_EEXIST if the key exists */
+#define FERRY_PUT_REPLACE 0x2u /* fail with FERRY_ENOENT if it does not */
+
+/* Metadata of a stored value. */
+typedef struct ferry_stat {
+	uint64_t size;     /* bytes */
+	uint64_t ctime_ns; /* when this value was written, ns since the epoch */
+	uint64_t version;  /* changes on every write of the key */
+} ferry_stat;
+
+/* One operation, for the batch and asynchronous interfaces. The caller owns
+ * it and keeps it (and the memory it points to) valid until it completes. */
+typedef enum ferry_opcode {
+	FERRY_OP_PUT = 1, /* store buf[0..len) under key, with flags */
+	FERRY_OP_GET,     /* read up to len bytes from offset into buf */
+	FERRY_OP_DEL,     /* remove key */
+	FERRY_OP_STAT,    /* fill stat */
+	FERRY_OP_INCR,    /* add delta to an 8-byte counter, result in counter */
+} ferry_opcode;
+
+typedef struct ferry_op {
+	ferry_opcode opcode;
+	const void *key;
+	size_t klen;
+	void *buf;       /* PUT: the value; GET: the destination */
+	size_t len;      /* PUT: value bytes; GET: capacity of buf */
+	uint64_t offset; /* GET: first byte to read */
+	unsigned flags;  /* PUT: FERRY_PUT_* */
+	int64_t delta;   /* INCR */
+	void *user;      /* for the caller; libferry never touches it */
+	/* Results, valid once the operation completed. */
+	int status;       /* 0 or FERRY_E* */
+	size_t result;    /* GET: bytes written to buf */
+	ferry_stat stat;  /* GET, STAT: metadata of the value */
+	int64_t counter;  /* INCR: the new value */
+} ferry_op;
+
+/* Starts op without waiting. Returns 0, or FERRY_EBUSY when max_inflight
+ * operations are already in flight (complete some with ferry_poll first),
+ * or another FERRY_E* if op is invalid (op->status is set too). */
+int ferry_submit(ferry_client *c, ferry_op *op);
+
+/* Waits up to timeout_ms (-1: until one completes, 0: do not wait) for
+ * completed operations and stores up to max of them in done[]. Returns how
+ * many were stored (0 on time-out) or a negative FERRY_E*. Each completed
+ * op has its status and results filled in. */
+int ferry_poll(ferry_client *c, ferry_op **done, int max, int timeout_ms);
+
+/* Runs n operations with all of them in flight at once (multi-get,
+ * multi-put, or any mix) and waits for all. Returns 0 if every op
+ * succeeded, else the status of the first failed op; each op->status says
+ * how that one went. */
+int ferry_batch(ferry_client *c, ferry_op *ops, size_t n);
+
+/* Blocking operations. Each returns 0 or a negative FERRY_E*. */
+
+/* Stores vlen bytes (0 .. the server's maximum, 1 GiB by default). */
+int ferry_put(ferry_client *c, const void *key, size_t klen, const void *val,
+	      size_t vlen, unsigned flags);
+
+/* Reads up to cap bytes of the value starting at offset into buf. *got (may
+ * be NULL) receives the bytes read, st (may be NULL) the value's metadata.
+ * An offset past the end of the value is FERRY_ERANGE. */
+int ferry_get(ferry_client *c, const void *key, size_t klen, uint64_t offset,
+	      void *buf, size_t cap, size_t *got, ferry_stat *st);
+
+/* Reads the whole value into memory allocated with malloc(); the caller
+ * frees *val. Retries internally if the value is replaced mid-read. */
+int ferry_get_alloc(ferry_client *c, const void *key, size_t klen, void **val,
+		    size_t *vlen);
+
+int ferry_del(ferry_client *c, const void *key, size_t klen);
+int ferry_stat_key(ferry_client *c, const void *key, size_t klen,
+		   ferry_stat *st);
+
+/* Adds delta to the signed 64-bit little-endian counter stored under key
+ * (a missing key counts as 0) and stores the new value in *result (may be
+ * NULL). FERRY_ENOTNUM if the value is not 8 bytes, FERRY_EOVERFLOW if the
+ * sum does not fit. Atomic: concurrent increments are never lost. */
+int ferry_incr(ferry_client *c, const void *key, size_t klen, int64_t delta,
+	       int64_t *result);
+
+/* A page of keys from ferry_list(). */
+typedef struct ferry_keys ferry_keys;
+
+/* Lists up to max keys starting with prefix, in byte order, that sort after
+ * the key `after` (NULL/0: from the first). To page, pass the last key of a
+ * page as `after` of the next: a key present during the whole listing
+ * appears exactly once, whatever is put or deleted meanwhile. *out is owned
+ * by the caller (ferry_keys_free). */
+int ferry_list(ferry_client *c, const void *prefix, size_t plen,
+	       const void *after, size_t alen, unsigned max, ferry_keys **out);
+size_t ferry_keys_count(const ferry_keys *k);
+const void *ferry_keys_at(const ferry_keys *k, size_t i, size_t *len);
+int ferry_keys_more(const ferry_keys *k); /* 1 if more keys may follow */
+void ferry_keys_free(ferry_keys *k);
+
+/* Statistics of one server. */
+typedef struct ferry_server_stat {
+	char addr[64];       /* HOST:PORT as in the cluster file */
+	int status;          /* 0, or why the server did not answer */
+	uint64_t mem_total;  /* arena bytes */
+	uint64_t mem_used;   /* bytes allocated to values */
+	uint64_t keys;
+	uint64_t ops;        /* requests served since start */
+	uint64_t peers;      /* clients known to the server */
+} ferry_server_stat;
+
+/* Returns the number of servers in the cluster and fills up to max entries
+ * of out (which may be NULL with max 0 to ask for the count). */
+int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

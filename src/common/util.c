@@ -1,0 +1,107 @@
+#include "util.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ferry.h"
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t fr_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t fr_wall_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+int fr_parse_size(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		unsigned shift;
+	} units[] = {
+		{"", 0},    {"b", 0},    {"k", 10},   {"kb", 10}, {"kib", 10},
+		{"m", 20},  {"mb", 20},  {"mib", 20}, {"g", 30},  {"gb", 30},
+		{"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40},
+	};
+	char *end;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return FERRY_EINVAL;
+	v = strtoull(s, &end, 10);
+	for (size_t i = 0; i < FR_ARRAY_LEN(units); i++) {
+		if (strcasecmp(end, units[i].suffix) != 0)
+			continue;
+		if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+			return FERRY_EINVAL;
+		*out = (uint64_t)v << units[i].shift;
+		return 0;
+	}
+	return FERRY_EINVAL;
+}
+
+char *fr_fmt_size(uint64_t bytes, char *buf, size_t cap)
+{
+	static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < FR_ARRAY_LEN(unit)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, cap, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, cap, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+int fr_split_hostport(const char *s, char *host, size_t cap, char *port,
+		      size_t pcap)
+{
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	size_t hl;
+
+	if (!colon || colon == s || !colon[1])
+		return FERRY_EINVAL;
+	hl = (size_t)(colon - s);
+	if (hl >= cap || strlen(colon + 1) >= pcap)
+		return FERRY_EINVAL;
+	for (const char *p = colon + 1; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return FERRY_EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+void fr_log(const char *who, const char *fmt, ...)
+{
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", gmtime_r(&now, &tm));
+	fprintf(stderr, "%s %s: ", ts, who);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

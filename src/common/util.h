@@ -1,0 +1,31 @@
+/* Small helpers shared by every layer: time, sizes, logging. */
+#ifndef FR_UTIL_H
+#define FR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define FR_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FR_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Monotonic and wall clock in nanoseconds. */
+uint64_t fr_now_ns(void);
+uint64_t fr_wall_ns(void);
+
+/* Parses "64M", "1G", "4096", "2KiB" into bytes. Returns 0 or FERRY_EINVAL. */
+int fr_parse_size(const char *s, uint64_t *out);
+
+/* Formats bytes as "1.5 MiB" into buf. Returns buf. */
+char *fr_fmt_size(uint64_t bytes, char *buf, size_t cap);
+
+/* Splits "HOST:PORT" into host (cap bytes) and port. Returns 0 or
+ * FERRY_EINVAL. */
+int fr_split_hostport(const char *s, char *host, size_t cap, char *port,
+		      size_t pcap);
+
+/* Daemons log with a level and a reason; the library never logs. */
+void fr_log(const char *who, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

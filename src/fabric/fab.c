@@ -1,0 +1,435 @@
+#include "fabric/fab.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+
+#include "common/util.h"
+#include "ferry.h"
+
+#define FR_FI_VERSION FI_VERSION(1, 17)
+#define CQ_SIZE 8192
+#define RETRY_NS (5ull * 1000000000ull) /* -FI_EAGAIN retry bound */
+
+/* Provider quirks live here and nowhere else. */
+static const struct prov {
+	const char *name; /* ferry's name (--provider) */
+	const char *fi;   /* libfabric's provider string */
+	int wait_fd;      /* the CQ offers FI_WAIT_FD; shm (libfabric 1.17)
+			     offers only busy waiting, so idle waits there
+			     are short sleeps instead (fr_fab_wait) */
+} provs[] = {
+	{"tcp", "tcp;ofi_rxm", 1},
+	{"shm", "shm", 0},
+	{"verbs", "verbs;ofi_rxm", 1},
+};
+
+#define IDLE_SLEEP_MIN_US 50
+#define IDLE_SLEEP_MAX_US 1000
+
+struct fr_fab {
+	struct fi_info *info;
+	struct fid_fabric *fabric;
+	struct fid_domain *domain;
+	struct fid_av *av;
+	struct fid_cq *cq;
+	struct fid_ep *ep;
+	int fd;             /* wait descriptor, or -1 */
+	unsigned idle_us;   /* next back-off sleep when there is no fd */
+	uint64_t next_key; /* keys we choose when the provider does not */
+	char err[256];
+};
+
+#define FR_CLOSE_FID(obj)                                                      \
+	do {                                                                   \
+		if (obj)                                                       \
+			fi_close(&(obj)->fid);                                 \
+		(obj) = NULL;                                                  \
+	} while (0)
+
+static int fail(fr_fab *f, const char *what, int fi_rc)
+{
+	snprintf(f->err, sizeof(f->err), "%s: %s", what, fi_strerror(-fi_rc));
+	return FERRY_EFABRIC;
+}
+
+static int mk_info(fr_fab *f, const struct prov *p, const char *host,
+		   const char *port)
+{
+	struct fi_info *hints = fi_allocinfo();
+	int rc;
+
+	if (!hints)
+		return FERRY_ENOMEM;
+	hints->ep_attr->type = FI_EP_RDM;
+	hints->caps = FI_MSG | FI_RMA | FI_SOURCE;
+	hints->mode = FI_CONTEXT | FI_CONTEXT2;
+	/* The modes we can honour; the provider reports the ones it needs. */
+	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR |
+				      FI_MR_ALLOCATED | FI_MR_PROV_KEY |
+				      FI_MR_ENDPOINT;
+	hints->domain_attr->threading = FI_THREAD_DOMAIN;
+	/* A reply sent after an RMA write must not overtake the data. */
+	hints->tx_attr->msg_order = FI_ORDER_SAW;
+	hints->fabric_attr->prov_name = strdup(p->fi);
+	rc = fi_getinfo(FR_FI_VERSION, host, port, host ? FI_SOURCE : 0, hints,
+			&f->info);
+	fi_freeinfo(hints);
+	if (rc)
+		return fail(f, "fi_getinfo", rc);
+	return 0;
+}
+
+static int mk_cq(fr_fab *f, const struct prov *p)
+{
+	struct fi_cq_attr attr = {
+		.size = CQ_SIZE,
+		.format = FI_CQ_FORMAT_MSG,
+		.wait_obj = p->wait_fd ? FI_WAIT_FD : FI_WAIT_NONE,
+	};
+	int rc = fi_cq_open(f->domain, &attr, &f->cq, NULL);
+
+	if (rc)
+		return fail(f, "fi_cq_open", rc);
+	f->idle_us = IDLE_SLEEP_MIN_US;
+	if (!p->wait_fd)
+		return 0;
+	rc = fi_control(&f->cq->fid, FI_GETWAIT, &f->fd);
+	if (rc)
+		return fail(f, "fi_control(FI_GETWAIT)", rc);
+	return 0;
+}
+
+static int mk_ep(fr_fab *f)
+{
+	struct fi_av_attr av = {.type = FI_AV_TABLE};
+	int rc;
+
+	rc = fi_av_open(f->domain, &av, &f->av, NULL);
+	if (rc)
+		return fail(f, "fi_av_open", rc);
+	rc = fi_endpoint(f->domain, f->info, &f->ep, NULL);
+	if (rc)
+		return fail(f, "fi_endpoint", rc);
+	rc = fi_ep_bind(f->ep, &f->av->fid, 0);
+	if (!rc)
+		rc = fi_ep_bind(f->ep, &f->cq->fid, FI_TRANSMIT | FI_RECV);
+	if (rc)
+		return fail(f, "fi_ep_bind", rc);
+	rc = fi_enable(f->ep);
+	if (rc)
+		return fail(f, "fi_enable", rc);
+	return 0;
+}
+
+int fr_fab_open(fr_fab **out, const char *provider, const char *host,
+		const char *port, const char **why)
+{
+	const struct prov *p = NULL;
+	fr_fab *f;
+	int rc;
+
+	for (size_t i = 0; i < FR_ARRAY_LEN(provs); i++)
+		if (provider && strcmp(provider, provs[i].name) == 0)
+			p = &provs[i];
+	*out = NULL;
+	if (!p) {
+		if (why)
+			*why = "unknown provider (use tcp, shm or verbs)";
+		return FERRY_EINVAL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return FERRY_ENOMEM;
+	f->fd = -1;
+	f->next_key = 1;
+	rc = mk_info(f, p, host, port);
+	if (rc)
+		goto fail;
+	rc = fi_fabric(f->info->fabric_attr, &f->fabric, NULL);
+	if (rc) {
+		rc = fail(f, "fi_fabric", rc);
+		goto fail;
+	}
+	rc = fi_domain(f->fabric, f->info, &f->domain, NULL);
+	if (rc) {
+		rc = fail(f, "fi_domain", rc);
+		goto fail;
+	}
+	rc = mk_cq(f, p);
+	if (!rc)
+		rc = mk_ep(f);
+	if (rc)
+		goto fail;
+	*out = f;
+	return 0;
+fail:
+	if (why) {
+		static __thread char reason[256];
+		snprintf(reason, sizeof(reason), "%s", f->err);
+		*why = reason;
+	}
+	fr_fab_close(&f);
+	return rc;
+}
+
+void fr_fab_close(fr_fab **fp)
+{
+	fr_fab *f = *fp;
+
+	if (!f)
+		return;
+	FR_CLOSE_FID(f->ep);
+	FR_CLOSE_FID(f->av);
+	FR_CLOSE_FID(f->cq);
+	FR_CLOSE_FID(f->domain);
+	FR_CLOSE_FID(f->fabric);
+	if (f->info)
+		fi_freeinfo(f->info);
+	free(f);
+	*fp = NULL;
+}
+
+const char *fr_fab_provider(const fr_fab *f)
+{
+	return f->info->fabric_attr->prov_name;
+}
+
+int fr_fab_getname(fr_fab *f, void *addr, size_t *len)
+{
+	int rc = fi_getname(&f->ep->fid, addr, len);
+
+	return rc ? fail(f, "fi_getname", rc) : 0;
+}
+
+int fr_fab_insert(fr_fab *f, const void *addr, size_t len, fi_addr_t *out)
+{
+	int rc;
+
+	(void)len; /* the provider knows its own address length */
+	rc = fi_av_insert(f->av, addr, 1, out, 0, NULL);
+	if (rc != 1)
+		return fail(f, "fi_av_insert", rc < 0 ? rc : -FI_EINVAL);
+	return 0;
+}
+
+int fr_fab_resolve(fr_fab *f, const char *host, const char *port,
+		   fi_addr_t *out)
+{
+	struct fi_info *hints = fi_dupinfo(f->info), *info = NULL;
+	int rc;
+
+	if (!hints)
+		return FERRY_ENOMEM;
+	free(hints->src_addr);
+	hints->src_addr = NULL;
+	hints->src_addrlen = 0;
+	rc = fi_getinfo(FR_FI_VERSION, host, port, 0, hints, &info);
+	fi_freeinfo(hints);
+	if (rc)
+		return fail(f, "fi_getinfo(server address)", rc);
+	if (!info->dest_addr)
+		rc = fail(f, "fi_getinfo(server address)", -FI_EADDRNOTAVAIL);
+	else
+		rc = fr_fab_insert(f, info->dest_addr, info->dest_addrlen, out);
+	fi_freeinfo(info);
+	return rc;
+}
+
+void fr_fab_remove(fr_fab *f, fi_addr_t a)
+{
+	fi_av_remove(f->av, &a, 1, 0);
+}
+
+int fr_mr_reg(fr_fab *f, void *buf, size_t len, uint64_t access, fr_mr *mr)
+{
+	uint64_t mode = f->info->domain_attr->mr_mode;
+	int rc;
+
+	memset(mr, 0, sizeof(*mr));
+	rc = fi_mr_reg(f->domain, buf, len ? len : 1, access, 0,
+		       (mode & FI_MR_PROV_KEY) ? 0 : f->next_key++, 0, &mr->mr,
+		       NULL);
+	if (rc)
+		return fail(f, "fi_mr_reg", rc);
+	if (mode & FI_MR_ENDPOINT) {
+		rc = fi_mr_bind(mr->mr, &f->ep->fid, 0);
+		if (!rc)
+			rc = fi_mr_enable(mr->mr);
+		if (rc) {
+			fr_mr_close(mr);
+			return fail(f, "fi_mr_bind", rc);
+		}
+	}
+	mr->desc = (mode & FI_MR_LOCAL) ? fi_mr_desc(mr->mr) : NULL;
+	mr->key = fi_mr_key(mr->mr);
+	mr->base = buf;
+	mr->len = len;
+	mr->virt = !!(mode & FI_MR_VIRT_ADDR);
+	return 0;
+}
+
+void fr_mr_close(fr_mr *mr)
+{
+	FR_CLOSE_FID(mr->mr);
+	memset(mr, 0, sizeof(*mr));
+}
+
+/* Retries a post while the provider asks for progress first. Reading zero
+ * entries drives progress without consuming completions, which belong to
+ * the caller's poll loop. */
+#define POST(f, what, call)                                                    \
+	do {                                                                   \
+		uint64_t deadline_ = 0;                                        \
+		ssize_t rc_;                                                   \
+		while ((rc_ = (call)) == -FI_EAGAIN) {                         \
+			uint64_t now_ = fr_now_ns();                           \
+			if (!deadline_)                                        \
+				deadline_ = now_ + RETRY_NS;                   \
+			else if (now_ > deadline_) {                           \
+				fail(f, what, (int)rc_);                       \
+				return FERRY_ETIMEDOUT;                        \
+			}                                                      \
+			fi_cq_read((f)->cq, NULL, 0);                          \
+		}                                                              \
+		if (rc_)                                                       \
+			return fail(f, what, (int)rc_);                        \
+		return 0;                                                      \
+	} while (0)
+
+int fr_fab_recv(fr_fab *f, void *buf, size_t len, void *desc, fr_ctx *ctx)
+{
+	POST(f, "fi_recv", fi_recv(f->ep, buf, len, desc, FI_ADDR_UNSPEC, ctx));
+}
+
+int fr_fab_send(fr_fab *f, const void *buf, size_t len, void *desc,
+		fi_addr_t dest, fr_ctx *ctx)
+{
+	POST(f, "fi_send", fi_send(f->ep, buf, len, desc, dest, ctx));
+}
+
+int fr_fab_read(fr_fab *f, void *buf, size_t len, void *desc, fi_addr_t peer,
+		uint64_t raddr, uint64_t rkey, fr_ctx *ctx)
+{
+	POST(f, "fi_read",
+	     fi_read(f->ep, buf, len, desc, peer, raddr, rkey, ctx));
+}
+
+int fr_fab_write(fr_fab *f, const void *buf, size_t len, void *desc,
+		 fi_addr_t peer, uint64_t raddr, uint64_t rkey, fr_ctx *ctx)
+{
+	POST(f, "fi_write",
+	     fi_write(f->ep, buf, len, desc, peer, raddr, rkey, ctx));
+}
+
+size_t fr_fab_max_rma(const fr_fab *f)
+{
+	/* Cap single transfers so one huge value cannot monopolise the
+	 * endpoint; 64 MiB keeps per-request latency for others bounded. */
+	return FR_MIN(f->info->ep_attr->max_msg_size, (size_t)64 << 20);
+}
+
+/* Maps a provider error to ferry's codes: a peer that went away is
+ * FERRY_EUNREACH, anything else FERRY_EFABRIC. */
+static int map_cq_err(int fi_err)
+{
+	switch (fi_err) {
+	case FI_ECONNREFUSED:
+	case FI_ECONNRESET:
+	case FI_ECONNABORTED:
+	case FI_EHOSTUNREACH:
+	case FI_ENOTCONN:
+	case FI_EIO:
+	case FI_EADDRNOTAVAIL:
+		return FERRY_EUNREACH;
+	case FI_ETIMEDOUT:
+		return FERRY_ETIMEDOUT;
+	default:
+		return FERRY_EFABRIC;
+	}
+}
+
+int fr_fab_poll(fr_fab *f, fr_comp *out, int max)
+{
+	struct fi_cq_msg_entry ent[64];
+	fi_addr_t src[64];
+	ssize_t n;
+
+	if (max > 64)
+		max = 64;
+	n = fi_cq_readfrom(f->cq, ent, (size_t)max, src);
+	if (n == -FI_EAGAIN)
+		return 0;
+	if (n == -FI_EAVAIL) {
+		struct fi_cq_err_entry e = {0};
+		char buf[128];
+		if (fi_cq_readerr(f->cq, &e, 0) != 1)
+			return 0;
+		snprintf(f->err, sizeof(f->err), "completion error: %s (%s)",
+			 fi_strerror(e.err),
+			 fi_cq_strerror(f->cq, e.prov_errno, e.err_data, buf,
+					sizeof(buf)));
+		out[0] = (fr_comp){.ctx = e.op_context,
+				   .flags = e.flags,
+				   .src = FI_ADDR_NOTAVAIL,
+				   .err = map_cq_err(e.err)};
+		return 1;
+	}
+	if (n < 0)
+		return fail(f, "fi_cq_read", (int)n);
+	f->idle_us = IDLE_SLEEP_MIN_US;
+	for (ssize_t i = 0; i < n; i++)
+		out[i] = (fr_comp){.ctx = ent[i].op_context,
+				   .flags = ent[i].flags,
+				   .len = ent[i].len,
+				   .src = src[i]};
+	return (int)n;
+}
+
+int fr_fab_fd(const fr_fab *f)
+{
+	return f->fd;
+}
+
+int fr_fab_trywait(fr_fab *f)
+{
+	struct fid *fids[] = {&f->cq->fid};
+
+	if (f->fd < 0)
+		return 1;
+	return fi_trywait(f->fabric, fids, 1) == FI_SUCCESS;
+}
+
+void fr_fab_wait(fr_fab *f, int timeout_ms)
+{
+	struct pollfd p = {.fd = f->fd, .events = POLLIN};
+	unsigned us;
+
+	if (f->fd >= 0) {
+		if (fr_fab_trywait(f))
+			poll(&p, 1, timeout_ms);
+		return;
+	}
+	/* No descriptor to sleep on: sleep a little, longer each idle
+	 * round, so an idle process costs ~1000 wake-ups a second at most
+	 * and a busy one answers within microseconds. */
+	us = timeout_ms >= 0 ? FR_MIN(f->idle_us, (unsigned)timeout_ms * 1000)
+			     : f->idle_us;
+	if (us)
+		usleep(us);
+	f->idle_us = FR_MIN(f->idle_us * 2, IDLE_SLEEP_MAX_US);
+}
+
+const char *fr_fab_error(const fr_fab *f)
+{
+	return f->err;
+}

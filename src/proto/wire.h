@@ -1,0 +1,114 @@
+/*
+ * The ferry wire protocol (docs/protocol.md is the prose version).
+ *
+ * Every message is a 32-byte header followed by a body: a fixed number of
+ * little-endian u64 words for its opcode and direction, then up to two byte
+ * blobs whose lengths are among those words. One table (wire.c) says how
+ * many words each message has and which word gives each blob's length, so a
+ * single decoder checks every length against the bytes actually received
+ * before anything uses them.
+ */
+#ifndef FR_WIRE_H
+#define FR_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FR_MAGIC 0x59525246u /* "FRRY" little-endian */
+#define FR_VERSION 1
+#define FR_HDR_SIZE 32
+#define FR_MAX_WORDS 6
+#define FR_MAX_BLOBS 2
+
+/* Receive buffers are this big on both sides: the header, the words, two
+ * keys and an inline value all fit. */
+#define FR_MSG_SIZE (16 * 1024)
+#define FR_INLINE_MAX 4096 /* default inline threshold (values <= inline) */
+
+enum fr_opcode {
+	FR_OP_HELLO = 1, /* words: addrlen; blob: client's fabric address */
+	FR_OP_BYE,       /* forget the sender */
+	FR_OP_PUT,       /* words: klen vlen raddr rkey; blobs: key [value] */
+	FR_OP_GET,       /* words: klen offset len raddr rkey; blob: key */
+	FR_OP_DEL,       /* words: klen; blob: key */
+	FR_OP_STAT,      /* words: klen; blob: key */
+	FR_OP_INCR,      /* words: klen delta; blob: key */
+	FR_OP_LIST,      /* words: plen alen max; blobs: prefix after */
+	FR_OP_SSTAT,     /* server statistics */
+	FR_OP_COUNT
+};
+
+/* Header flags. */
+#define FR_F_REPLY 0x01   /* a reply, not a request */
+#define FR_F_INLINE 0x02  /* PUT: value follows the key in the message */
+#define FR_F_RMA 0x04     /* PUT/GET: value moves by RMA at raddr/rkey */
+#define FR_F_CREATE 0x08  /* PUT: only if the key does not exist */
+#define FR_F_REPLACE 0x10 /* PUT: only if the key exists */
+#define FR_F_MORE 0x20    /* LIST reply: more keys may follow */
+#define FR_F_KNOWN 0x3f
+
+/* Word indices, per message. */
+enum { FR_HELLO_ADDRLEN };
+enum { FR_HELLO_R_INLINE, FR_HELLO_R_KEYMAX, FR_HELLO_R_VALMAX };
+enum { FR_PUT_KLEN, FR_PUT_VLEN, FR_PUT_RADDR, FR_PUT_RKEY };
+enum { FR_PUT_R_VERSION };
+enum { FR_GET_KLEN, FR_GET_OFFSET, FR_GET_LEN, FR_GET_RADDR, FR_GET_RKEY };
+enum { FR_GET_R_SIZE, FR_GET_R_CTIME, FR_GET_R_VERSION, FR_GET_R_GOT };
+enum { FR_KEY_KLEN };       /* DEL, STAT */
+enum { FR_INCR_KLEN, FR_INCR_DELTA };
+enum { FR_INCR_R_VALUE };
+enum { FR_LIST_PLEN, FR_LIST_ALEN, FR_LIST_MAX };
+enum { FR_LIST_R_COUNT, FR_LIST_R_BYTES }; /* blob: count x (u16 len, key) */
+enum { FR_SSTAT_R_TOTAL, FR_SSTAT_R_USED, FR_SSTAT_R_KEYS, FR_SSTAT_R_OPS,
+       FR_SSTAT_R_PEERS };
+/* STAT replies use the GET reply words SIZE, CTIME, VERSION. */
+
+typedef struct fr_hdr {
+	uint32_t magic;
+	uint8_t version;
+	uint8_t opcode;
+	uint16_t flags;
+	uint64_t id;       /* request id, echoed by the reply */
+	uint32_t body_len; /* bytes after the header */
+	int32_t status;    /* replies: 0 or FERRY_E*; requests: 0 */
+	uint64_t reserved; /* 0 */
+} fr_hdr;
+
+/* A decoded message. Blobs point into the buffer it was decoded from. */
+typedef struct fr_msg {
+	fr_hdr h;
+	uint64_t w[FR_MAX_WORDS];
+	const uint8_t *blob[FR_MAX_BLOBS];
+	uint64_t blen[FR_MAX_BLOBS];
+} fr_msg;
+
+/* Prepares m as a request (or, with FR_F_REPLY in flags, a reply) with all
+ * words and blobs empty. */
+void fr_msg_init(fr_msg *m, uint8_t opcode, uint16_t flags, uint64_t id);
+
+/* Encodes m into buf. The blob lengths are taken from the words the table
+ * names (the caller sets both). Error replies (status != 0) carry no body.
+ * Returns the message length, or 0 if it does not fit in cap. */
+size_t fr_msg_encode(const fr_msg *m, void *buf, size_t cap);
+
+/* Decodes len bytes into m and checks everything that does not depend on the
+ * server's configuration: magic, version, opcode, flags, body length against
+ * len, word count, every blob length against the bytes present, key lengths
+ * (1..FERRY_KEY_MAX). Returns 0, or FERRY_EPROTO with *why (may be NULL) set
+ * to a static reason. */
+int fr_msg_decode(const void *buf, size_t len, fr_msg *m, const char **why);
+
+/* Name of an opcode for logs ("PUT"), or "?". */
+const char *fr_op_name(unsigned opcode);
+
+/* Packs one key into a LIST reply blob at buf (u16 length + bytes). Returns
+ * bytes written, 0 if it does not fit in cap. */
+size_t fr_list_pack(void *buf, size_t cap, const void *key, size_t klen);
+
+/* Walks a LIST reply blob: on success stores the next key in *key and *klen,
+ * advances *off and returns 1; returns 0 at the end and FERRY_EPROTO when
+ * an entry runs past the blob. */
+int fr_list_next(const uint8_t *blob, size_t blen, size_t *off,
+		 const uint8_t **key, size_t *klen);
+
+#endif

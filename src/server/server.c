@@ -1,0 +1,640 @@
+#include "server/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/le.h"
+#include "common/util.h"
+#include "fabric/fab.h"
+#include "ferry.h"
+#include "proto/wire.h"
+#include "server/store.h"
+
+#define WHO "ferry-server"
+#define PEER_ADDR_MAX 256
+#define LIST_MAX 10000
+
+/* Each slot serves one request at a time and walks these states. */
+enum slot_state {
+	SLOT_RECV,  /* receive posted: waits for a request */
+	SLOT_PULL,  /* PUT: waits for RMA reads of the value from the client */
+	SLOT_PUSH,  /* GET: waits for RMA writes of the value to the client */
+	SLOT_REPLY, /* waits for the reply's send completion */
+};
+
+struct slot;
+struct slot_ctx {
+	fr_ctx ctx; /* first: completions hand it back */
+	struct slot *slot;
+};
+
+struct slot {
+	enum slot_state state;
+	struct slot_ctx rx, tx, rma;
+	uint8_t *rbuf, *tbuf;
+	fr_msg req;
+	fi_addr_t peer;
+	fr_obj *obj;      /* PUT: being filled; GET: being pushed */
+	uint64_t got;     /* GET: bytes pushed */
+	unsigned rma_left; /* RMA chunks in flight */
+	int rma_err;
+};
+
+struct peer {
+	uint8_t addr[PEER_ADDR_MAX];
+	size_t len;
+	fi_addr_t fi;
+};
+
+struct server {
+	fr_server_opts o;
+	fr_fab *fab;
+	fr_store *store;
+	void *arena;
+	fr_mr arena_mr;
+	uint8_t *msgs;
+	fr_mr msg_mr;
+	struct slot *slots;
+	struct peer *peers;
+	size_t npeers, peer_cap;
+	uint64_t ops;
+	int epfd, sigfd;
+	uint8_t scratch[FR_MSG_SIZE];
+};
+
+void fr_server_opts_init(fr_server_opts *o)
+{
+	*o = (fr_server_opts){
+		.provider = "tcp",
+		.host = "127.0.0.1",
+		.port = "7400",
+		.memory = 1ull << 30,
+		.max_value = 1ull << 30,
+		.slots = 256,
+		.spin_us = 50,
+		.ready_fd = -1,
+	};
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+static void repost(struct server *sv, struct slot *s)
+{
+	s->state = SLOT_RECV;
+	if (fr_fab_recv(sv->fab, s->rbuf, FR_MSG_SIZE, sv->msg_mr.desc,
+			&s->rx.ctx))
+		fr_log(WHO, "cannot repost a receive: %s",
+		       fr_fab_error(sv->fab));
+}
+
+/* Sends rep to the slot's peer; the slot is reposted when the send
+ * completes. */
+static void reply(struct server *sv, struct slot *s, fr_msg *rep)
+{
+	size_t n = fr_msg_encode(rep, s->tbuf, FR_MSG_SIZE);
+
+	s->state = SLOT_REPLY;
+	if (!n || fr_fab_send(sv->fab, s->tbuf, n, sv->msg_mr.desc, s->peer,
+			      &s->tx.ctx)) {
+		fr_log(WHO, "cannot send a %s reply: %s",
+		       fr_op_name(rep->h.opcode), fr_fab_error(sv->fab));
+		fr_store_release(sv->store, s->obj);
+		s->obj = NULL;
+		repost(sv, s);
+	}
+}
+
+static void reply_status(struct server *sv, struct slot *s, int status)
+{
+	fr_msg rep;
+
+	fr_msg_init(&rep, s->req.h.opcode, FR_F_REPLY, s->req.h.id);
+	rep.h.status = status;
+	reply(sv, s, &rep);
+}
+
+/* ---- peers ------------------------------------------------------------ */
+
+static int hello(struct server *sv, struct slot *s, fi_addr_t src)
+{
+	const fr_msg *q = &s->req;
+	struct peer *p = NULL;
+	fr_msg rep;
+
+	if (q->blen[0] == 0 || q->blen[0] > PEER_ADDR_MAX)
+		return FERRY_EPROTO;
+	for (size_t i = 0; i < sv->npeers && !p; i++)
+		if (sv->peers[i].len == q->blen[0] &&
+		    !memcmp(sv->peers[i].addr, q->blob[0], q->blen[0]))
+			p = &sv->peers[i];
+	if (!p) {
+		if (sv->npeers == sv->peer_cap) {
+			size_t cap = sv->peer_cap ? 2 * sv->peer_cap : 64;
+			struct peer *n = realloc(sv->peers, cap * sizeof(*n));
+			if (!n)
+				return FERRY_ENOMEM;
+			sv->peers = n;
+			sv->peer_cap = cap;
+		}
+		p = &sv->peers[sv->npeers];
+		memcpy(p->addr, q->blob[0], q->blen[0]);
+		p->len = q->blen[0];
+		if (fr_fab_insert(sv->fab, p->addr, p->len, &p->fi)) {
+			fr_log(WHO, "HELLO: %s", fr_fab_error(sv->fab));
+			return FERRY_EUNREACH;
+		}
+		sv->npeers++;
+	}
+	s->peer = src != FI_ADDR_NOTAVAIL ? src : p->fi;
+	fr_msg_init(&rep, FR_OP_HELLO, FR_F_REPLY, q->h.id);
+	rep.w[FR_HELLO_R_INLINE] = FR_INLINE_MAX;
+	rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
+	rep.w[FR_HELLO_R_VALMAX] = sv->o.max_value;
+	reply(sv, s, &rep);
+	return 0;
+}
+
+static void bye(struct server *sv, fi_addr_t src)
+{
+	for (size_t i = 0; i < sv->npeers; i++) {
+		if (sv->peers[i].fi != src)
+			continue;
+		fr_fab_remove(sv->fab, src);
+		sv->peers[i] = sv->peers[--sv->npeers];
+		return;
+	}
+}
+
+/* ---- RMA -------------------------------------------------------------- */
+
+/* Posts the transfer of len bytes between arena memory at local and the
+ * client's raddr, in chunks the provider accepts. Returns 0 if at least
+ * one chunk is in flight (completions finish the request), else an error. */
+static int start_rma(struct server *sv, struct slot *s, int write,
+		     uint8_t *local, uint64_t len, uint64_t raddr,
+		     uint64_t rkey)
+{
+	size_t chunk = fr_fab_max_rma(sv->fab);
+	int rc = 0;
+
+	s->rma_left = 0;
+	s->rma_err = 0;
+	for (uint64_t off = 0; off < len; off += chunk) {
+		size_t n = (size_t)FR_MIN(chunk, len - off);
+		rc = write ? fr_fab_write(sv->fab, local + off, n,
+					  sv->arena_mr.desc, s->peer,
+					  raddr + off, rkey, &s->rma.ctx)
+			   : fr_fab_read(sv->fab, local + off, n,
+					 sv->arena_mr.desc, s->peer,
+					 raddr + off, rkey, &s->rma.ctx);
+		if (rc)
+			break;
+		s->rma_left++;
+	}
+	if (rc)
+		s->rma_err = FERRY_EIO;
+	return s->rma_left ? 0 : FERRY_EIO;
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+static int op_put(struct server *sv, struct slot *s)
+{
+	const fr_msg *q = &s->req;
+	uint64_t vlen = q->w[FR_PUT_VLEN];
+	unsigned flags = q->h.flags & (FR_F_CREATE | FR_F_REPLACE);
+	fr_msg rep;
+	int rc;
+
+	if (vlen > sv->o.max_value)
+		return FERRY_E2BIG;
+	if (vlen && !(q->h.flags & (FR_F_INLINE | FR_F_RMA)))
+		return FERRY_EPROTO;
+	rc = fr_store_check(sv->store, q->blob[0], q->blen[0], flags);
+	if (!rc)
+		rc = fr_store_prepare(sv->store, vlen, &s->obj);
+	if (rc)
+		return rc;
+	if (q->h.flags & FR_F_RMA) {
+		s->state = SLOT_PULL;
+		rc = start_rma(sv, s, 0, s->obj->data, vlen, q->w[FR_PUT_RADDR],
+			       q->w[FR_PUT_RKEY]);
+		if (!rc)
+			return 0;
+		fr_store_abort(sv->store, s->obj);
+		s->obj = NULL;
+		return rc;
+	}
+	if (vlen)
+		memcpy(s->obj->data, q->blob[1], vlen);
+	rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], s->obj, flags);
+	if (rc) {
+		s->obj = NULL;
+		return rc;
+	}
+	fr_msg_init(&rep, FR_OP_PUT, FR_F_REPLY, q->h.id);
+	rep.w[FR_PUT_R_VERSION] = s->obj->version;
+	s->obj = NULL;
+	reply(sv, s, &rep);
+	return 0;
+}
+
+static void put_pulled(struct server *sv, struct slot *s)
+{
+	const fr_msg *q = &s->req;
+	fr_obj *o = s->obj;
+	fr_msg rep;
+	int rc = s->rma_err;
+
+	s->obj = NULL;
+	if (rc) {
+		fr_store_abort(sv->store, o);
+	} else {
+		rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], o,
+				     q->h.flags & (FR_F_CREATE | FR_F_REPLACE));
+	}
+	if (rc) {
+		reply_status(sv, s, rc);
+		return;
+	}
+	fr_msg_init(&rep, FR_OP_PUT, FR_F_REPLY, q->h.id);
+	rep.w[FR_PUT_R_VERSION] = o->version;
+	reply(sv, s, &rep);
+}
+
+static void get_reply(struct server *sv, struct slot *s, uint16_t flags,
+		      int status)
+{
+	fr_msg rep;
+
+	fr_msg_init(&rep, FR_OP_GET, FR_F_REPLY | flags, s->req.h.id);
+	rep.h.status = status;
+	rep.w[FR_GET_R_SIZE] = s->obj->size;
+	rep.w[FR_GET_R_CTIME] = s->obj->ctime_ns;
+	rep.w[FR_GET_R_VERSION] = s->obj->version;
+	rep.w[FR_GET_R_GOT] = s->got;
+	rep.blob[0] = s->obj->data + s->req.w[FR_GET_OFFSET];
+	reply(sv, s, &rep);
+	/* The inline bytes are copied into the reply buffer: release now. */
+	fr_store_release(sv->store, s->obj);
+	s->obj = NULL;
+}
+
+static int op_get(struct server *sv, struct slot *s)
+{
+	const fr_msg *q = &s->req;
+	uint64_t off = q->w[FR_GET_OFFSET];
+
+	s->obj = fr_store_get(sv->store, q->blob[0], q->blen[0]);
+	if (!s->obj)
+		return FERRY_ENOENT;
+	if (off > s->obj->size) {
+		fr_store_release(sv->store, s->obj);
+		s->obj = NULL;
+		return FERRY_ERANGE;
+	}
+	s->got = FR_MIN(q->w[FR_GET_LEN], s->obj->size - off);
+	/* Small results travel in the reply even when the client offered
+	 * RMA: one message instead of a write and a message. */
+	if (s->got <= FR_INLINE_MAX || !(q->h.flags & FR_F_RMA)) {
+		s->got = FR_MIN(s->got, FR_INLINE_MAX);
+		get_reply(sv, s, 0, 0);
+		return 0;
+	}
+	s->state = SLOT_PUSH;
+	if (start_rma(sv, s, 1, s->obj->data + off, s->got,
+		      q->w[FR_GET_RADDR], q->w[FR_GET_RKEY])) {
+		s->got = 0;
+		get_reply(sv, s, FR_F_RMA, FERRY_EIO);
+	}
+	return 0;
+}
+
+static int op_simple(struct server *sv, struct slot *s)
+{
+	const fr_msg *q = &s->req;
+	fr_msg rep;
+	fr_obj *o;
+	uint64_t total, used, keys;
+	uint32_t count;
+	int more, rc = 0;
+	int64_t v;
+
+	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
+	switch (q->h.opcode) {
+	case FR_OP_DEL:
+		rc = fr_store_del(sv->store, q->blob[0], q->blen[0]);
+		break;
+	case FR_OP_STAT:
+		o = fr_store_get(sv->store, q->blob[0], q->blen[0]);
+		if (!o)
+			return FERRY_ENOENT;
+		rep.w[FR_GET_R_SIZE] = o->size;
+		rep.w[FR_GET_R_CTIME] = o->ctime_ns;
+		rep.w[FR_GET_R_VERSION] = o->version;
+		fr_store_release(sv->store, o);
+		break;
+	case FR_OP_INCR:
+		rc = fr_store_incr(sv->store, q->blob[0], q->blen[0],
+				   (int64_t)q->w[FR_INCR_DELTA], &v);
+		rep.w[FR_INCR_R_VALUE] = (uint64_t)v;
+		break;
+	case FR_OP_LIST:
+		rep.w[FR_LIST_R_BYTES] = fr_store_list(
+			sv->store, q->blob[0], q->blen[0], q->blob[1],
+			q->blen[1], (uint32_t)FR_MIN(q->w[FR_LIST_MAX], LIST_MAX),
+			sv->scratch, FR_MSG_SIZE - FR_HDR_SIZE - 16, &count,
+			&more);
+		rep.w[FR_LIST_R_COUNT] = count;
+		rep.blob[0] = sv->scratch;
+		if (more)
+			rep.h.flags |= FR_F_MORE;
+		break;
+	case FR_OP_SSTAT:
+		fr_store_stats(sv->store, &total, &used, &keys);
+		rep.w[FR_SSTAT_R_TOTAL] = total;
+		rep.w[FR_SSTAT_R_USED] = used;
+		rep.w[FR_SSTAT_R_KEYS] = keys;
+		rep.w[FR_SSTAT_R_OPS] = sv->ops;
+		rep.w[FR_SSTAT_R_PEERS] = sv->npeers;
+		break;
+	default:
+		return FERRY_EPROTO;
+	}
+	if (rc)
+		return rc;
+	reply(sv, s, &rep);
+	return 0;
+}
+
+/* ---- completions -------------------------------------------------------- */
+
+static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
+{
+	const char *why = NULL;
+	int rc;
+
+	if (c->err) {
+		fr_log(WHO, "receive failed: %s", fr_fab_error(sv->fab));
+		repost(sv, s);
+		return;
+	}
+	rc = fr_msg_decode(s->rbuf, c->len, &s->req, &why);
+	if (!rc && (s->req.h.flags & FR_F_REPLY)) {
+		rc = FERRY_EPROTO;
+		why = "reply sent to a server";
+	}
+	if (!rc && c->src == FI_ADDR_NOTAVAIL && s->req.h.opcode != FR_OP_HELLO) {
+		rc = FERRY_EPROTO;
+		why = "request from a peer that sent no HELLO";
+	}
+	if (rc) {
+		/* Unknown senders cannot be answered; known ones get an
+		 * error reply under the id they sent, if any. */
+		fr_log(WHO, "dropping a malformed message (%zu bytes): %s",
+		       c->len, why);
+		if (c->src == FI_ADDR_NOTAVAIL || c->len < 16) {
+			repost(sv, s);
+			return;
+		}
+		s->peer = c->src;
+		s->req.h.id = fr_get_u64(s->rbuf + 8);
+		s->req.h.opcode = FR_OP_HELLO; /* any valid opcode */
+		reply_status(sv, s, FERRY_EPROTO);
+		return;
+	}
+	sv->ops++;
+	s->peer = c->src;
+	switch (s->req.h.opcode) {
+	case FR_OP_HELLO:
+		rc = hello(sv, s, c->src);
+		break;
+	case FR_OP_BYE:
+		bye(sv, c->src);
+		repost(sv, s);
+		return;
+	case FR_OP_PUT:
+		rc = op_put(sv, s);
+		break;
+	case FR_OP_GET:
+		rc = op_get(sv, s);
+		break;
+	default:
+		rc = op_simple(sv, s);
+	}
+	if (rc)
+		reply_status(sv, s, rc);
+}
+
+static void on_rma(struct server *sv, struct slot *s, const fr_comp *c)
+{
+	if (c->err) {
+		fr_log(WHO, "RMA with a client failed: %s",
+		       fr_fab_error(sv->fab));
+		s->rma_err = FERRY_EIO;
+	}
+	if (--s->rma_left)
+		return;
+	if (s->state == SLOT_PULL) {
+		put_pulled(sv, s);
+	} else {
+		if (s->rma_err)
+			s->got = 0;
+		get_reply(sv, s, FR_F_RMA, s->rma_err);
+	}
+}
+
+static void on_completion(struct server *sv, const fr_comp *c)
+{
+	struct slot_ctx *x = (struct slot_ctx *)c->ctx;
+	struct slot *s;
+
+	if (!x)
+		return;
+	s = x->slot;
+	if (x == &s->rx)
+		on_request(sv, s, c);
+	else if (x == &s->rma)
+		on_rma(sv, s, c);
+	else {
+		fr_store_release(sv->store, s->obj);
+		s->obj = NULL;
+		repost(sv, s);
+	}
+}
+
+/* ---- set-up and loop ------------------------------------------------------ */
+
+static int setup(struct server *sv)
+{
+	const char *why = NULL;
+	size_t msg_bytes = (size_t)sv->o.slots * 2 * FR_MSG_SIZE;
+	int rc;
+
+	rc = fr_fab_open(&sv->fab, sv->o.provider, sv->o.host, sv->o.port,
+			 &why);
+	if (rc) {
+		fr_log(WHO, "cannot open the fabric: %s", why);
+		return rc;
+	}
+	sv->arena = mmap(NULL, sv->o.memory, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sv->arena == MAP_FAILED) {
+		sv->arena = NULL;
+		fr_log(WHO, "cannot map %llu bytes of memory",
+		       (unsigned long long)sv->o.memory);
+		return FERRY_ENOMEM;
+	}
+	rc = fr_mr_reg(sv->fab, sv->arena, sv->o.memory, FI_READ | FI_WRITE,
+		       &sv->arena_mr);
+	if (rc) {
+		fr_log(WHO, "cannot register the arena: %s",
+		       fr_fab_error(sv->fab));
+		return rc;
+	}
+	rc = fr_store_new(&sv->store, sv->arena, sv->o.memory,
+			  sv->o.max_value);
+	if (rc) {
+		fr_log(WHO, "cannot set up the store: %s", ferry_strerror(rc));
+		return rc;
+	}
+	sv->msgs = aligned_alloc(4096, msg_bytes);
+	sv->slots = calloc(sv->o.slots, sizeof(*sv->slots));
+	if (!sv->msgs || !sv->slots)
+		return FERRY_ENOMEM;
+	rc = fr_mr_reg(sv->fab, sv->msgs, msg_bytes, FI_SEND | FI_RECV,
+		       &sv->msg_mr);
+	if (rc) {
+		fr_log(WHO, "cannot register message buffers: %s",
+		       fr_fab_error(sv->fab));
+		return rc;
+	}
+	for (unsigned i = 0; i < sv->o.slots; i++) {
+		struct slot *s = &sv->slots[i];
+		s->rx.slot = s->tx.slot = s->rma.slot = s;
+		s->rbuf = sv->msgs + (size_t)2 * i * FR_MSG_SIZE;
+		s->tbuf = s->rbuf + FR_MSG_SIZE;
+		repost(sv, s);
+	}
+	return 0;
+}
+
+static int setup_events(struct server *sv)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	sv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sv->sigfd < 0 || sv->epfd < 0)
+		return FERRY_EIO;
+	ev.data.fd = sv->sigfd;
+	epoll_ctl(sv->epfd, EPOLL_CTL_ADD, sv->sigfd, &ev);
+	ev.data.fd = fr_fab_fd(sv->fab);
+	if (ev.data.fd >= 0 &&
+	    epoll_ctl(sv->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return FERRY_EIO;
+	return 0;
+}
+
+static int stop_requested(struct server *sv)
+{
+	struct signalfd_siginfo si;
+
+	return read(sv->sigfd, &si, sizeof(si)) == sizeof(si);
+}
+
+/* Busy-polls while completions keep coming, then, after spin_us without
+ * any, sleeps in epoll on the completion queue's descriptor and the signal
+ * descriptor, so an idle server uses no CPU. */
+static void loop(struct server *sv)
+{
+	uint64_t spin_ns = (uint64_t)sv->o.spin_us * 1000, last = fr_now_ns();
+	unsigned passes = 0;
+	fr_comp comps[64];
+
+	for (;;) {
+		int n = fr_fab_poll(sv->fab, comps, 64);
+		for (int i = 0; i < n; i++)
+			on_completion(sv, &comps[i]);
+		if (n > 0) {
+			last = fr_now_ns();
+			if (++passes % 4096 == 0 && stop_requested(sv))
+				return;
+			continue;
+		}
+		if (fr_now_ns() - last < spin_ns)
+			continue;
+		if (stop_requested(sv))
+			return;
+		if (fr_fab_fd(sv->fab) < 0) {
+			fr_fab_wait(sv->fab, 1);
+			continue; /* keep backing off until work arrives */
+		}
+		if (fr_fab_trywait(sv->fab)) {
+			struct epoll_event ev[2];
+			epoll_wait(sv->epfd, ev, 2, 1000);
+		}
+		last = fr_now_ns();
+	}
+}
+
+static void teardown(struct server *sv)
+{
+	fr_store_free(&sv->store);
+	fr_mr_close(&sv->msg_mr);
+	fr_mr_close(&sv->arena_mr);
+	fr_fab_close(&sv->fab);
+	if (sv->arena)
+		munmap(sv->arena, sv->o.memory);
+	free(sv->msgs);
+	free(sv->slots);
+	free(sv->peers);
+	if (sv->epfd > 0)
+		close(sv->epfd);
+	if (sv->sigfd > 0)
+		close(sv->sigfd);
+}
+
+int fr_server_run(const fr_server_opts *o)
+{
+	struct server *sv = calloc(1, sizeof(*sv));
+	char sz[32];
+	int rc;
+
+	if (!sv)
+		return FERRY_ENOMEM;
+	sv->o = *o;
+	sv->epfd = sv->sigfd = -1;
+	rc = setup(sv);
+	if (!rc)
+		rc = setup_events(sv);
+	if (rc)
+		goto out;
+	fr_log(WHO, "serving %s:%s over %s, %s arena", o->host, o->port,
+	       fr_fab_provider(sv->fab), fr_fmt_size(o->memory, sz, sizeof(sz)));
+	if (o->ready_fd >= 0) {
+		if (write(o->ready_fd, "ready\n", 6) != 6)
+			fr_log(WHO, "cannot report readiness: %s",
+			       strerror(errno));
+		close(o->ready_fd);
+	}
+	loop(sv);
+	fr_log(WHO, "stopping: %llu requests served",
+	       (unsigned long long)sv->ops);
+out:
+	teardown(sv);
+	free(sv);
+	return rc;
+}
