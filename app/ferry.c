@@ -1,4 +1,69 @@
-int main(void)
+/* ferry: the command-line client. A thin main over libferry; commands live
+ * in app/cli/. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *args;
+	const char *help;
+} commands[] = {
+	{"put", cli_put, "KEY [FILE]", "store FILE (or stdin) under KEY"},
+	{"get", cli_get, "KEY [FILE]", "write KEY's value to FILE (or stdout)"},
+	{"rm", cli_rm, "KEY...", "delete keys"},
+	{"ls", cli_ls, "[PREFIX]", "list keys, in byte order"},
+	{"stat", cli_stat, "[KEY]", "a key's size and time, or cluster stats"},
+	{"cluster", cli_cluster_cmd, "up|status|down [OPTIONS]",
+	 "start, inspect or stop a local cluster"},
+	{"bench", cli_bench, "[OPTIONS]",
+	 "measure put/get latency and throughput beside Redis"},
+};
+
+static void usage(FILE *out)
 {
-	return 1;
+	fprintf(out,
+		"Usage: ferry [--cluster FILE] COMMAND [ARGS]\n"
+		"ferry is an in-memory store for serverless jobs with an RDMA\n"
+		"data path (libfabric). Commands:\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %-26s %s\n", commands[i].name,
+			commands[i].args, commands[i].help);
+	fprintf(out,
+		"\nThe cluster is found from --cluster FILE, then $FERRY_CLUSTER,\n"
+		"then %s (written by 'ferry cluster up').\n"
+		"'ferry COMMAND --help' describes a command's options.\n",
+		ferry_default_cluster());
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--cluster") && i + 1 < argc) {
+			cli_cluster = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		fprintf(stderr, "ferry: unknown option %s\n", argv[i]);
+		usage(stderr);
+		return 2;
+	}
+	if (i == argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+		if (!strcmp(argv[i], commands[c].name))
+			return commands[c].run(argc - i, argv + i);
+	fprintf(stderr, "ferry: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return 2;
 }

@@ -56,7 +56,6 @@ _Static_assert(sizeof(struct blk) == 32, "free block must fit the minimum");
 _Static_assert(sizeof(size_t) == 8, "ferry needs 64-bit sizes");
 
 struct fr_alloc {
-	char *base;
 	size_t cap;  /* managed bytes, sentinel included */
 	size_t used; /* bytes of used blocks, headers included */
 	uint64_t fl_map;
@@ -161,8 +160,8 @@ static struct blk *find_rounded(const struct fr_alloc *a, size_t need)
 /*
  * The rounding above refuses a block whose size lies between the request
  * and the next list boundary. When nothing larger is free, such a block is
- * the only hope (the whole-arena allocation is the common case), so look at
- * the first few blocks of the request's own list.
+ * the only hope (asking for the whole free arena is the common case), so
+ * look at the first few blocks of the request's own list.
  */
 static struct blk *find_fallback(const struct fr_alloc *a, size_t need)
 {
@@ -194,7 +193,6 @@ int fr_alloc_init(fr_alloc **out, void *base, size_t size)
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return FERRY_ENOMEM;
-	a->base = base;
 	a->cap = size;
 
 	first = base;

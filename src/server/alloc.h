@@ -40,7 +40,10 @@ void fr_alloc_put(fr_alloc *a, void *p);
 size_t fr_alloc_usable(const fr_alloc *a, const void *p);
 
 /* Accounting: bytes in allocated blocks (headers included), the managed
- * size, and the largest block that fr_alloc_get could return right now. */
+ * size, and a block size that fr_alloc_get is sure to satisfy right now.
+ * largest_free never over-reports; it may under-report by under 1/32 when
+ * its size class holds more than 16 free blocks (it looks at 16 at most,
+ * to stay O(1)). */
 size_t fr_alloc_used(const fr_alloc *a);
 size_t fr_alloc_capacity(const fr_alloc *a);
 size_t fr_alloc_largest_free(const fr_alloc *a);

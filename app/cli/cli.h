@@ -1,0 +1,39 @@
+/* The ferry command-line tool: one file per group of commands. */
+#ifndef FERRY_CLI_H
+#define FERRY_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry.h"
+
+/* Global options, set by main before a command runs. */
+extern const char *cli_cluster; /* --cluster FILE, or NULL */
+
+/* Connects with the global options; prints the reason and returns NULL on
+ * failure. */
+ferry_client *cli_connect(void);
+
+/* Prints "ferry: what: reason" to stderr and returns 1 (an exit code). */
+int cli_fail(const char *what, int err);
+
+/* A progress line on stderr, only when stderr is a terminal. */
+typedef struct cli_progress {
+	const char *label;
+	uint64_t total, done, start_ns, last_ns;
+	int on;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *label, uint64_t total);
+void cli_progress_add(cli_progress *p, uint64_t bytes);
+void cli_progress_end(cli_progress *p);
+
+/* Commands: each returns the process's exit code. */
+int cli_put(int argc, char **argv);
+int cli_get(int argc, char **argv);
+int cli_rm(int argc, char **argv);
+int cli_ls(int argc, char **argv);
+int cli_stat(int argc, char **argv);
+int cli_cluster_cmd(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,240 @@
+/* ferry cluster up|status|down: a whole cluster on this host. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "client/cluster.h"
+#include "common/proc.h"
+#include "common/util.h"
+
+#define START_TIMEOUT_MS 15000
+#define STOP_TIMEOUT_MS 5000
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ferry cluster up [--servers N] [--provider tcp|shm]\n"
+		"                        [--memory SIZE] [--dir DIR] [--host HOST]\n"
+		"                        [--port PORT]\n"
+		"       ferry cluster status\n"
+		"       ferry cluster down\n"
+		"\n"
+		"'up' starts N ferry-server processes (default 2) in the\n"
+		"background on HOST (default 127.0.0.1), ports PORT.. (default\n"
+		"7400), each with a SIZE arena (default 256M), waits until they\n"
+		"answer, and writes DIR/cluster (DIR defaults to the folder of\n"
+		"%s). Logs go to DIR/server-I.log.\n"
+		"'status' shows the servers; 'down' stops them and removes the\n"
+		"cluster file.\n",
+		ferry_default_cluster());
+}
+
+/* The path of ferry-server: beside this program. */
+static int server_path(char *buf, size_t cap)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return FERRY_EIO;
+	self[n] = '\0';
+	snprintf(buf, cap, "%s/ferry-server", dirname(self));
+	return access(buf, X_OK) ? FERRY_EIO : 0;
+}
+
+static int mkdirs(const char *dir)
+{
+	char tmp[512];
+
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(tmp, 0755);
+			*p = '/';
+		}
+	return mkdir(tmp, 0755) && errno != EEXIST ? FERRY_EIO : 0;
+}
+
+static int alive(const fr_cluster *cl)
+{
+	for (unsigned i = 0; i < cl->npids; i++)
+		if (kill(cl->pids[i], 0) == 0)
+			return 1;
+	return 0;
+}
+
+static void stop_all(const fr_cluster *cl)
+{
+	for (unsigned i = 0; i < cl->npids; i++)
+		fr_stop_pid(cl->pids[i], STOP_TIMEOUT_MS);
+}
+
+static int up(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"servers", required_argument, NULL, 'n'},
+		{"provider", required_argument, NULL, 'p'},
+		{"memory", required_argument, NULL, 'm'},
+		{"dir", required_argument, NULL, 'd'},
+		{"host", required_argument, NULL, 'H'},
+		{"port", required_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	char dir[512], file[600], bin[4200], log[700], port[16], listen[FR_ADDR_MAX];
+	const char *provider = "tcp", *memory = "256M", *host = "127.0.0.1";
+	unsigned n = 2, base = 7400;
+	uint64_t bytes;
+	fr_cluster cl, old;
+	int c, rc;
+
+	snprintf(file, sizeof(file), "%s", ferry_default_cluster());
+	snprintf(dir, sizeof(dir), "%s", dirname(file));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			n = (unsigned)atoi(optarg);
+			break;
+		case 'p':
+			provider = optarg;
+			break;
+		case 'm':
+			memory = optarg;
+			break;
+		case 'd':
+			snprintf(dir, sizeof(dir), "%s", optarg);
+			break;
+		case 'H':
+			host = optarg;
+			break;
+		case 'P':
+			base = (unsigned)atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (n < 1 || n > FR_MAX_SERVERS || base < 1 || base + n > 65535 ||
+	    fr_parse_size(memory, &bytes) ||
+	    (strcmp(provider, "tcp") && strcmp(provider, "shm") &&
+	     strcmp(provider, "verbs"))) {
+		fprintf(stderr, "ferry: cluster up: bad option value\n");
+		usage(stderr);
+		return 2;
+	}
+	if (mkdirs(dir)) {
+		fprintf(stderr, "ferry: cannot create %s: %s\n", dir,
+			strerror(errno));
+		return 1;
+	}
+	snprintf(file, sizeof(file), "%s/cluster", dir);
+	if (fr_cluster_load(file, &old, NULL) == 0 && alive(&old)) {
+		fprintf(stderr,
+			"ferry: a cluster is already running (%s); "
+			"'ferry cluster down' stops it\n",
+			file);
+		return 1;
+	}
+	if (server_path(bin, sizeof(bin))) {
+		fprintf(stderr, "ferry: ferry-server not found beside ferry\n");
+		return 1;
+	}
+	memset(&cl, 0, sizeof(cl));
+	snprintf(cl.provider, sizeof(cl.provider), "%s", provider);
+	for (unsigned i = 0; i < n; i++) {
+		char *args[] = {bin, "--listen", listen, "--provider",
+				(char *)provider, "--memory", (char *)memory,
+				NULL};
+		pid_t pid;
+		snprintf(port, sizeof(port), "%u", base + i);
+		snprintf(listen, sizeof(listen), "%s:%s", host, port);
+		snprintf(log, sizeof(log), "%s/server-%u.log", dir, i);
+		rc = fr_spawn_ready(args, log, START_TIMEOUT_MS, &pid);
+		if (rc) {
+			fprintf(stderr,
+				"ferry: server %s did not start (%s); see %s\n",
+				listen, ferry_strerror(rc), log);
+			stop_all(&cl);
+			return 1;
+		}
+		memcpy(cl.servers[cl.nservers++], listen, sizeof(listen));
+		cl.pids[cl.npids++] = pid;
+	}
+	rc = fr_cluster_save(file, &cl);
+	if (rc) {
+		stop_all(&cl);
+		return cli_fail(file, rc);
+	}
+	printf("cluster up: %u server%s over %s at %s..%u, %s each\n", n,
+	       n == 1 ? "" : "s", provider, cl.servers[0], base + n - 1,
+	       memory);
+	printf("cluster file: %s\n", file);
+	if (strcmp(file, ferry_default_cluster()) != 0)
+		printf("use it with: export FERRY_CLUSTER=%s\n", file);
+	return 0;
+}
+
+static int down(void)
+{
+	const char *file = fr_cluster_path(cli_cluster);
+	fr_cluster cl;
+	int rc = fr_cluster_load(file, &cl, NULL);
+
+	if (rc) {
+		fprintf(stderr, "ferry: no cluster at %s\n", file);
+		return 1;
+	}
+	stop_all(&cl);
+	unlink(file);
+	printf("cluster down: stopped %u server%s\n", cl.npids,
+	       cl.npids == 1 ? "" : "s");
+	return 0;
+}
+
+static int status(void)
+{
+	const char *file = fr_cluster_path(cli_cluster);
+	fr_cluster cl;
+	char *none[] = {"stat", NULL};
+	int rc = fr_cluster_load(file, &cl, NULL);
+
+	if (rc) {
+		fprintf(stderr, "ferry: no cluster at %s\n", file);
+		return 1;
+	}
+	printf("cluster file: %s (provider %s)\n", file, cl.provider);
+	for (unsigned i = 0; i < cl.npids; i++)
+		printf("  pid %ld: %s\n", (long)cl.pids[i],
+		       kill(cl.pids[i], 0) == 0 ? "running" : "gone");
+	return cli_stat(1, none);
+}
+
+int cli_cluster_cmd(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "up"))
+		return up(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "down"))
+		return down();
+	if (!strcmp(argv[1], "status"))
+		return status();
+	fprintf(stderr, "ferry: unknown cluster command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

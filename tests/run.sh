@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every test tier and prints one closing line: "N passed, N failed".
+#   1. unit tests (tests/unit), once;
+#   2. integration tests (tests/integ) against real ferry-server processes,
+#      once per fabric provider (tcp, shm), each in its own process;
+#   3. black-box CLI scripts (tests/cli/test_*.sh), once per provider.
+# Each executable prints TAP ("ok N - name" / "not ok N - name"); a test
+# process that crashes or outlives its time-out counts as one failure.
+set -u
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export FERRY_BIN="$ROOT/$BUILD/bin"
+export CMOCKA_MESSAGE_OUTPUT=TAP
+PROVIDERS=${FERRY_TEST_PROVIDERS:-"tcp shm"}
+TIMEOUT=${FERRY_TEST_TIMEOUT:-300}
+pass=0
+fail=0
+failed=()
+
+run() { # label, command...
+	local label=$1 out rc ok bad
+	shift
+	out=$(timeout --kill-after=10 "$TIMEOUT" "$@" 2>&1)
+	rc=$?
+	ok=$(grep -cE '^ok [0-9]+' <<<"$out")
+	bad=$(grep -cE '^not ok [0-9]+' <<<"$out")
+	grep -E '^(not )?ok [0-9]+' <<<"$out" | sed "s|^|[$label] |"
+	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1 # crashed, timed out, or failed outside a test case
+		echo "[$label] not ok - exited with status $rc"
+	fi
+	if [ "$bad" -gt 0 ]; then
+		echo "----- output of $label -----"
+		tail -n 60 <<<"$out"
+		echo "-----"
+		failed+=("$label")
+	fi
+	pass=$((pass + ok))
+	fail=$((fail + bad))
+}
+
+for t in "$BUILD"/tests/test_*; do
+	name=$(basename "$t")
+	if [ -f "tests/unit/$name.c" ]; then
+		run "$name" "$t"
+	else
+		for p in $PROVIDERS; do
+			FERRY_TEST_PROVIDER=$p run "$name/$p" "$t"
+		done
+	fi
+done
+for t in tests/cli/test_*.sh; do
+	[ -e "$t" ] || continue
+	for p in $PROVIDERS; do
+		FERRY_TEST_PROVIDER=$p run "$(basename "$t" .sh)/$p" bash "$t"
+	done
+done
+
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
