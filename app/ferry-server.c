@@ -43,10 +43,10 @@ int main(int argc, char **argv)
 	};
 	static char host[256], port[16];
 	fr_server_opts o;
-	int c, rc;
+	int c, idx, rc;
 
 	fr_server_opts_init(&o);
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
 		rc = 0;
 		switch (c) {
 		case 'l':
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 		}
 		if (rc) {
 			fprintf(stderr, "ferry-server: bad value for --%s: %s\n",
-				longopts[optind > 0 ? 0 : 0].name, optarg);
+				longopts[idx].name, optarg);
 			return 2;
 		}
 	}

@@ -128,15 +128,18 @@ typedef struct ferry_op {
 	int64_t delta;   /* INCR */
 	void *user;      /* for the caller; libferry never touches it */
 	/* Results, valid once the operation completed. */
-	int status;       /* 0 or FERRY_E* */
+	int status;       /* 0 or FERRY_E*; 1 while in flight */
 	size_t result;    /* GET: bytes written to buf */
 	ferry_stat stat;  /* GET, STAT: metadata of the value */
 	int64_t counter;  /* INCR: the new value */
 } ferry_op;
 
-/* Starts op without waiting. Returns 0, or FERRY_EBUSY when max_inflight
- * operations are already in flight (complete some with ferry_poll first),
- * or another FERRY_E* if op is invalid (op->status is set too). */
+/* Starts op without waiting. Returns 0 when the operation was accepted:
+ * its outcome, success or failure, then comes back through ferry_poll.
+ * Returns FERRY_EBUSY when max_inflight operations are in flight or not yet
+ * collected (call ferry_poll first), or FERRY_EINVAL, FERRY_E2BIG or
+ * FERRY_EUNREACH when the operation was rejected outright; then op->status
+ * holds the same code and ferry_poll will not return the op. */
 int ferry_submit(ferry_client *c, ferry_op *op);
 
 /* Waits up to timeout_ms (-1: until one completes, 0: do not wait) for

@@ -411,16 +411,16 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 	default:
 		break;
 	}
+	/* From here on the operation is accepted: whatever happens, its
+	 * outcome arrives as a completion (ferry_poll or wait_req). */
 	if (rc) {
 		r->sent = 1;
 		req_finish(c, r, rc);
 	} else {
-		rc = send_req(c, r, &m);
+		send_req(c, r, &m);
 	}
-	if (rc && !sync)
-		op->status = rc; /* reported now; also queued for poll */
 	*out = r;
-	return rc;
+	return 0;
 }
 
 int ferry_submit(ferry_client *c, ferry_op *op)
@@ -458,7 +458,9 @@ int ferry_poll(ferry_client *c, ferry_op **done, int max, int timeout_ms)
 	return n;
 }
 
-/* Runs one public operation to completion. */
+/* Runs one public operation to completion. submit() hands back a slot
+ * only once the request exists; a request that failed while being sent
+ * is already finished, and wait_req just collects it. */
 static int run_op(ferry_client *c, ferry_op *op)
 {
 	struct req *r = NULL;
@@ -467,11 +469,7 @@ static int run_op(ferry_client *c, ferry_op *op)
 	if (!c)
 		return FERRY_EINVAL;
 	rc = submit(c, op, 1, &r);
-	if (rc == FERRY_EBUSY)
-		return rc;
-	if (!r)
-		return rc;
-	return wait_req(c, r);
+	return r ? wait_req(c, r) : rc;
 }
 
 int ferry_batch(ferry_client *c, ferry_op *ops, size_t n)
