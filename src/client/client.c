@@ -11,6 +11,7 @@
  * back (send completion), and whoever waits for it reaped it (a blocking
  * call, or ferry_poll for submitted operations).
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,8 @@ static void drive(ferry_client *c, const int *flag, uint64_t deadline)
 		} else if (now - last > SPIN_NS) {
 			fr_fab_wait(c->fab, 1);
 			last = fr_now_ns();
+		} else {
+			sched_yield(); /* see the server's loop */
 		}
 	}
 }

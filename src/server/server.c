@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,8 +575,14 @@ static void loop(struct server *sv)
 				return;
 			continue;
 		}
-		if (fr_now_ns() - last < spin_ns)
+		if (fr_now_ns() - last < spin_ns) {
+			/* Spinning, but giving the core away if another
+			 * process wants it: servers and clients often share
+			 * few cores, and a spinner that never yields delays
+			 * the very peer it is waiting for. */
+			sched_yield();
 			continue;
+		}
 		if (stop_requested(sv))
 			return;
 		if (fr_fab_fd(sv->fab) < 0) {
