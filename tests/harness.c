@@ -1,1 +1,447 @@
+/* Test harness: real ferry-server processes for integration tests (see
+ * harness.h for the contract). */
 #include "harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/cluster.h"
+#include "common/proc.h"
+
+#define START_TIMEOUT_MS 15000
+#define START_ATTEMPTS 6
+#define STOP_TIMEOUT_MS 5000
+#define PORT_LO 12000 /* below the kernel's ephemeral range (32768..) */
+#define PORT_HI 32000
+#define MAX_CLUSTERS 32
+
+/* Every live cluster of this process, for clean-up at exit or on a signal.
+ * Only the process that started them cleans up: forked test children
+ * inherit the atexit handler and must not stop their parent's servers. */
+static ft_cluster *live[MAX_CLUSTERS];
+static pid_t owner;
+
+/* ---- small things --------------------------------------------------------- */
+
+const char *ft_provider(void)
+{
+	const char *p = getenv("FERRY_TEST_PROVIDER");
+
+	return p && *p ? p : "tcp";
+}
+
+const char *ft_bin_dir(void)
+{
+	static char dir[4096];
+	const char *env = getenv("FERRY_BIN");
+	char self[4000];
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return "build/bin";
+	self[n] = '\0';
+	snprintf(dir, sizeof(dir), "%s/../bin", dirname(self));
+	return dir;
+}
+
+uint64_t ft_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* splitmix64: one state word, good enough for test patterns. */
+static uint64_t mix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void ft_fill(void *buf, size_t n, uint64_t seed)
+{
+	uint8_t *p = buf;
+	uint64_t s = seed, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		w = mix(&s);
+		memcpy(p + i, &w, 8);
+	}
+	if (i < n) {
+		w = mix(&s);
+		memcpy(p + i, &w, n - i);
+	}
+}
+
+size_t ft_check(const void *buf, size_t n, uint64_t seed)
+{
+	const uint8_t *p = buf;
+	uint64_t s = seed, w;
+	size_t i = 0;
+
+	for (; i < n; i += 8) {
+		size_t k = n - i < 8 ? n - i : 8;
+		w = mix(&s);
+		if (memcmp(p + i, &w, k) == 0)
+			continue;
+		for (size_t j = 0; j < k; j++)
+			if (p[i + j] != ((const uint8_t *)&w)[j])
+				return i + j;
+	}
+	return (size_t)-1;
+}
+
+/* ---- ports ---------------------------------------------------------------- */
+
+static int port_free(unsigned port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+unsigned ft_free_ports(unsigned n)
+{
+	static struct {
+		unsigned lo, hi;
+	} given[256];
+	static unsigned ngiven;
+	static uint64_t seed;
+
+	if (!seed)
+		seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL) ^
+		       (uint64_t)ft_now_ms();
+	for (int tries = 0; tries < 1000; tries++) {
+		unsigned base = PORT_LO + (unsigned)(mix(&seed) %
+						     (PORT_HI - PORT_LO - n));
+		int ok = 1;
+
+		for (unsigned i = 0; i < ngiven && ok; i++)
+			if (base < given[i].hi && base + n > given[i].lo)
+				ok = 0;
+		for (unsigned p = base; p < base + n && ok; p++)
+			ok = port_free(p);
+		if (!ok)
+			continue;
+		if (ngiven < 256)
+			given[ngiven++] = (typeof(given[0])){base, base + n};
+		return base;
+	}
+	return 0;
+}
+
+/* ---- processes ------------------------------------------------------------ */
+
+/* Reaps server i if it has exited; returns 1 if it is gone. */
+static int reap(ft_cluster *cl, unsigned i, int block)
+{
+	int st;
+	pid_t r;
+
+	if (!cl->pids[i])
+		return 1;
+	do
+		r = waitpid(cl->pids[i], &st, block ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == cl->pids[i] || (r < 0 && errno == ECHILD)) {
+		cl->wstatus[i] = r == cl->pids[i] ? st : -1;
+		cl->pids[i] = 0;
+		return 1;
+	}
+	return 0;
+}
+
+int ft_server_alive(ft_cluster *cl, unsigned i)
+{
+	return !reap(cl, i, 0) && kill(cl->pids[i], 0) == 0;
+}
+
+void ft_server_kill(ft_cluster *cl, unsigned i, int sig)
+{
+	assert_true(i < cl->n);
+	if (!cl->pids[i])
+		return;
+	kill(cl->pids[i], sig);
+	if (sig == SIGKILL)
+		reap(cl, i, 1);
+}
+
+int ft_server_stop(ft_cluster *cl, unsigned i, int timeout_ms)
+{
+	uint64_t deadline = ft_now_ms() + (uint64_t)timeout_ms;
+
+	if (!cl->pids[i])
+		return cl->wstatus[i];
+	kill(cl->pids[i], SIGTERM);
+	while (ft_now_ms() < deadline) {
+		if (reap(cl, i, 0))
+			return cl->wstatus[i];
+		usleep(5000);
+	}
+	kill(cl->pids[i], SIGKILL);
+	reap(cl, i, 1);
+	return -1;
+}
+
+static void rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[600];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void stop_servers(ft_cluster *cl)
+{
+	for (unsigned i = 0; i < cl->n; i++)
+		if (cl->pids[i])
+			kill(cl->pids[i], SIGTERM);
+	for (unsigned i = 0; i < cl->n; i++)
+		if (cl->pids[i] && ft_server_stop(cl, i, STOP_TIMEOUT_MS) == -1)
+			fprintf(stderr, "harness: server %s ignored SIGTERM\n",
+				cl->addrs[i]);
+}
+
+static void cleanup_all(void)
+{
+	const char *keep = getenv("FERRY_TEST_KEEP");
+
+	if (getpid() != owner)
+		return;
+	for (int i = 0; i < MAX_CLUSTERS; i++) {
+		ft_cluster *cl = live[i];
+		if (!cl)
+			continue;
+		live[i] = NULL;
+		stop_servers(cl);
+		if (!(keep && *keep == '1'))
+			rm_dir(cl->dir);
+		fr_ring_free(&cl->ring);
+		free(cl);
+	}
+}
+
+/* A test killed from outside (run.sh's time-out, ^C) still takes its
+ * servers down; only async-signal-safe calls here. */
+static void on_signal(int sig)
+{
+	if (getpid() == owner)
+		for (int i = 0; i < MAX_CLUSTERS; i++)
+			for (unsigned j = 0; live[i] && j < live[i]->n; j++)
+				if (live[i]->pids[j] > 0)
+					kill(live[i]->pids[j], SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void track(ft_cluster *cl)
+{
+	static int installed;
+
+	if (!installed) {
+		installed = 1;
+		owner = getpid();
+		atexit(cleanup_all);
+		signal(SIGTERM, on_signal);
+		signal(SIGINT, on_signal);
+		signal(SIGHUP, on_signal);
+	}
+	for (int i = 0; i < MAX_CLUSTERS; i++)
+		if (!live[i]) {
+			live[i] = cl;
+			return;
+		}
+	fail_msg("harness: more than %d clusters at once", MAX_CLUSTERS);
+}
+
+static void untrack(ft_cluster *cl)
+{
+	for (int i = 0; i < MAX_CLUSTERS; i++)
+		if (live[i] == cl)
+			live[i] = NULL;
+}
+
+void ft_dump_logs(const ft_cluster *cl)
+{
+	char line[512];
+
+	for (unsigned i = 0; i < cl->n; i++) {
+		FILE *f = fopen(cl->logs[i], "r");
+		long size;
+		if (!f)
+			continue;
+		fseek(f, 0, SEEK_END);
+		size = ftell(f);
+		fseek(f, size > 4000 ? size - 4000 : 0, SEEK_SET);
+		fprintf(stderr, "# --- %s (server %s) ---\n", cl->logs[i],
+			cl->addrs[i]);
+		while (fgets(line, sizeof(line), f))
+			fprintf(stderr, "# %s", line);
+		fclose(f);
+	}
+}
+
+/* One attempt: n servers on ports base..base+n-1. Returns 0 or the first
+ * spawn error (servers started so far are stopped). */
+static int start_at(ft_cluster *cl, unsigned base, const char *const *extra)
+{
+	char bin[4200];
+	char *argv[64];
+	int rc = 0;
+
+	snprintf(bin, sizeof(bin), "%s/ferry-server", ft_bin_dir());
+	for (unsigned i = 0; i < cl->n && !rc; i++) {
+		int a = 0;
+		snprintf(cl->addrs[i], sizeof(cl->addrs[i]), "127.0.0.1:%u",
+			 base + i);
+		snprintf(cl->logs[i], sizeof(cl->logs[i]), "%s/server-%u.log",
+			 cl->dir, i);
+		argv[a++] = bin;
+		argv[a++] = "--listen";
+		argv[a++] = cl->addrs[i];
+		argv[a++] = "--provider";
+		argv[a++] = cl->provider;
+		for (int e = 0; extra && extra[e] && a < 60; e++)
+			argv[a++] = (char *)extra[e];
+		argv[a] = NULL;
+		rc = fr_spawn_ready(argv, cl->logs[i], START_TIMEOUT_MS,
+				    &cl->pids[i]);
+		if (rc)
+			cl->pids[i] = 0;
+	}
+	if (rc)
+		stop_servers(cl);
+	return rc;
+}
+
+ft_cluster *ft_cluster_start(unsigned n, const char *const *extra)
+{
+	ft_cluster *cl = calloc(1, sizeof(*cl));
+	fr_cluster fc;
+	int rc = FERRY_EIO;
+
+	assert_non_null(cl);
+	assert_true(n >= 1 && n <= FT_MAX_SERVERS);
+	cl->n = n;
+	snprintf(cl->provider, sizeof(cl->provider), "%s", ft_provider());
+	snprintf(cl->dir, sizeof(cl->dir), "%s/ferry-test.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(cl->dir)) {
+		free(cl);
+		fail_msg("harness: mkdtemp: %s", strerror(errno));
+	}
+	snprintf(cl->file, sizeof(cl->file), "%s/cluster", cl->dir);
+	track(cl);
+	for (int attempt = 0; attempt < START_ATTEMPTS && rc; attempt++) {
+		unsigned base = ft_free_ports(n);
+		if (!base)
+			continue;
+		rc = start_at(cl, base, extra);
+	}
+	if (rc) {
+		ft_dump_logs(cl);
+		ft_cluster_stop(cl);
+		fail_msg("harness: cannot start %u %s servers: %s", n,
+			 ft_provider(), ferry_strerror(rc));
+	}
+	memset(&fc, 0, sizeof(fc));
+	snprintf(fc.provider, sizeof(fc.provider), "%s", cl->provider);
+	fc.nservers = n;
+	for (unsigned i = 0; i < n; i++)
+		memcpy(fc.servers[i], cl->addrs[i], sizeof(fc.servers[i]));
+	rc = fr_cluster_save(cl->file, &fc);
+	if (!rc)
+		rc = fr_ring_build(&cl->ring,
+				   (const char(*)[64])cl->addrs, n);
+	if (rc) {
+		ft_cluster_stop(cl);
+		fail_msg("harness: cannot write the cluster file: %s",
+			 ferry_strerror(rc));
+	}
+	return cl;
+}
+
+void ft_cluster_stop(ft_cluster *cl)
+{
+	const char *keep = getenv("FERRY_TEST_KEEP");
+
+	if (!cl)
+		return;
+	untrack(cl);
+	stop_servers(cl);
+	if (!(keep && *keep == '1'))
+		rm_dir(cl->dir);
+	fr_ring_free(&cl->ring);
+	free(cl);
+}
+
+unsigned ft_owner(const ft_cluster *cl, const void *key, size_t klen)
+{
+	return fr_ring_pick(&cl->ring, key, klen);
+}
+
+/* ---- clients -------------------------------------------------------------- */
+
+int ft_connect_opts(const ft_cluster *cl, int timeout_ms, unsigned inflight,
+		    ferry_client **out)
+{
+	ferry_opts o;
+
+	ferry_opts_init(&o);
+	o.cluster = cl->file;
+	if (timeout_ms)
+		o.timeout_ms = timeout_ms;
+	if (inflight)
+		o.max_inflight = inflight;
+	return ferry_connect(&o, out);
+}
+
+ferry_client *ft_connect(const ft_cluster *cl, int timeout_ms)
+{
+	ferry_client *c = NULL;
+	int rc = ft_connect_opts(cl, timeout_ms, 0, &c);
+
+	if (rc) {
+		ft_dump_logs(cl);
+		fail_msg("ferry_connect(%s): %s", cl->file, ferry_strerror(rc));
+	}
+	return c;
+}

@@ -1,5 +1,15 @@
 /* Shared helpers of the tests: cmocka, plus starting and stopping real
- * ferry-server processes. */
+ * ferry-server processes.
+ *
+ * A test cluster is N ferry-server processes on 127.0.0.1, on ports that
+ * were free when it started (each test process picks its own, so tests on
+ * the tcp and shm providers can run beside each other and beside a user's
+ * cluster), with the provider from $FERRY_TEST_PROVIDER (default tcp). Its
+ * cluster file and the servers' logs live in a fresh mkdtemp directory.
+ * Every cluster is also registered for clean-up at exit (and on SIGTERM,
+ * SIGINT, SIGHUP), so a failing test never leaves servers running or
+ * directories behind; set FERRY_TEST_KEEP=1 to keep the directories.
+ */
 #ifndef FT_HARNESS_H
 #define FT_HARNESS_H
 
@@ -10,5 +20,93 @@
 #include <sys/types.h>
 
 #include <cmocka.h>
+
+#include "client/ring.h"
+#include "ferry.h"
+
+#define FT_MAX_SERVERS 16
+
+typedef struct ft_cluster {
+	unsigned n;                        /* servers */
+	pid_t pids[FT_MAX_SERVERS];        /* 0 once reaped */
+	int wstatus[FT_MAX_SERVERS];       /* waitpid status once reaped */
+	char addrs[FT_MAX_SERVERS][64];    /* HOST:PORT, as in the file */
+	char logs[FT_MAX_SERVERS][320];    /* each server's stdout+stderr */
+	char dir[256];                     /* the mkdtemp directory */
+	char file[300];                    /* the cluster file in it */
+	char provider[16];
+	fr_ring ring;                      /* as libferry builds it */
+} ft_cluster;
+
+/* $FERRY_TEST_PROVIDER, or "tcp". */
+const char *ft_provider(void);
+
+/* Directory holding ferry-server and ferry: $FERRY_BIN, else
+ * dirname(/proc/self/exe)/../bin. */
+const char *ft_bin_dir(void);
+
+/* Finds n consecutive TCP ports on 127.0.0.1 that nobody listens on and
+ * that this process has not handed out before. Returns the first, or 0. */
+unsigned ft_free_ports(unsigned n);
+
+/* Starts n servers with extra arguments (NULL-terminated list, may be NULL:
+ * e.g. {"--memory", "8M", NULL}) and writes the cluster file. Retries with
+ * other ports if a server cannot start (ports can be taken between the
+ * check and the start). Fails the current test (cmocka) if it cannot start
+ * them, printing the servers' logs. The result is freed by ft_cluster_stop. */
+ft_cluster *ft_cluster_start(unsigned n, const char *const *extra);
+
+/* Stops every server (SIGTERM, then SIGKILL), removes the directory, frees
+ * cl. Accepts NULL. */
+void ft_cluster_stop(ft_cluster *cl);
+
+/* Connects a client to cl with the given per-operation timeout (0: the
+ * library's default) and max_inflight (0: default). Returns the
+ * ferry_connect code; *out is the client on success. */
+int ft_connect_opts(const ft_cluster *cl, int timeout_ms, unsigned inflight,
+		    ferry_client **out);
+
+/* Connects or fails the test. */
+ferry_client *ft_connect(const ft_cluster *cl, int timeout_ms);
+
+/* Sends sig to server i. SIGKILL also reaps it (kill -9 semantics: the
+ * process is gone when this returns). */
+void ft_server_kill(ft_cluster *cl, unsigned i, int sig);
+
+/* SIGTERM to server i, then waits up to timeout_ms for it to exit. Returns
+ * its wait status (as waitpid gives it), or -1 if it did not exit in time
+ * (it is then killed). */
+int ft_server_stop(ft_cluster *cl, unsigned i, int timeout_ms);
+
+/* 1 while server i's process exists (and is not a zombie). */
+int ft_server_alive(ft_cluster *cl, unsigned i);
+
+/* Prints the last lines of every server's log to stderr (for failures). */
+void ft_dump_logs(const ft_cluster *cl);
+
+/* Index of the server a key lives on, the way libferry picks it. */
+unsigned ft_owner(const ft_cluster *cl, const void *key, size_t klen);
+
+/* Milliseconds on the monotonic clock. */
+uint64_t ft_now_ms(void);
+
+/* A deterministic pseudo-random byte pattern: fills n bytes from seed, so
+ * content written under one seed can be checked later without keeping it. */
+void ft_fill(void *buf, size_t n, uint64_t seed);
+
+/* Returns the index of the first byte that differs from ft_fill(seed),
+ * or (size_t)-1 if all n bytes match. */
+size_t ft_check(const void *buf, size_t n, uint64_t seed);
+
+/* Asserts that a ferry call returned an expected code, printing both
+ * codes' messages when it did not. */
+#define ft_assert_rc(expr, want)                                               \
+	do {                                                                   \
+		int ft_rc_ = (expr), ft_want_ = (want);                        \
+		if (ft_rc_ != ft_want_)                                        \
+			fail_msg("%s = %d (%s), expected %d (%s)", #expr,      \
+				 ft_rc_, ferry_strerror(ft_rc_), ft_want_,     \
+				 ferry_strerror(ft_want_));                    \
+	} while (0)
 
 #endif

@@ -7,7 +7,7 @@
 #include "common/util.h"
 #include "ferry.h"
 #include "proto/wire.h"
-#include "server/alloc.h"
+#include "common/alloc.h"
 #include "server/index.h"
 
 struct fr_store {

@@ -12,7 +12,7 @@
 
 #include "common/util.h"
 #include "ferry.h"
-#include "server/alloc.h"
+#include "common/alloc.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)

@@ -11,7 +11,10 @@
  * get access to the arena (the server does every RMA itself), so they cannot
  * corrupt them.
  *
- * Owner: the server's event-loop thread. Not thread-safe.
+ * Used by the server for its registered arena and by libferry for the
+ * shared arena of proxy mode.
+ *
+ * Owner: one thread. Not thread-safe.
  */
 #ifndef FR_ALLOC_H
 #define FR_ALLOC_H
