@@ -7,12 +7,11 @@
  * once (boundary tags), so mixed sizes do not fragment the arena into
  * unusable pieces, and the worst-case waste per block is bounded by the
  * second-level granularity. Every operation is O(1), which keeps the server's
- * event loop latency flat. Block headers live inside the arena; clients never
- * get access to the arena (the server does every RMA itself), so they cannot
- * corrupt them.
- *
- * Used by the server for its registered arena and by libferry for the
- * shared arena of proxy mode.
+ * event loop latency flat. Block headers live inside the region. The server
+ * manages its registered arena with it, and no client can reach those
+ * headers (the server does every RMA itself). libferry manages a proxy-mode
+ * client's shared arena with it; only that client's own process runs the
+ * allocator there, so a function that scribbles on it harms only itself.
  *
  * Owner: one thread. Not thread-safe.
  */
