@@ -70,7 +70,17 @@ typedef struct ferry_opts {
 	unsigned max_inflight; /* operations in flight per client (default
 				  256); ferry_submit returns FERRY_EBUSY past
 				  it */
+	const char *proxy;     /* "unix:///path", "tcp://host:port", or
+				  "direct"; NULL: $FERRY_PROXY, then the
+				  default socket FERRY_PROXY_SOCKET if it
+				  exists, then the proxy the cluster file
+				  names, then direct mode */
+	size_t arena_size;     /* proxy over Unix: bytes of each shared arena
+				  (default 64 MiB); more arenas are added
+				  when one is full */
 } ferry_opts;
+
+#define FERRY_PROXY_SOCKET "/run/ferry/proxy.sock"
 
 /* Fills *opts with defaults. */
 void ferry_opts_init(ferry_opts *opts);
@@ -79,20 +89,31 @@ void ferry_opts_init(ferry_opts *opts);
  * ~/.ferry/cluster) in a static buffer. */
 const char *ferry_default_cluster(void);
 
-/* Connects to the cluster described by opts (NULL: defaults) in direct mode:
- * the client opens one fabric endpoint and reaches every server itself.
- * On success *out owns the connection until ferry_close(). */
+/* Connects to the cluster (opts NULL: defaults). Through a node proxy
+ * (ferry-proxy) when one is found (see ferry_opts.proxy): over its Unix
+ * socket values move through a shared-memory arena that the servers reach
+ * by RMA, over TCP they travel in the stream; the function needs no RDMA
+ * device, no CAP_IPC_LOCK and creates no file. Otherwise in direct mode:
+ * the client opens its own fabric endpoint and reaches every server. The
+ * API is the same in every mode. If the proxy restarts, in-flight
+ * operations fail with FERRY_EUNREACH and the next call reconnects. On
+ * success *out owns the connection until ferry_close(). */
 int ferry_connect(const ferry_opts *opts, ferry_client **out);
+
+/* "direct", "proxy-unix" or "proxy-tcp". */
+const char *ferry_mode(const ferry_client *c);
 
 /* Closes the client, waits for nothing, frees everything it owns, including
  * buffers from ferry_alloc(). Accepts NULL. */
 void ferry_close(ferry_client *c);
 
 /* Zero-copy buffers. Memory from ferry_alloc() is registered with the fabric
- * once, so servers move large values straight into and out of it. Ordinary
- * caller memory works too; libferry then registers it for the duration of
- * the request (libfabric's verbs provider caches such registrations).
- * Returns NULL on failure. Free with ferry_free() before ferry_close(). */
+ * once (direct mode) or lies in the arena shared with the proxy (proxy over
+ * Unix), so servers move large values straight into and out of it. Ordinary
+ * caller memory works too: direct mode registers it for the duration of
+ * the request (libfabric's verbs provider caches such registrations), proxy
+ * mode copies it once through the arena. Returns NULL on failure. Free with
+ * ferry_free() before ferry_close(). */
 void *ferry_alloc(ferry_client *c, size_t size);
 void ferry_free(ferry_client *c, void *buf);
 
@@ -211,6 +232,18 @@ typedef struct ferry_server_stat {
 /* Returns the number of servers in the cluster and fills up to max entries
  * of out (which may be NULL with max 0 to ask for the count). */
 int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max);
+
+/* Counters of the node proxy this client goes through. */
+typedef struct ferry_proxy_stat {
+	uint64_t functions;    /* function connections now */
+	uint64_t endpoints;    /* fabric endpoints the proxy holds */
+	uint64_t server_conns; /* servers it keeps warm connections to */
+	uint64_t ops;          /* requests served since start */
+	uint64_t regions;      /* shared arenas registered now */
+} ferry_proxy_stat;
+
+/* Fills *out; FERRY_EINVAL in direct mode. */
+int ferry_proxy_stat_get(ferry_client *c, ferry_proxy_stat *out);
 
 #ifdef __cplusplus
 }

@@ -1,92 +1,22 @@
 /*
- * libferry in direct mode: one fabric endpoint per client, reaching every
- * server itself.
- *
- * Requests are pipelined. Each in-flight request owns a slot with its own
- * send buffer; replies land in a shared pool of receive buffers and are
- * matched to slots by request id (slot index in the low 32 bits, the slot's
- * generation in the high 32, so a late reply to a timed-out request is
- * recognised and dropped). A slot is recycled once three things happened:
- * its operation finished (reply, error or time-out), its send buffer came
- * back (send completion), and whoever waits for it reaped it (a blocking
- * call, or ferry_poll for submitted operations).
+ * libferry's request machinery, the same in every mode (client_int.h says
+ * how slots, ids and transports fit together).
  */
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/cluster.h"
-#include "client/ring.h"
+#include "client/client_int.h"
 #include "common/util.h"
-#include "fabric/fab.h"
-#include "ferry.h"
-#include "proto/wire.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_INFLIGHT 256
-#define SPIN_NS 50000        /* busy-poll this long before sleeping */
+#define SPIN_NS 50000           /* busy-poll this long before sleeping */
 #define TIMEOUT_SCAN_NS 1000000 /* look for expired requests every 1 ms */
 #define GET_ALLOC_TRIES 8
-
-struct req;
-typedef int (*reply_fn)(ferry_client *c, struct req *r, const fr_msg *rep);
-
-struct req_ctx {
-	fr_ctx ctx;      /* first: completions hand it back */
-	struct req *req; /* NULL for a receive buffer */
-};
-
-/* A request slot. Free, or busy until finished && sent && reaped. */
-struct req {
-	struct req_ctx tx;
-	uint32_t index, gen;
-	int busy, finished, sent, reaped, sync;
-	int status;
-	uint8_t opcode;
-	unsigned server;
-	ferry_op *op;    /* public operations */
-	reply_fn on_reply;
-	void *arg;       /* for on_reply of internal requests */
-	fr_mr mr;        /* registration of a caller buffer for this request */
-	uint8_t *sbuf;
-	uint64_t deadline;
-	struct req *next; /* free list or done queue */
-};
-
-struct recv_buf {
-	struct req_ctx rx;
-	uint8_t *buf;
-};
-
-struct region { /* memory from ferry_alloc, registered once */
-	fr_mr mr;
-	size_t len;
-	struct region *next;
-};
-
-struct server {
-	fi_addr_t fi;
-	int status; /* 0 when up, else why not */
-	uint64_t max_inline, max_value;
-};
-
-struct ferry_client {
-	fr_fab *fab;
-	fr_cluster cluster;
-	fr_ring ring;
-	struct server *servers;
-	int timeout_ms;
-	unsigned nreqs, nrecv;
-	struct req *reqs, *free, *done_head, *done_tail;
-	struct recv_buf *recvs;
-	uint8_t *msgs;
-	fr_mr msg_mr;
-	struct region *regions;
-	uint64_t next_scan;
-};
 
 void ferry_opts_init(ferry_opts *o)
 {
@@ -98,7 +28,12 @@ void ferry_opts_init(ferry_opts *o)
 
 /* ---- slots -------------------------------------------------------------- */
 
-static struct req *req_get(ferry_client *c, unsigned server, int sync)
+static uint64_t req_id(const struct req *r)
+{
+	return (uint64_t)r->gen << 32 | r->index;
+}
+
+struct req *fr_req_get(ferry_client *c, unsigned peer, int sync)
 {
 	struct req *r = c->free;
 
@@ -113,15 +48,11 @@ static struct req *req_get(ferry_client *c, unsigned server, int sync)
 	r->op = NULL;
 	r->on_reply = NULL;
 	r->arg = NULL;
-	r->server = server;
+	r->server = peer;
+	r->passfd = -1;
 	r->gen++;
 	r->deadline = fr_now_ns() + (uint64_t)c->timeout_ms * 1000000;
 	return r;
-}
-
-static uint64_t req_id(const struct req *r)
-{
-	return (uint64_t)r->gen << 32 | r->index;
 }
 
 static void req_recycle(ferry_client *c, struct req *r)
@@ -133,16 +64,17 @@ static void req_recycle(ferry_client *c, struct req *r)
 	c->free = r;
 }
 
-/* Ends r's operation with status. Closing the per-request registration
- * revokes the server's access to the caller's buffer, so a server that
- * answers after a time-out cannot write into memory the caller reused. */
+/* Ends r's operation with status. The transport releases what it set up
+ * first: closing a per-request registration revokes the server's access,
+ * so one that answers after a time-out cannot write into memory the
+ * caller reused. */
 static void req_finish(ferry_client *c, struct req *r, int status)
 {
 	if (r->finished)
 		return;
 	r->finished = 1;
 	r->status = status;
-	fr_mr_close(&r->mr);
+	c->tp->release(c, r);
 	if (r->op)
 		r->op->status = status;
 	if (!r->sync) {
@@ -161,17 +93,30 @@ static void req_reap(ferry_client *c, struct req *r)
 	req_recycle(c, r);
 }
 
+void fr_client_fail_all(ferry_client *c, int err)
+{
+	for (unsigned i = 0; i < c->nreqs; i++) {
+		struct req *r = &c->reqs[i];
+		if (!r->busy)
+			continue;
+		r->sent = 1;
+		if (r->finished)
+			req_recycle(c, r);
+		else
+			req_finish(c, r, err);
+	}
+}
+
 /* ---- completions -------------------------------------------------------- */
 
-static void on_reply(ferry_client *c, struct recv_buf *rb, size_t len)
+void fr_client_reply(ferry_client *c, const void *buf, size_t len)
 {
 	fr_msg rep;
 	struct req *r;
 	uint32_t index;
 	int rc;
 
-	if (fr_msg_decode(rb->buf, len, &rep, NULL) ||
-	    !(rep.h.flags & FR_F_REPLY))
+	if (fr_msg_decode(buf, len, &rep, NULL) || !(rep.h.flags & FR_F_REPLY))
 		return; /* nothing to match it to: drop */
 	index = (uint32_t)rep.h.id;
 	if (index >= c->nreqs)
@@ -188,25 +133,11 @@ static void on_reply(ferry_client *c, struct recv_buf *rb, size_t len)
 	req_finish(c, r, rc);
 }
 
-static void on_completion(ferry_client *c, const fr_comp *cp)
+void fr_client_sent(ferry_client *c, struct req *r, int err)
 {
-	struct req_ctx *x = (struct req_ctx *)cp->ctx;
-	struct req *r;
-
-	if (!x)
-		return;
-	if (!x->req) {
-		struct recv_buf *rb = (struct recv_buf *)x;
-		if (!cp->err)
-			on_reply(c, rb, cp->len);
-		fr_fab_recv(c->fab, rb->buf, FR_MSG_SIZE, c->msg_mr.desc,
-			    &rb->rx.ctx);
-		return;
-	}
-	r = x->req;
 	r->sent = 1;
-	if (cp->err)
-		req_finish(c, r, cp->err);
+	if (err)
+		req_finish(c, r, err);
 	else
 		req_recycle(c, r);
 }
@@ -221,21 +152,18 @@ static void expire(ferry_client *c, uint64_t now)
 	}
 }
 
-/* Drives the fabric until *flag is set, the done queue has entries (when
- * flag is NULL), or deadline (monotonic ns; 0 = none) passes. Spins for
- * SPIN_NS after the last completion, then sleeps on the queue's fd. */
+/* Drives the transport until *flag is set, the done queue has entries
+ * (when flag is NULL), or deadline (monotonic ns; 0 = none) passes. Spins
+ * for SPIN_NS after the last event, yielding the core to anyone who wants
+ * it (servers and clients often share few cores), then sleeps. */
 static void drive(ferry_client *c, const int *flag, uint64_t deadline)
 {
 	uint64_t last = fr_now_ns();
-	fr_comp comps[64];
 
 	for (;;) {
-		int n = fr_fab_poll(c->fab, comps, 64);
-		uint64_t now;
+		int n = c->tp->progress(c, 0);
+		uint64_t now = fr_now_ns();
 
-		for (int i = 0; i < n; i++)
-			on_completion(c, &comps[i]);
-		now = fr_now_ns();
 		if (now >= c->next_scan)
 			expire(c, now);
 		if (flag ? *flag : c->done_head != NULL)
@@ -245,15 +173,15 @@ static void drive(ferry_client *c, const int *flag, uint64_t deadline)
 		if (n > 0) {
 			last = now;
 		} else if (now - last > SPIN_NS) {
-			fr_fab_wait(c->fab, 1);
+			c->tp->progress(c, 1);
 			last = fr_now_ns();
 		} else {
-			sched_yield(); /* see the server's loop */
+			sched_yield();
 		}
 	}
 }
 
-static int wait_req(ferry_client *c, struct req *r)
+int fr_req_wait(ferry_client *c, struct req *r)
 {
 	int rc;
 
@@ -263,19 +191,13 @@ static int wait_req(ferry_client *c, struct req *r)
 	return rc;
 }
 
-/* ---- sending ------------------------------------------------------------ */
-
 static int send_req(ferry_client *c, struct req *r, fr_msg *m)
 {
-	size_t n;
 	int rc;
 
 	m->h.id = req_id(r);
 	r->opcode = m->h.opcode;
-	n = fr_msg_encode(m, r->sbuf, FR_MSG_SIZE);
-	rc = n ? fr_fab_send(c->fab, r->sbuf, n, c->msg_mr.desc,
-			     c->servers[r->server].fi, &r->tx.ctx)
-	       : FERRY_E2BIG;
+	rc = c->tp->send(c, r, m);
 	if (rc) {
 		r->sent = 1; /* no completion will come */
 		req_finish(c, r, rc);
@@ -283,26 +205,7 @@ static int send_req(ferry_client *c, struct req *r, fr_msg *m)
 	return rc;
 }
 
-/* Finds the registration that lets the server reach [p, p+len): a region
- * from ferry_alloc, or a registration of the caller's buffer for this
- * request only. */
-static int reach(ferry_client *c, struct req *r, void *p, size_t len,
-		 uint64_t access, uint64_t *raddr, uint64_t *rkey)
-{
-	for (struct region *g = c->regions; g; g = g->next) {
-		char *b = g->mr.base;
-		if ((char *)p >= b && (char *)p + len <= b + g->len) {
-			*raddr = fr_mr_raddr(&g->mr, p);
-			*rkey = g->mr.key;
-			return 0;
-		}
-	}
-	if (fr_mr_reg(c->fab, p, len, access, &r->mr))
-		return FERRY_EFABRIC;
-	*raddr = fr_mr_raddr(&r->mr, p);
-	*rkey = r->mr.key;
-	return 0;
-}
+/* ---- operations --------------------------------------------------------- */
 
 static int op_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
@@ -313,8 +216,12 @@ static int op_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 		if (rep->w[FR_GET_R_GOT] > op->len)
 			return FERRY_EPROTO;
 		op->result = (size_t)rep->w[FR_GET_R_GOT];
+		/* Inline data is in the reply; RMA data is in op->buf, or
+		 * in the arena copy the transport made of a caller buffer. */
 		if (!(rep->h.flags & FR_F_RMA) && op->result)
 			memcpy(op->buf, rep->blob[0], op->result);
+		else if (r->bounce && op->result)
+			memcpy(op->buf, r->bounce, op->result);
 		__attribute__((fallthrough)); /* GET replies carry metadata */
 	case FERRY_OP_STAT:
 		op->stat.size = rep->w[FR_GET_R_SIZE];
@@ -361,21 +268,20 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 		[FERRY_OP_DEL] = FR_OP_DEL,   [FERRY_OP_STAT] = FR_OP_STAT,
 		[FERRY_OP_INCR] = FR_OP_INCR,
 	};
-	struct server *sv;
 	struct req *r;
 	fr_msg m;
-	unsigned s;
+	unsigned p = 0;
 	int rc = check_op(op);
 
 	if (rc)
 		return op->status = rc;
-	s = fr_ring_pick(&c->ring, op->key, op->klen);
-	sv = &c->servers[s];
-	if (sv->status)
+	if (c->ring.npoints)
+		p = fr_ring_pick(&c->ring, op->key, op->klen);
+	if (c->peer_status[p] && !c->stream)
 		return op->status = FERRY_EUNREACH;
-	if (op->opcode == FERRY_OP_PUT && op->len > sv->max_value)
+	if (op->opcode == FERRY_OP_PUT && op->len > c->peer_maxval[p])
 		return op->status = FERRY_E2BIG;
-	r = req_get(c, s, sync);
+	r = fr_req_get(c, p, sync);
 	if (!r)
 		return op->status = FERRY_EBUSY;
 	r->op = op;
@@ -390,22 +296,22 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 		m.h.flags = (op->flags & FERRY_PUT_CREATE ? FR_F_CREATE : 0) |
 			    (op->flags & FERRY_PUT_REPLACE ? FR_F_REPLACE : 0);
 		m.w[FR_PUT_VLEN] = op->len;
-		if (op->len && op->len <= sv->max_inline) {
+		if (op->len && op->len <= c->peer_inline[p]) {
 			m.h.flags |= FR_F_INLINE;
 			m.blob[1] = op->buf;
 		} else if (op->len) {
 			m.h.flags |= FR_F_RMA;
-			rc = reach(c, r, op->buf, op->len, FI_REMOTE_READ,
-				   &m.w[FR_PUT_RADDR], &m.w[FR_PUT_RKEY]);
+			rc = c->tp->reach(c, r, op->buf, op->len, 0,
+					  &m.w[FR_PUT_RADDR], &m.w[FR_PUT_RKEY]);
 		}
 		break;
 	case FERRY_OP_GET:
 		m.w[FR_GET_OFFSET] = op->offset;
 		m.w[FR_GET_LEN] = op->len;
-		if (op->len > sv->max_inline) {
+		if (op->len > c->peer_inline[p]) {
 			m.h.flags |= FR_F_RMA;
-			rc = reach(c, r, op->buf, op->len, FI_REMOTE_WRITE,
-				   &m.w[FR_GET_RADDR], &m.w[FR_GET_RKEY]);
+			rc = c->tp->reach(c, r, op->buf, op->len, 1,
+					  &m.w[FR_GET_RADDR], &m.w[FR_GET_RKEY]);
 		}
 		break;
 	case FERRY_OP_INCR:
@@ -415,7 +321,7 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 		break;
 	}
 	/* From here on the operation is accepted: whatever happens, its
-	 * outcome arrives as a completion (ferry_poll or wait_req). */
+	 * outcome arrives as a completion (ferry_poll or fr_req_wait). */
 	if (rc) {
 		r->sent = 1;
 		req_finish(c, r, rc);
@@ -437,18 +343,15 @@ int ferry_submit(ferry_client *c, ferry_op *op)
 
 int ferry_poll(ferry_client *c, ferry_op **done, int max, int timeout_ms)
 {
-	uint64_t deadline = 0;
+	uint64_t now = fr_now_ns();
 	int n = 0;
 
 	if (!c || !done || max < 1)
 		return FERRY_EINVAL;
-	if (!c->done_head && timeout_ms != 0) {
-		if (timeout_ms > 0)
-			deadline = fr_now_ns() + (uint64_t)timeout_ms * 1000000;
-		drive(c, NULL, deadline);
-	} else if (!c->done_head) {
-		drive(c, NULL, fr_now_ns());
-	}
+	if (!c->done_head)
+		drive(c, NULL,
+		      timeout_ms < 0 ? 0
+				     : now + (uint64_t)timeout_ms * 1000000 + 1);
 	while (c->done_head && n < max) {
 		struct req *r = c->done_head;
 		c->done_head = r->next;
@@ -463,7 +366,7 @@ int ferry_poll(ferry_client *c, ferry_op **done, int max, int timeout_ms)
 
 /* Runs one public operation to completion. submit() hands back a slot
  * only once the request exists; a request that failed while being sent
- * is already finished, and wait_req just collects it. */
+ * is already finished, and fr_req_wait just collects it. */
 static int run_op(ferry_client *c, ferry_op *op)
 {
 	struct req *r = NULL;
@@ -472,7 +375,7 @@ static int run_op(ferry_client *c, ferry_op *op)
 	if (!c)
 		return FERRY_EINVAL;
 	rc = submit(c, op, 1, &r);
-	return r ? wait_req(c, r) : rc;
+	return r ? fr_req_wait(c, r) : rc;
 }
 
 int ferry_batch(ferry_client *c, ferry_op *ops, size_t n)
@@ -492,14 +395,12 @@ int ferry_batch(ferry_client *c, ferry_op *ops, size_t n)
 		if (i < n) {
 			int rc = submit(c, &ops[i], 1, &rs[i]);
 			if (rc != FERRY_EBUSY || waited == i) {
-				if (rc == FERRY_EBUSY) /* no slot at all */
-					rs[i] = NULL;
 				i++;
 				continue;
 			}
 		}
 		if (rs[waited])
-			wait_req(c, rs[waited]);
+			fr_req_wait(c, rs[waited]);
 		waited++;
 	}
 	for (i = 0; i < n; i++)
@@ -623,21 +524,21 @@ int ferry_incr(ferry_client *c, const void *key, size_t klen, int64_t delta,
 	return rc;
 }
 
-/* ---- requests to every server --------------------------------------------- */
+/* ---- requests to every peer ------------------------------------------------ */
 
-/* Sends m (id filled per server) to every server that is up, with on_reply
- * and args[i] for server i, and waits for all. Servers that are down get
- * their status in st[i]; the others get their reply's outcome. */
-static void broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
-		      int *st)
+/* Sends m to every peer that is up, with on_reply fn and args[i] for peer
+ * i, and waits for all. Peers that are down get their status in st[i];
+ * the others get their reply's outcome. */
+void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
+		  int *st)
 {
-	struct req **rs = calloc(c->cluster.nservers, sizeof(*rs));
+	struct req **rs = calloc(c->npeers, sizeof(*rs));
 
-	for (unsigned i = 0; i < c->cluster.nservers; i++) {
-		st[i] = c->servers[i].status;
-		if (st[i] || !rs)
+	for (unsigned i = 0; i < c->npeers; i++) {
+		st[i] = rs ? c->peer_status[i] : FERRY_ENOMEM;
+		if (st[i])
 			continue;
-		rs[i] = req_get(c, i, 1);
+		rs[i] = fr_req_get(c, i, 1);
 		if (!rs[i]) {
 			st[i] = FERRY_EBUSY;
 			continue;
@@ -646,21 +547,32 @@ static void broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 		rs[i]->arg = args ? args[i] : NULL;
 		send_req(c, rs[i], m);
 	}
-	for (unsigned i = 0; rs && i < c->cluster.nservers; i++)
+	for (unsigned i = 0; rs && i < c->npeers; i++)
 		if (rs[i])
-			st[i] = wait_req(c, rs[i]);
-	if (!rs)
-		for (unsigned i = 0; i < c->cluster.nservers; i++)
-			st[i] = FERRY_ENOMEM;
+			st[i] = fr_req_wait(c, rs[i]);
 	free(rs);
 }
 
-static int hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
+int fr_ask(ferry_client *c, unsigned p, fr_msg *m, reply_fn fn, void *arg,
+	   int passfd)
 {
-	struct server *s = &c->servers[r->server];
+	struct req *r = fr_req_get(c, p, 1);
 
-	s->max_inline = FR_MIN(rep->w[FR_HELLO_R_INLINE], FR_INLINE_MAX);
-	s->max_value = rep->w[FR_HELLO_R_VALMAX];
+	if (!r)
+		return FERRY_EBUSY;
+	r->on_reply = fn;
+	r->arg = arg;
+	r->passfd = passfd;
+	send_req(c, r, m);
+	return fr_req_wait(c, r);
+}
+
+int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
+{
+	c->peer_inline[r->server] = rep->w[FR_HELLO_R_INLINE];
+	c->peer_maxval[r->server] = rep->w[FR_HELLO_R_VALMAX];
+	if (r->arg)
+		*(uint64_t *)r->arg = rep->w[FR_HELLO_R_SERVERS];
 	return 0;
 }
 
@@ -673,43 +585,66 @@ static int sstat_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 	st->keys = rep->w[FR_SSTAT_R_KEYS];
 	st->ops = rep->w[FR_SSTAT_R_OPS];
 	st->peers = rep->w[FR_SSTAT_R_PEERS];
+	snprintf(st->addr, sizeof(st->addr), "%.*s",
+		 (int)FR_MIN(rep->blen[0], sizeof(st->addr) - 1),
+		 (const char *)rep->blob[0]);
 	return 0;
 }
 
 int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max)
 {
-	unsigned n;
-	ferry_server_stat *all;
-	void **args;
-	int *st;
+	uint64_t n = 0;
 	fr_msg m;
+	int rc;
 
 	if (!c || (!out && max))
 		return FERRY_EINVAL;
-	n = c->cluster.nservers;
-	all = calloc(n, sizeof(*all));
-	args = calloc(n, sizeof(*args));
-	st = calloc(n, sizeof(*st));
-	if (!all || !args || !st) {
-		free(all);
-		free(args);
-		free(st);
-		return FERRY_ENOMEM;
+	/* Direct: each server answers for itself. Through a proxy: the proxy
+	 * answers for its i-th server; HELLO tells how many it has. */
+	if (c->stream) {
+		fr_msg_init(&m, FR_OP_HELLO, 0, 0);
+		rc = fr_ask(c, 0, &m, fr_hello_reply, &n, -1);
+		if (rc)
+			return rc;
+	} else {
+		n = c->npeers;
 	}
-	for (unsigned i = 0; i < n; i++)
-		args[i] = &all[i];
-	fr_msg_init(&m, FR_OP_SSTAT, 0, 0);
-	broadcast(c, &m, sstat_reply, args, st);
-	for (unsigned i = 0; i < n && i < max; i++) {
-		out[i] = all[i];
-		snprintf(out[i].addr, sizeof(out[i].addr), "%s",
-			 c->cluster.servers[i]);
-		out[i].status = st[i];
+	for (uint64_t i = 0; i < n && i < max; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		if (!c->stream)
+			snprintf(out[i].addr, sizeof(out[i].addr), "%s",
+				 c->peer_names[i]);
+		fr_msg_init(&m, FR_OP_SSTAT, 0, 0);
+		m.w[FR_SSTAT_INDEX] = i;
+		out[i].status = c->stream ? 0 : c->peer_status[i];
+		if (!out[i].status)
+			out[i].status =
+				fr_ask(c, c->stream ? 0 : (unsigned)i, &m,
+				       sstat_reply, &out[i], -1);
 	}
-	free(all);
-	free(args);
-	free(st);
 	return (int)n;
+}
+
+static int pstat_reply(ferry_client *c, struct req *r, const fr_msg *rep)
+{
+	ferry_proxy_stat *st = r->arg;
+
+	st->functions = rep->w[FR_PSTAT_R_FUNCTIONS];
+	st->endpoints = rep->w[FR_PSTAT_R_ENDPOINTS];
+	st->server_conns = rep->w[FR_PSTAT_R_SERVERS];
+	st->ops = rep->w[FR_PSTAT_R_OPS];
+	st->regions = rep->w[FR_PSTAT_R_REGIONS];
+	return 0;
+}
+
+int ferry_proxy_stat_get(ferry_client *c, ferry_proxy_stat *out)
+{
+	fr_msg m;
+
+	if (!c || !out || !c->stream)
+		return FERRY_EINVAL;
+	fr_msg_init(&m, FR_OP_PSTAT, 0, 0);
+	return fr_ask(c, 0, &m, pstat_reply, out, -1);
 }
 
 /* ---- listing -------------------------------------------------------------- */
@@ -721,7 +656,7 @@ struct ferry_keys {
 		const uint8_t *p;
 		size_t len;
 	} *keys;
-	uint8_t **blobs; /* one copy of each server's reply */
+	uint8_t **blobs; /* one copy of each peer's reply */
 	unsigned nblobs;
 };
 
@@ -744,35 +679,28 @@ static int list_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 	return 0;
 }
 
-static int key_cmp(const void *a, size_t al, const void *b, size_t bl)
-{
-	int d = memcmp(a, b, FR_MIN(al, bl));
-
-	return d ? d : (al > bl) - (al < bl);
-}
-
 static int key_qsort(const void *a, const void *b)
 {
 	const struct key *x = a, *y = b;
+	int d = memcmp(x->p, y->p, FR_MIN(x->len, y->len));
 
-	return key_cmp(x->p, x->len, y->p, y->len);
+	return d ? d : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Merges the servers' pages: each returned its first keys after the
+/* Merges the peers' pages: each returned its first keys after the
  * cursor, so the global first keys are among them, up to the smallest
- * last key of any server that had more. */
+ * last key of any peer that had more. */
 static int merge(ferry_keys *k, struct list_part *parts, unsigned n,
 		 unsigned max)
 {
-	const struct key *cut = NULL;
-	size_t total = 0, off;
+	struct key cut = {0};
+	int have_cut = 0, rc;
+	size_t total = 0, off, kl;
 	const uint8_t *kp;
-	size_t kl;
-	int rc;
 
 	for (unsigned i = 0; i < n; i++)
-		for (off = 0; (rc = fr_list_next(parts[i].blob, parts[i].len,
-						 &off, &kp, &kl)) == 1;)
+		for (off = 0; fr_list_next(parts[i].blob, parts[i].len, &off,
+					   &kp, &kl) == 1;)
 			total++;
 	k->keys = calloc(total ? total : 1, sizeof(*k->keys));
 	if (!k->keys)
@@ -785,18 +713,16 @@ static int merge(ferry_keys *k, struct list_part *parts, unsigned n,
 			k->keys[k->n++] = (struct key){kp, kl};
 		if (rc < 0)
 			return rc;
-		if (parts[i].more && k->n > first) {
-			const struct key *last = &k->keys[k->n - 1];
-			if (!cut || key_qsort(last, cut) < 0)
-				cut = last;
+		if (parts[i].more && k->n > first &&
+		    (!have_cut || key_qsort(&k->keys[k->n - 1], &cut) < 0)) {
+			cut = k->keys[k->n - 1];
+			have_cut = 1;
 		}
 		k->more |= parts[i].more;
 	}
-	struct key cutoff = cut ? *cut : (struct key){0};
 	qsort(k->keys, k->n, sizeof(*k->keys), key_qsort);
-	if (cut)
-		while (k->n && key_qsort(&k->keys[k->n - 1], &cutoff) > 0)
-			k->n--;
+	while (have_cut && k->n && key_qsort(&k->keys[k->n - 1], &cut) > 0)
+		k->n--;
 	if (k->n > max) {
 		k->n = max;
 		k->more = 1;
@@ -807,23 +733,25 @@ static int merge(ferry_keys *k, struct list_part *parts, unsigned n,
 int ferry_list(ferry_client *c, const void *prefix, size_t plen,
 	       const void *after, size_t alen, unsigned max, ferry_keys **out)
 {
+	struct list_part *parts = NULL;
+	ferry_keys *k = NULL;
+	void **args = NULL;
+	int *st = NULL, rc = 0;
 	unsigned n;
-	struct list_part *parts;
-	ferry_keys *k;
-	void **args;
-	int *st, rc = 0;
 	fr_msg m;
 
 	if (!c || !out || plen > FERRY_KEY_MAX || alen > FERRY_KEY_MAX ||
 	    (plen && !prefix) || (alen && !after) || max == 0)
 		return FERRY_EINVAL;
 	*out = NULL;
-	n = c->cluster.nservers;
+	n = c->npeers;
 	parts = calloc(n, sizeof(*parts));
 	args = calloc(n, sizeof(*args));
 	st = calloc(n, sizeof(*st));
 	k = calloc(1, sizeof(*k));
-	if (!parts || !args || !st || !k) {
+	if (k)
+		k->blobs = calloc(n, sizeof(*k->blobs));
+	if (!parts || !args || !st || !k || !k->blobs) {
 		rc = FERRY_ENOMEM;
 		goto out;
 	}
@@ -835,21 +763,15 @@ int ferry_list(ferry_client *c, const void *prefix, size_t plen,
 	m.w[FR_LIST_MAX] = max;
 	m.blob[0] = prefix;
 	m.blob[1] = after;
-	broadcast(c, &m, list_reply, args, st);
-	for (unsigned i = 0; i < n && !rc; i++)
-		rc = st[i];
+	fr_broadcast(c, &m, list_reply, args, st);
+	for (unsigned i = 0; i < n; i++) {
+		k->blobs[k->nblobs++] = parts[i].blob;
+		if (!rc)
+			rc = st[i];
+	}
 	if (!rc)
 		rc = merge(k, parts, n, max);
 out:
-	if (k) {
-		k->blobs = calloc(n ? n : 1, sizeof(*k->blobs));
-		for (unsigned i = 0; parts && i < n; i++) {
-			if (k->blobs)
-				k->blobs[k->nblobs++] = parts[i].blob;
-			else
-				free(parts[i].blob);
-		}
-	}
 	free(parts);
 	free(args);
 	free(st);
@@ -891,123 +813,74 @@ void ferry_keys_free(ferry_keys *k)
 	free(k);
 }
 
-/* ---- zero-copy buffers ------------------------------------------------------ */
+/* ---- buffers, connect, close --------------------------------------------- */
 
 void *ferry_alloc(ferry_client *c, size_t size)
 {
-	struct region *g;
-	void *p;
-
-	if (!c || !size)
-		return NULL;
-	g = calloc(1, sizeof(*g));
-	if (!g)
-		return NULL;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		free(g);
-		return NULL;
-	}
-	if (fr_mr_reg(c->fab, p, size, FI_REMOTE_READ | FI_REMOTE_WRITE,
-		      &g->mr)) {
-		munmap(p, size);
-		free(g);
-		return NULL;
-	}
-	g->len = size;
-	g->next = c->regions;
-	c->regions = g;
-	return p;
+	return c && size ? c->tp->alloc(c, size) : NULL;
 }
 
 void ferry_free(ferry_client *c, void *buf)
 {
-	for (struct region **pg = c ? &c->regions : NULL; pg && *pg;
-	     pg = &(*pg)->next) {
-		struct region *g = *pg;
-		if (g->mr.base != buf)
-			continue;
-		*pg = g->next;
-		fr_mr_close(&g->mr);
-		munmap(buf, g->len);
-		free(g);
-		return;
-	}
+	if (c && buf)
+		c->tp->free(c, buf);
 }
 
-/* ---- connect and close -------------------------------------------------------- */
-
-static int setup_buffers(ferry_client *c)
+const char *ferry_mode(const ferry_client *c)
 {
-	size_t bytes = (size_t)(c->nreqs + c->nrecv) * FR_MSG_SIZE;
-	int rc;
+	return c ? c->mode : "none";
+}
 
-	c->msgs = aligned_alloc(4096, bytes);
+int fr_client_init(ferry_client *c, const ferry_opts *o, unsigned npeers)
+{
+	c->timeout_ms = o->timeout_ms;
+	c->nreqs = o->max_inflight;
+	c->npeers = npeers;
 	c->reqs = calloc(c->nreqs, sizeof(*c->reqs));
-	c->recvs = calloc(c->nrecv, sizeof(*c->recvs));
-	if (!c->msgs || !c->reqs || !c->recvs)
+	c->peer_names = calloc(npeers, sizeof(*c->peer_names));
+	c->peer_inline = calloc(npeers, sizeof(*c->peer_inline));
+	c->peer_maxval = calloc(npeers, sizeof(*c->peer_maxval));
+	c->peer_status = calloc(npeers, sizeof(*c->peer_status));
+	if (!c->reqs || !c->peer_names || !c->peer_inline || !c->peer_maxval ||
+	    !c->peer_status)
 		return FERRY_ENOMEM;
-	rc = fr_mr_reg(c->fab, c->msgs, bytes, FI_SEND | FI_RECV, &c->msg_mr);
-	if (rc)
-		return rc;
 	for (unsigned i = c->nreqs; i-- > 0;) {
 		struct req *r = &c->reqs[i];
 		r->index = i;
 		r->tx.req = r;
-		r->sbuf = c->msgs + (size_t)i * FR_MSG_SIZE;
 		r->next = c->free;
 		c->free = r;
-	}
-	for (unsigned i = 0; i < c->nrecv; i++) {
-		struct recv_buf *rb = &c->recvs[i];
-		rb->buf = c->msgs + (size_t)(c->nreqs + i) * FR_MSG_SIZE;
-		rc = fr_fab_recv(c->fab, rb->buf, FR_MSG_SIZE, c->msg_mr.desc,
-				 &rb->rx.ctx);
-		if (rc)
-			return rc;
 	}
 	return 0;
 }
 
-/* Says HELLO to every server at once, so each learns our address. Servers
- * that do not answer are marked down; the client works with the others. */
-static int hello_all(ferry_client *c)
+/* Which proxy to use: the option, $FERRY_PROXY, the default socket if it
+ * exists, the cluster file's "proxy" line; NULL for direct mode. */
+static const char *pick_proxy(const ferry_opts *o, fr_cluster *cl,
+			      int have_cluster)
 {
-	uint8_t addr[256];
-	size_t alen = sizeof(addr);
-	int *st = calloc(c->cluster.nservers, sizeof(*st)), rc = 0, up = 0;
-	fr_msg m;
+	static __thread char url[sizeof(FERRY_PROXY_SOCKET) + 16];
+	const char *env = getenv("FERRY_PROXY");
+	struct stat st;
 
-	if (!st)
-		return FERRY_ENOMEM;
-	rc = fr_fab_getname(c->fab, addr, &alen);
-	if (rc) {
-		free(st);
-		return rc;
+	if (o->proxy && *o->proxy)
+		return strcmp(o->proxy, "direct") ? o->proxy : NULL;
+	if (env && *env)
+		return strcmp(env, "direct") ? env : NULL;
+	if (stat(FERRY_PROXY_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		snprintf(url, sizeof(url), "unix://%s", FERRY_PROXY_SOCKET);
+		return url;
 	}
-	fr_msg_init(&m, FR_OP_HELLO, 0, 0);
-	m.w[FR_HELLO_ADDRLEN] = alen;
-	m.blob[0] = addr;
-	broadcast(c, &m, hello_reply, NULL, st);
-	rc = FERRY_EUNREACH;
-	for (unsigned i = 0; i < c->cluster.nservers; i++) {
-		c->servers[i].status = st[i];
-		if (!st[i])
-			up++;
-		else
-			rc = st[i];
-	}
-	free(st);
-	return up ? 0 : rc;
+	return have_cluster && cl->proxy[0] ? cl->proxy : NULL;
 }
 
 int ferry_connect(const ferry_opts *opts, ferry_client **out)
 {
 	ferry_opts o;
 	ferry_client *c;
-	char host[FR_ADDR_MAX], port[16];
-	int rc;
+	fr_cluster *cl;
+	const char *proxy;
+	int rc, have;
 
 	if (!out)
 		return FERRY_EINVAL;
@@ -1025,72 +898,40 @@ int ferry_connect(const ferry_opts *opts, ferry_client **out)
 	if (o.max_inflight == 0 || o.max_inflight > 65536)
 		o.max_inflight = DEFAULT_INFLIGHT;
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	cl = calloc(1, sizeof(*cl));
+	if (!c || !cl) {
+		free(c);
+		free(cl);
 		return FERRY_ENOMEM;
-	c->timeout_ms = o.timeout_ms;
-	c->nreqs = o.max_inflight;
-	c->nrecv = o.max_inflight + 16;
-	rc = fr_cluster_load(fr_cluster_path(o.cluster), &c->cluster, NULL);
-	if (rc)
-		goto fail;
-	rc = fr_fab_open(&c->fab, c->cluster.provider, NULL, NULL, NULL);
-	if (rc)
-		goto fail;
-	c->servers = calloc(c->cluster.nservers, sizeof(*c->servers));
-	if (!c->servers) {
-		rc = FERRY_ENOMEM;
-		goto fail;
 	}
-	for (unsigned i = 0; i < c->cluster.nservers; i++) {
-		fr_split_hostport(c->cluster.servers[i], host, sizeof(host),
-				  port, sizeof(port));
-		if (fr_fab_resolve(c->fab, host, port, &c->servers[i].fi))
-			c->servers[i].status = FERRY_EUNREACH;
+	have = fr_cluster_load(fr_cluster_path(o.cluster), cl, NULL) == 0;
+	proxy = pick_proxy(&o, cl, have);
+	if (proxy)
+		rc = fr_stream_open(c, &o, proxy);
+	else if (!have)
+		rc = FERRY_ENOCLUSTER;
+	else
+		rc = fr_direct_open(c, &o, cl);
+	free(cl);
+	if (rc) {
+		ferry_close(c);
+		return rc;
 	}
-	rc = fr_ring_build(&c->ring, (const char(*)[64])c->cluster.servers,
-			   c->cluster.nservers);
-	if (!rc)
-		rc = setup_buffers(c);
-	if (!rc)
-		rc = hello_all(c);
-	if (rc)
-		goto fail;
 	*out = c;
 	return 0;
-fail:
-	ferry_close(c);
-	return rc;
 }
 
 void ferry_close(ferry_client *c)
 {
-	fr_msg m;
-
 	if (!c)
 		return;
-	/* Tell the servers to forget us (no reply), then wait briefly for
-	 * the sends to leave before the endpoint goes away. */
-	if (c->servers && c->reqs) {
-		for (unsigned i = 0; i < c->cluster.nservers; i++) {
-			struct req *r;
-			if (c->servers[i].status || !(r = req_get(c, i, 1)))
-				continue;
-			fr_msg_init(&m, FR_OP_BYE, 0, 0);
-			r->finished = 1;
-			if (!send_req(c, r, &m))
-				drive(c, &r->sent, fr_now_ns() + 1000000000ull);
-		}
-	}
-	while (c->regions)
-		ferry_free(c, c->regions->mr.base);
-	for (unsigned i = 0; c->reqs && i < c->nreqs; i++)
-		fr_mr_close(&c->reqs[i].mr);
-	fr_mr_close(&c->msg_mr);
-	fr_fab_close(&c->fab);
+	if (c->tp)
+		c->tp->close(c);
 	fr_ring_free(&c->ring);
-	free(c->servers);
 	free(c->reqs);
-	free(c->recvs);
-	free(c->msgs);
+	free(c->peer_names);
+	free(c->peer_inline);
+	free(c->peer_maxval);
+	free(c->peer_status);
 	free(c);
 }

@@ -52,6 +52,10 @@ static int parse_line(char *s, fr_cluster *c)
 		    strlen(arg) >= FR_ADDR_MAX)
 			return FERRY_EINVAL;
 		strcpy(c->servers[c->nservers++], arg);
+	} else if (strcmp(word, "proxy") == 0) {
+		if (strlen(arg) >= sizeof(c->proxy))
+			return FERRY_EINVAL;
+		strcpy(c->proxy, arg);
 	} else if (strcmp(word, "pid") == 0) {
 		if (c->npids == FR_ARRAY_LEN(c->pids))
 			return FERRY_EINVAL;
@@ -95,6 +99,8 @@ int fr_cluster_save(const char *path, const fr_cluster *c)
 	fprintf(f, "provider %s\n", c->provider);
 	for (unsigned i = 0; i < c->nservers; i++)
 		fprintf(f, "server %s\n", c->servers[i]);
+	if (c->proxy[0])
+		fprintf(f, "proxy %s\n", c->proxy);
 	for (unsigned i = 0; i < c->npids; i++)
 		fprintf(f, "pid %ld\n", (long)c->pids[i]);
 	if (fclose(f) || rename(tmp, path)) {

@@ -6,6 +6,7 @@
  *   provider tcp
  *   server 127.0.0.1:7400
  *   server 127.0.0.1:7401
+ *   proxy unix:///home/me/.ferry/proxy.sock   (the node proxy, if any)
  *   pid 12345            (written by 'cluster up', for 'cluster down')
  */
 #ifndef FR_CLUSTER_H
@@ -18,6 +19,7 @@
 
 typedef struct fr_cluster {
 	char provider[16];
+	char proxy[256]; /* URL of the local node proxy, or "" */
 	unsigned nservers;
 	char servers[FR_MAX_SERVERS][FR_ADDR_MAX];
 	unsigned npids;

@@ -331,6 +331,11 @@ int fr_fab_write(fr_fab *f, const void *buf, size_t len, void *desc,
 	     fi_write(f->ep, buf, len, desc, peer, raddr, rkey, ctx));
 }
 
+size_t fr_fab_rx_depth(const fr_fab *f)
+{
+	return f->info->rx_attr->size ? f->info->rx_attr->size : 256;
+}
+
 size_t fr_fab_max_rma(const fr_fab *f)
 {
 	/* Cap single transfers so one huge value cannot monopolise the

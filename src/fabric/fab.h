@@ -90,6 +90,10 @@ int fr_fab_read(fr_fab *f, void *buf, size_t len, void *desc, fi_addr_t peer,
 int fr_fab_write(fr_fab *f, const void *buf, size_t len, void *desc,
 		 fi_addr_t peer, uint64_t raddr, uint64_t rkey, fr_ctx *ctx);
 
+/* How many receives may be posted at once (the provider's queue size);
+ * messages beyond them wait in the provider's own buffers. */
+size_t fr_fab_rx_depth(const fr_fab *f);
+
 /* Largest single RMA transfer; callers split bigger ones. */
 size_t fr_fab_max_rma(const fr_fab *f);
 

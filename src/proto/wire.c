@@ -22,7 +22,7 @@ static const struct {
 	struct shape req, rep;
 } table[FR_OP_COUNT] = {
 	[FR_OP_HELLO] = {"HELLO", {1, {FR_HELLO_ADDRLEN, -1}, 0, 0},
-			 {3, NOBLOB, 0, 0}},
+			 {4, NOBLOB, 0, 0}},
 	[FR_OP_BYE] = {"BYE", {0, NOBLOB, 0, 0}, {0, NOBLOB, 0, 0}},
 	[FR_OP_PUT] = {"PUT", {4, {FR_PUT_KLEN, FR_PUT_VLEN}, 1, 0},
 		       {1, NOBLOB, 0, 0}},
@@ -35,7 +35,10 @@ static const struct {
 			{1, NOBLOB, 0, 0}},
 	[FR_OP_LIST] = {"LIST", {3, {FR_LIST_PLEN, FR_LIST_ALEN}, 0, 1},
 			{2, {FR_LIST_R_BYTES, -1}, 0, 0}},
-	[FR_OP_SSTAT] = {"SSTAT", {0, NOBLOB, 0, 0}, {5, NOBLOB, 0, 0}},
+	[FR_OP_SSTAT] = {"SSTAT", {1, NOBLOB, 0, 0},
+			 {6, {FR_SSTAT_R_ADDRLEN, -1}, 0, 0}},
+	[FR_OP_ATTACH] = {"ATTACH", {1, NOBLOB, 0, 0}, {1, NOBLOB, 0, 0}},
+	[FR_OP_PSTAT] = {"PSTAT", {0, NOBLOB, 0, 0}, {5, NOBLOB, 0, 0}},
 };
 
 const char *fr_op_name(unsigned opcode)
@@ -74,19 +77,24 @@ void fr_msg_init(fr_msg *m, uint8_t opcode, uint16_t flags, uint64_t id)
 	m->h.id = id;
 }
 
-size_t fr_msg_encode(const fr_msg *m, void *buf, size_t cap)
+/* Encodes the header, the words and the blobs before blob `stop` (all of
+ * them when stop is FR_MAX_BLOBS); the header's length counts them all. */
+static size_t encode(const fr_msg *m, void *buf, size_t cap, int stop)
 {
 	const struct shape *s = shape_of(m);
 	uint8_t *p = buf;
-	size_t body = 0;
+	size_t body = 0, left_out = 0;
 
 	if (m->h.status == 0) {
 		body = (size_t)s->words * 8;
 		for (int i = 0; i < FR_MAX_BLOBS; i++)
-			if (blob_present(s, m, i))
+			if (blob_present(s, m, i)) {
 				body += m->w[s->blob_word[i]];
+				if (i >= stop)
+					left_out += m->w[s->blob_word[i]];
+			}
 	}
-	if (FR_HDR_SIZE + body > cap || body > UINT32_MAX)
+	if (FR_HDR_SIZE + body - left_out > cap || body > UINT32_MAX)
 		return 0;
 	fr_put_u32(p, m->h.magic);
 	p[4] = m->h.version;
@@ -101,7 +109,7 @@ size_t fr_msg_encode(const fr_msg *m, void *buf, size_t cap)
 	p += FR_HDR_SIZE;
 	for (int i = 0; i < s->words; i++, p += 8)
 		fr_put_u64(p, m->w[i]);
-	for (int i = 0; i < FR_MAX_BLOBS; i++) {
+	for (int i = 0; i < stop; i++) {
 		if (!blob_present(s, m, i))
 			continue;
 		uint64_t n = m->w[s->blob_word[i]];
@@ -109,7 +117,26 @@ size_t fr_msg_encode(const fr_msg *m, void *buf, size_t cap)
 			memcpy(p, m->blob[i], n);
 		p += n;
 	}
-	return FR_HDR_SIZE + body;
+	return FR_HDR_SIZE + body - left_out;
+}
+
+size_t fr_msg_encode(const fr_msg *m, void *buf, size_t cap)
+{
+	return encode(m, buf, cap, FR_MAX_BLOBS);
+}
+
+size_t fr_msg_encode_head(const fr_msg *m, void *buf, size_t cap,
+			  const uint8_t **tail, size_t *tail_len)
+{
+	const struct shape *s = shape_of(m);
+	int last = -1;
+
+	for (int i = 0; m->h.status == 0 && i < FR_MAX_BLOBS; i++)
+		if (blob_present(s, m, i))
+			last = i;
+	*tail = last < 0 ? NULL : m->blob[last];
+	*tail_len = last < 0 ? 0 : m->w[s->blob_word[last]];
+	return encode(m, buf, cap, last < 0 ? FR_MAX_BLOBS : last);
 }
 
 #define FAIL(reason)                                                           \

@@ -34,7 +34,12 @@ enum fr_opcode {
 	FR_OP_STAT,      /* words: klen; blob: key */
 	FR_OP_INCR,      /* words: klen delta; blob: key */
 	FR_OP_LIST,      /* words: plen alen max; blobs: prefix after */
-	FR_OP_SSTAT,     /* server statistics */
+	FR_OP_SSTAT,     /* words: index; statistics of server #index (a
+			    server answers for itself, a proxy for its
+			    index-th server) */
+	FR_OP_ATTACH,    /* proxy only: words: size; a memfd rides along
+			    (SCM_RIGHTS) to become a shared region */
+	FR_OP_PSTAT,     /* proxy only: the proxy's own counters */
 	FR_OP_COUNT
 };
 
@@ -49,7 +54,8 @@ enum fr_opcode {
 
 /* Word indices, per message. */
 enum { FR_HELLO_ADDRLEN };
-enum { FR_HELLO_R_INLINE, FR_HELLO_R_KEYMAX, FR_HELLO_R_VALMAX };
+enum { FR_HELLO_R_INLINE, FR_HELLO_R_KEYMAX, FR_HELLO_R_VALMAX,
+       FR_HELLO_R_SERVERS };
 enum { FR_PUT_KLEN, FR_PUT_VLEN, FR_PUT_RADDR, FR_PUT_RKEY };
 enum { FR_PUT_R_VERSION };
 enum { FR_GET_KLEN, FR_GET_OFFSET, FR_GET_LEN, FR_GET_RADDR, FR_GET_RKEY };
@@ -59,8 +65,13 @@ enum { FR_INCR_KLEN, FR_INCR_DELTA };
 enum { FR_INCR_R_VALUE };
 enum { FR_LIST_PLEN, FR_LIST_ALEN, FR_LIST_MAX };
 enum { FR_LIST_R_COUNT, FR_LIST_R_BYTES }; /* blob: count x (u16 len, key) */
+enum { FR_SSTAT_INDEX };
 enum { FR_SSTAT_R_TOTAL, FR_SSTAT_R_USED, FR_SSTAT_R_KEYS, FR_SSTAT_R_OPS,
-       FR_SSTAT_R_PEERS };
+       FR_SSTAT_R_PEERS, FR_SSTAT_R_ADDRLEN }; /* blob: the server's address */
+enum { FR_ATTACH_SIZE };
+enum { FR_ATTACH_R_REGION };
+enum { FR_PSTAT_R_FUNCTIONS, FR_PSTAT_R_ENDPOINTS, FR_PSTAT_R_SERVERS,
+       FR_PSTAT_R_OPS, FR_PSTAT_R_REGIONS };
 /* STAT replies use the GET reply words SIZE, CTIME, VERSION. */
 
 typedef struct fr_hdr {
@@ -90,6 +101,13 @@ void fr_msg_init(fr_msg *m, uint8_t opcode, uint16_t flags, uint64_t id);
  * names (the caller sets both). Error replies (status != 0) carry no body.
  * Returns the message length, or 0 if it does not fit in cap. */
 size_t fr_msg_encode(const fr_msg *m, void *buf, size_t cap);
+
+/* Like fr_msg_encode, but leaves out the bytes of the last blob present:
+ * they follow the head on the stream (writev), so a large value is never
+ * copied into a frame. *tail and *tail_len receive that blob. Returns the
+ * head's length, or 0 if it does not fit in cap. */
+size_t fr_msg_encode_head(const fr_msg *m, void *buf, size_t cap,
+			  const uint8_t **tail, size_t *tail_len);
 
 /* Decodes len bytes into m and checks everything that does not depend on the
  * server's configuration: magic, version, opcode, flags, body length against

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -66,6 +67,7 @@ struct server {
 	size_t npeers, peer_cap;
 	uint64_t ops;
 	int epfd, sigfd;
+	char addr[300]; /* HOST:PORT, as clients name this server */
 	uint8_t scratch[FR_MSG_SIZE];
 };
 
@@ -157,6 +159,7 @@ static int hello(struct server *sv, struct slot *s, fi_addr_t src)
 	rep.w[FR_HELLO_R_INLINE] = FR_INLINE_MAX;
 	rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
 	rep.w[FR_HELLO_R_VALMAX] = sv->o.max_value;
+	rep.w[FR_HELLO_R_SERVERS] = 1;
 	reply(sv, s, &rep);
 	return 0;
 }
@@ -364,6 +367,8 @@ static int op_simple(struct server *sv, struct slot *s)
 		rep.w[FR_SSTAT_R_KEYS] = keys;
 		rep.w[FR_SSTAT_R_OPS] = sv->ops;
 		rep.w[FR_SSTAT_R_PEERS] = sv->npeers;
+		rep.w[FR_SSTAT_R_ADDRLEN] = strlen(sv->addr);
+		rep.blob[0] = (const uint8_t *)sv->addr;
 		break;
 	default:
 		return FERRY_EPROTO;
@@ -484,6 +489,9 @@ static int setup(struct server *sv)
 		fr_log(WHO, "cannot open the fabric: %s", why);
 		return rc;
 	}
+	/* Each slot keeps a receive posted: no more than the queue holds. */
+	sv->o.slots = (unsigned)FR_MIN(sv->o.slots, fr_fab_rx_depth(sv->fab));
+	msg_bytes = (size_t)sv->o.slots * 2 * FR_MSG_SIZE;
 	sv->arena = mmap(NULL, sv->o.memory, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (sv->arena == MAP_FAILED) {
@@ -624,6 +632,7 @@ int fr_server_run(const fr_server_opts *o)
 		return FERRY_ENOMEM;
 	sv->o = *o;
 	sv->epfd = sv->sigfd = -1;
+	snprintf(sv->addr, sizeof(sv->addr), "%s:%s", o->host, o->port);
 	rc = setup(sv);
 	if (!rc)
 		rc = setup_events(sv);

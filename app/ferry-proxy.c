@@ -1,0 +1,100 @@
+/* ferry-proxy: a thin main over src/proxy. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/util.h"
+#include "ferry.h"
+#include "proxy/proxy.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ferry-proxy [OPTIONS]\n"
+		"Runs the node proxy: one warm fabric endpoint to every ferry\n"
+		"server, shared by all functions on this node. Functions reach\n"
+		"it over a Unix socket (values in shared memory, zero-copy) or\n"
+		"TCP (values in the stream), with FERRY_PROXY=unix:///PATH or\n"
+		"tcp://HOST:PORT.\n"
+		"\n"
+		"  --cluster FILE       cluster description (default: as ferry)\n"
+		"  --unix PATH          Unix socket (default %s;\n"
+		"                       \"\" for none)\n"
+		"  --tcp HOST:PORT      also listen on TCP\n"
+		"  --max-inflight N     fabric operations in flight (default 4096)\n"
+		"  --conn-inflight N    per function connection (default 256)\n"
+		"  --buffer-budget SIZE TCP values held at once (default 2G)\n"
+		"  --spin-us N          busy-poll before sleeping (default 50)\n"
+		"  --ready-fd FD        write \"ready\" to FD once serving\n"
+		"  -h, --help           this text\n"
+		"\n"
+		"SIGTERM or SIGINT stops it cleanly. Logs go to stderr.\n",
+		FERRY_PROXY_SOCKET);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"cluster", required_argument, NULL, 'c'},
+		{"unix", required_argument, NULL, 'u'},
+		{"tcp", required_argument, NULL, 't'},
+		{"max-inflight", required_argument, NULL, 'm'},
+		{"conn-inflight", required_argument, NULL, 'i'},
+		{"buffer-budget", required_argument, NULL, 'b'},
+		{"spin-us", required_argument, NULL, 'S'},
+		{"ready-fd", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	fr_proxy_opts o;
+	int c, idx, rc;
+
+	fr_proxy_opts_init(&o);
+	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
+		rc = 0;
+		switch (c) {
+		case 'c':
+			o.cluster = optarg;
+			break;
+		case 'u':
+			o.unix_path = optarg;
+			break;
+		case 't':
+			o.tcp = optarg;
+			break;
+		case 'm':
+			o.max_inflight = (unsigned)atoi(optarg);
+			rc = o.max_inflight < 1 || o.max_inflight > 65536;
+			break;
+		case 'i':
+			o.conn_inflight = (unsigned)atoi(optarg);
+			rc = o.conn_inflight < 1;
+			break;
+		case 'b':
+			rc = fr_parse_size(optarg, &o.buffer_budget);
+			break;
+		case 'S':
+			o.spin_us = (unsigned)atoi(optarg);
+			break;
+		case 'r':
+			o.ready_fd = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (rc) {
+			fprintf(stderr, "ferry-proxy: bad value for --%s: %s\n",
+				longopts[idx].name, optarg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	return fr_proxy_run(&o) ? 1 : 0;
+}

@@ -1,0 +1,120 @@
+/*
+ * Inside libferry: the request machinery every mode shares (client.c) and
+ * the interface of the transports that carry requests:
+ *
+ *   direct.c  the fabric: one RDM endpoint, RMA to and from the servers;
+ *   stream.c  a node proxy over a Unix socket (values in a shared memfd
+ *             arena) or over TCP (values in the stream).
+ *
+ * Requests are pipelined. Each in-flight request owns a slot; replies are
+ * matched to slots by request id (slot index in the low 32 bits, the slot's
+ * generation in the high 32, so a late reply to a timed-out request is
+ * recognised and dropped). A slot is recycled once its operation finished
+ * (reply, error or time-out), its send buffer came back, and whoever waits
+ * for it reaped it (a blocking call, or ferry_poll for submitted ops).
+ */
+#ifndef FR_CLIENT_INT_H
+#define FR_CLIENT_INT_H
+
+#include <stdint.h>
+
+#include "client/cluster.h"
+#include "client/ring.h"
+#include "fabric/fab.h"
+#include "ferry.h"
+#include "proto/wire.h"
+
+struct req;
+typedef int (*reply_fn)(ferry_client *c, struct req *r, const fr_msg *rep);
+
+struct req_ctx {
+	fr_ctx ctx;      /* first: completions hand it back */
+	struct req *req; /* NULL for a receive buffer */
+};
+
+/* A request slot. Free, or busy until finished && sent && reaped. */
+struct req {
+	struct req_ctx tx;
+	uint32_t index, gen;
+	int busy, finished, sent, reaped, sync;
+	int status;
+	uint8_t opcode;
+	unsigned server;
+	ferry_op *op;     /* public operations */
+	reply_fn on_reply;
+	void *arg;        /* for on_reply of internal requests */
+	fr_mr mr;         /* direct: registration of a caller buffer */
+	void *bounce;     /* stream: arena copy of a caller buffer */
+	int passfd;       /* stream: descriptor to pass with the frame */
+	uint8_t *sbuf;    /* direct: the send buffer */
+	uint64_t deadline;
+	struct req *next; /* free list or done queue */
+};
+
+/* What a transport does; client.c calls nothing else of it. */
+struct fr_transport {
+	/* Sends m (id set) on behalf of r. 0, or an error that finishes r. */
+	int (*send)(ferry_client *c, struct req *r, fr_msg *m);
+	/* Handles whatever arrived, feeding fr_client_reply() and
+	 * fr_client_sent(); sleeps up to timeout_ms if nothing did. Returns
+	 * the number of events handled. */
+	int (*progress)(ferry_client *c, int timeout_ms);
+	/* Lets the far side reach [p, p+len) (write: it will write there);
+	 * fills raddr and rkey. */
+	int (*reach)(ferry_client *c, struct req *r, void *p, size_t len,
+		     int write, uint64_t *raddr, uint64_t *rkey);
+	/* r finished: release what reach() set up for it. */
+	void (*release)(ferry_client *c, struct req *r);
+	void *(*alloc)(ferry_client *c, size_t size);
+	int (*free)(ferry_client *c, void *p); /* FERRY_EINVAL: not ours */
+	void (*close)(ferry_client *c);
+};
+
+struct fr_direct;
+struct fr_stream;
+
+struct ferry_client {
+	const struct fr_transport *tp;
+	const char *mode; /* "direct", "proxy-unix", "proxy-tcp" */
+	int timeout_ms;
+	/* Where requests go: servers (direct) or the one proxy (stream). */
+	unsigned npeers;
+	char (*peer_names)[FR_ADDR_MAX];
+	uint64_t *peer_inline; /* values up to this travel inline */
+	uint64_t *peer_maxval;
+	int *peer_status;      /* 0 when reachable, else why not */
+	fr_ring ring;          /* direct: key -> server */
+	unsigned nreqs;
+	struct req *reqs, *free, *done_head, *done_tail;
+	uint64_t next_scan;
+	struct fr_direct *direct;
+	struct fr_stream *stream;
+};
+
+/* client.c, for the transports. */
+int fr_client_init(ferry_client *c, const ferry_opts *o, unsigned npeers);
+void fr_client_reply(ferry_client *c, const void *buf, size_t len);
+void fr_client_sent(ferry_client *c, struct req *r, int err);
+void fr_client_fail_all(ferry_client *c, int err);
+struct req *fr_req_get(ferry_client *c, unsigned peer, int sync);
+int fr_req_wait(ferry_client *c, struct req *r);
+/* Sends an internal request to peer (passing descriptor passfd along, or
+ * -1) and waits for its reply, which fn reads with arg. */
+int fr_ask(ferry_client *c, unsigned peer, fr_msg *m, reply_fn fn, void *arg,
+	   int passfd);
+int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep);
+void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
+		  int *st);
+
+/* The transports' constructors: each fills c->tp and its state. */
+int fr_direct_open(ferry_client *c, const ferry_opts *o,
+		   const fr_cluster *cl);
+int fr_stream_open(ferry_client *c, const ferry_opts *o, const char *url);
+
+/* For the proxy: expose a mapping (a client's shared arena) to the fabric
+ * once, and withdraw it; and the completion queue's fd for its epoll. */
+int fr_direct_add_region(ferry_client *c, void *base, size_t len);
+void fr_direct_remove_region(ferry_client *c, void *base);
+int fr_direct_fd(ferry_client *c);
+
+#endif

@@ -1,0 +1,316 @@
+/*
+ * Direct mode: the client's own fabric endpoint reaches every server.
+ * Small values travel inline; for large ones the server pulls from or
+ * pushes to memory this client registered (ferry_alloc regions, or the
+ * caller's buffer registered for one request).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "client/client_int.h"
+#include "common/util.h"
+
+struct recv_buf {
+	struct req_ctx rx; /* rx.req is NULL: a receive buffer */
+	uint8_t *buf;
+};
+
+struct region { /* registered once: ferry_alloc memory or a proxy's map */
+	fr_mr mr;
+	size_t len;
+	int owned; /* ours to munmap */
+	struct region *next;
+};
+
+struct fr_direct {
+	fr_fab *fab;
+	fi_addr_t *fi; /* per server */
+	unsigned nrecv;
+	struct recv_buf *recvs;
+	uint8_t *msgs;
+	fr_mr msg_mr;
+	struct region *regions;
+};
+
+static int d_send(ferry_client *c, struct req *r, fr_msg *m)
+{
+	struct fr_direct *d = c->direct;
+	size_t n = fr_msg_encode(m, r->sbuf, FR_MSG_SIZE);
+
+	if (!n)
+		return FERRY_E2BIG;
+	return fr_fab_send(d->fab, r->sbuf, n, d->msg_mr.desc,
+			   d->fi[r->server], &r->tx.ctx);
+}
+
+static void on_completion(ferry_client *c, const fr_comp *cp)
+{
+	struct fr_direct *d = c->direct;
+	struct req_ctx *x = (struct req_ctx *)cp->ctx;
+
+	if (!x)
+		return;
+	if (!x->req) {
+		struct recv_buf *rb = (struct recv_buf *)x;
+		if (!cp->err)
+			fr_client_reply(c, rb->buf, cp->len);
+		fr_fab_recv(d->fab, rb->buf, FR_MSG_SIZE, d->msg_mr.desc,
+			    &rb->rx.ctx);
+		return;
+	}
+	fr_client_sent(c, x->req, cp->err);
+}
+
+static int d_progress(ferry_client *c, int timeout_ms)
+{
+	fr_comp comps[64];
+	int n = fr_fab_poll(c->direct->fab, comps, 64);
+
+	for (int i = 0; i < n; i++)
+		on_completion(c, &comps[i]);
+	if (n <= 0 && timeout_ms > 0)
+		fr_fab_wait(c->direct->fab, timeout_ms);
+	return n > 0 ? n : 0;
+}
+
+static struct region *find_region(struct fr_direct *d, const void *p,
+				  size_t len)
+{
+	for (struct region *g = d->regions; g; g = g->next) {
+		const char *b = g->mr.base;
+		if ((const char *)p >= b && len <= g->len &&
+		    (const char *)p - b <= (ptrdiff_t)(g->len - len))
+			return g;
+	}
+	return NULL;
+}
+
+/* A registered region if [p, p+len) lies in one, else a registration of
+ * the caller's buffer for this request only. */
+static int d_reach(ferry_client *c, struct req *r, void *p, size_t len,
+		   int write, uint64_t *raddr, uint64_t *rkey)
+{
+	struct region *g = find_region(c->direct, p, len);
+	const fr_mr *mr = g ? &g->mr : &r->mr;
+
+	if (!g && fr_mr_reg(c->direct->fab, p, len,
+			    write ? FI_REMOTE_WRITE : FI_REMOTE_READ, &r->mr))
+		return FERRY_EFABRIC;
+	*raddr = fr_mr_raddr(mr, p);
+	*rkey = mr->key;
+	return 0;
+}
+
+static void d_release(ferry_client *c, struct req *r)
+{
+	fr_mr_close(&r->mr);
+}
+
+static int add_region(ferry_client *c, void *base, size_t len, int owned)
+{
+	struct region *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return FERRY_ENOMEM;
+	if (fr_mr_reg(c->direct->fab, base, len,
+		      FI_REMOTE_READ | FI_REMOTE_WRITE, &g->mr)) {
+		free(g);
+		return FERRY_EFABRIC;
+	}
+	g->len = len;
+	g->owned = owned;
+	g->next = c->direct->regions;
+	c->direct->regions = g;
+	return 0;
+}
+
+int fr_direct_add_region(ferry_client *c, void *base, size_t len)
+{
+	return add_region(c, base, len, 0);
+}
+
+static int remove_region(ferry_client *c, void *base)
+{
+	for (struct region **pg = &c->direct->regions; *pg;
+	     pg = &(*pg)->next) {
+		struct region *g = *pg;
+		if (g->mr.base != base)
+			continue;
+		*pg = g->next;
+		fr_mr_close(&g->mr);
+		if (g->owned)
+			munmap(base, g->len);
+		free(g);
+		return 0;
+	}
+	return FERRY_EINVAL;
+}
+
+void fr_direct_remove_region(ferry_client *c, void *base)
+{
+	remove_region(c, base);
+}
+
+int fr_direct_fd(ferry_client *c)
+{
+	return fr_fab_fd(c->direct->fab);
+}
+
+static void *d_alloc(ferry_client *c, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (add_region(c, p, size, 1)) {
+		munmap(p, size);
+		return NULL;
+	}
+	return p;
+}
+
+static int d_free(ferry_client *c, void *p)
+{
+	return remove_region(c, p);
+}
+
+/* Tells the servers to forget us (BYE has no reply), waits briefly for
+ * the sends to leave, then takes everything down in reverse order. */
+static void d_close(ferry_client *c)
+{
+	struct fr_direct *d = c->direct;
+	fr_msg m;
+
+	if (!d)
+		return;
+	for (unsigned i = 0; d->msgs && c->reqs && i < c->npeers; i++) {
+		struct req *r;
+		if (c->peer_status[i] || !(r = fr_req_get(c, i, 1)))
+			continue;
+		fr_msg_init(&m, FR_OP_BYE, 0, 0);
+		r->finished = r->reaped = 1;
+		r->opcode = FR_OP_BYE;
+		if (d_send(c, r, &m) == 0) {
+			uint64_t end = fr_now_ns() + 1000000000ull;
+			while (!r->sent && fr_now_ns() < end)
+				d_progress(c, 1);
+		}
+	}
+	while (d->regions)
+		remove_region(c, d->regions->mr.base);
+	for (unsigned i = 0; c->reqs && i < c->nreqs; i++)
+		fr_mr_close(&c->reqs[i].mr);
+	fr_mr_close(&d->msg_mr);
+	fr_fab_close(&d->fab);
+	free(d->fi);
+	free(d->recvs);
+	free(d->msgs);
+	free(d);
+	c->direct = NULL;
+}
+
+static const struct fr_transport direct_tp = {
+	.send = d_send,
+	.progress = d_progress,
+	.reach = d_reach,
+	.release = d_release,
+	.alloc = d_alloc,
+	.free = d_free,
+	.close = d_close,
+};
+
+static int setup_buffers(ferry_client *c)
+{
+	struct fr_direct *d = c->direct;
+	size_t bytes = (size_t)(c->nreqs + d->nrecv) * FR_MSG_SIZE;
+	int rc;
+
+	d->msgs = aligned_alloc(4096, bytes);
+	d->recvs = calloc(d->nrecv, sizeof(*d->recvs));
+	if (!d->msgs || !d->recvs)
+		return FERRY_ENOMEM;
+	rc = fr_mr_reg(d->fab, d->msgs, bytes, FI_SEND | FI_RECV, &d->msg_mr);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < c->nreqs; i++)
+		c->reqs[i].sbuf = d->msgs + (size_t)i * FR_MSG_SIZE;
+	for (unsigned i = 0; i < d->nrecv; i++) {
+		struct recv_buf *rb = &d->recvs[i];
+		rb->buf = d->msgs + (size_t)(c->nreqs + i) * FR_MSG_SIZE;
+		rc = fr_fab_recv(d->fab, rb->buf, FR_MSG_SIZE, d->msg_mr.desc,
+				 &rb->rx.ctx);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Says HELLO to every server at once, so each learns our address. Servers
+ * that do not answer are marked down; the client works with the others. */
+static int hello_all(ferry_client *c)
+{
+	uint8_t addr[256];
+	size_t alen = sizeof(addr);
+	int *st = calloc(c->npeers, sizeof(*st)), rc, up = 0;
+	fr_msg m;
+
+	if (!st)
+		return FERRY_ENOMEM;
+	rc = fr_fab_getname(c->direct->fab, addr, &alen);
+	if (rc) {
+		free(st);
+		return rc;
+	}
+	fr_msg_init(&m, FR_OP_HELLO, 0, 0);
+	m.w[FR_HELLO_ADDRLEN] = alen;
+	m.blob[0] = addr;
+	fr_broadcast(c, &m, fr_hello_reply, NULL, st);
+	rc = FERRY_EUNREACH;
+	for (unsigned i = 0; i < c->npeers; i++) {
+		c->peer_status[i] = st[i];
+		if (!st[i])
+			up++;
+		else
+			rc = st[i];
+	}
+	free(st);
+	return up ? 0 : rc;
+}
+
+int fr_direct_open(ferry_client *c, const ferry_opts *o, const fr_cluster *cl)
+{
+	struct fr_direct *d;
+	char host[FR_ADDR_MAX], port[16];
+	int rc = fr_client_init(c, o, cl->nservers);
+
+	if (rc)
+		return rc;
+	d = c->direct = calloc(1, sizeof(*d));
+	if (!d)
+		return FERRY_ENOMEM;
+	c->tp = &direct_tp;
+	c->mode = "direct";
+	d->fi = calloc(cl->nservers, sizeof(*d->fi));
+	if (!d->fi)
+		return FERRY_ENOMEM;
+	rc = fr_fab_open(&d->fab, cl->provider, NULL, NULL, NULL);
+	if (rc)
+		return rc;
+	d->nrecv = (unsigned)FR_MIN(c->nreqs + 16, fr_fab_rx_depth(d->fab));
+	for (unsigned i = 0; i < cl->nservers; i++) {
+		memcpy(c->peer_names[i], cl->servers[i], FR_ADDR_MAX);
+		fr_split_hostport(cl->servers[i], host, sizeof(host), port,
+				  sizeof(port));
+		if (fr_fab_resolve(d->fab, host, port, &d->fi[i]))
+			c->peer_status[i] = FERRY_EUNREACH;
+	}
+	rc = fr_ring_build(&c->ring, (const char(*)[64])cl->servers,
+			   cl->nservers);
+	if (!rc)
+		rc = setup_buffers(c);
+	if (!rc)
+		rc = hello_all(c);
+	return rc;
+}

@@ -1,0 +1,688 @@
+/*
+ * Function connections of the proxy: reading frames (and passed memfds),
+ * turning requests into operations of the warm client, and queueing
+ * replies. Nothing a function sends is trusted: every length, offset and
+ * region index is checked against what this connection owns, so one
+ * function can never make the proxy touch another's memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "client/client_int.h"
+#include "common/util.h"
+#include "proxy/proxy_int.h"
+
+#define WHO "ferry-proxy"
+#define FRAMES_PER_PASS 32       /* fairness: frames read per wake-up */
+#define WQ_PAUSE (64u << 20)     /* unread replies that pause reading */
+#define STREAM_GET_MAX (64u << 20) /* largest GET answer over TCP */
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void set_events(fr_proxy *px, struct pconn *pc)
+{
+	struct epoll_event ev = {.data.ptr = pc};
+
+	if (pc->state == PC_DEAD)
+		return;
+	ev.events = (pc->state == PC_OPEN ? EPOLLIN : 0) |
+		    (pc->wq_head ? EPOLLOUT : 0);
+	epoll_ctl(px->epfd, EPOLL_CTL_MOD, pc->fd, &ev);
+}
+
+static void conn_free(fr_proxy *px, struct pconn *pc)
+{
+	for (unsigned i = 0; i < pc->nregions; i++) {
+		fr_direct_remove_region(px->fc, pc->regions[i].base);
+		munmap(pc->regions[i].base, pc->regions[i].len);
+		px->nregions--;
+	}
+	if (pc->prev)
+		pc->prev->next = pc->next;
+	else
+		px->conns = pc->next;
+	if (pc->next)
+		pc->next->prev = pc->prev;
+	free(pc);
+}
+
+static void discharge(fr_proxy *px, struct pconn *pc, size_t bytes)
+{
+	bytes = FR_MIN(bytes, pc->charged);
+	pc->charged -= bytes;
+	px->buffered -= bytes;
+}
+
+/* The socket is gone. In-flight operations may still be moving data into
+ * this connection's arenas: those stay mapped until the last one ends. */
+static void conn_kill(fr_proxy *px, struct pconn *pc, const char *why)
+{
+	if (pc->state == PC_DEAD)
+		return;
+	if (why)
+		fr_log(WHO, "dropping a function connection: %s", why);
+	epoll_ctl(px->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
+	close(pc->fd);
+	for (unsigned i = 0; i < pc->nfds; i++)
+		close(pc->fds[i]);
+	pc->nfds = 0;
+	while (pc->wq_head) {
+		struct pout *o = pc->wq_head;
+		pc->wq_head = o->next;
+		free(o->tail);
+		free(o);
+	}
+	discharge(px, pc, pc->charged);
+	free(pc->rbuf);
+	pc->rbuf = NULL;
+	pc->state = PC_DEAD;
+	px->nconns--;
+	if (!pc->inflight)
+		conn_free(px, pc);
+}
+
+static void flush(fr_proxy *px, struct pconn *pc)
+{
+	while (pc->wq_head) {
+		struct pout *o = pc->wq_head;
+		struct iovec iov[2];
+		int n = 0;
+		ssize_t w;
+		if (o->off < o->head_len)
+			iov[n++] = (struct iovec){o->head + o->off,
+						  o->head_len - o->off};
+		if (o->tail_len) {
+			size_t toff = o->off > o->head_len
+					      ? o->off - o->head_len
+					      : 0;
+			iov[n++] = (struct iovec){o->tail + toff,
+						  o->tail_len - toff};
+		}
+		w = writev(pc->fd, iov, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) {
+			conn_kill(px, pc, NULL); /* the function went away */
+			return;
+		}
+		o->off += (size_t)w;
+		pc->wq_bytes -= (size_t)w;
+		if (o->off < o->len)
+			continue;
+		pc->wq_head = o->next;
+		if (!pc->wq_head)
+			pc->wq_tail = NULL;
+		free(o->tail);
+		free(o);
+	}
+	set_events(px, pc);
+}
+
+/* Queues rep (its last blob, if any, is tail: owned and freed after the
+ * write, or NULL when the blob's bytes must be copied now). */
+static void send_reply(fr_proxy *px, struct pconn *pc, fr_msg *rep,
+		       uint8_t *owned_tail)
+{
+	uint8_t head[FR_HDR_SIZE + 8 * FR_MAX_WORDS];
+	const uint8_t *tail;
+	size_t tail_len, n;
+	struct pout *o;
+
+	if (pc->state == PC_DEAD) {
+		free(owned_tail);
+		return;
+	}
+	n = fr_msg_encode_head(rep, head, sizeof(head), &tail, &tail_len);
+	o = malloc(sizeof(*o) + n + (owned_tail ? 0 : tail_len));
+	if (!n || !o) {
+		free(o);
+		free(owned_tail);
+		conn_kill(px, pc, "cannot queue a reply");
+		return;
+	}
+	memcpy(o->head, head, n);
+	if (!owned_tail && tail_len)
+		memcpy(o->head + n, tail, tail_len);
+	o->next = NULL;
+	o->off = 0;
+	o->head_len = owned_tail ? n : n + tail_len;
+	o->tail = owned_tail;
+	o->tail_len = owned_tail ? tail_len : 0;
+	o->len = o->head_len + o->tail_len;
+	if (pc->wq_tail)
+		pc->wq_tail->next = o;
+	else
+		pc->wq_head = o;
+	pc->wq_tail = o;
+	pc->wq_bytes += o->len;
+	flush(px, pc);
+}
+
+static void reply_status(fr_proxy *px, struct pconn *pc, uint8_t opcode,
+			 uint64_t id, int status)
+{
+	fr_msg rep;
+
+	fr_msg_init(&rep, opcode, FR_F_REPLY, id);
+	rep.h.status = status;
+	send_reply(px, pc, &rep, NULL);
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+static void pop_free(struct pop *pp)
+{
+	free(pp->frame);
+	free(pp->getbuf);
+	free(pp);
+}
+
+/* The arena bytes [off, off+len) of region idx, or NULL if the function
+ * named memory it does not own. */
+static uint8_t *arena(struct pconn *pc, uint64_t idx, uint64_t off,
+		      uint64_t len)
+{
+	if (idx >= pc->nregions || off > pc->regions[idx].len ||
+	    len > pc->regions[idx].len - off)
+		return NULL;
+	return pc->regions[idx].base + off;
+}
+
+static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
+		    uint8_t *frame)
+{
+	struct pop *pp = calloc(1, sizeof(*pp));
+	ferry_op *op;
+
+	if (!pp) {
+		free(frame);
+		return FERRY_ENOMEM;
+	}
+	op = &pp->op;
+	pp->conn = pc;
+	pp->id = q->h.id;
+	pp->opcode = q->h.opcode;
+	pp->frame = frame;
+	op->key = q->blob[0];
+	op->klen = q->blen[0];
+	switch (q->h.opcode) {
+	case FR_OP_PUT:
+		op->opcode = FERRY_OP_PUT;
+		op->len = q->w[FR_PUT_VLEN];
+		op->flags = (q->h.flags & FR_F_CREATE ? FERRY_PUT_CREATE : 0) |
+			    (q->h.flags & FR_F_REPLACE ? FERRY_PUT_REPLACE : 0);
+		if (q->h.flags & FR_F_INLINE)
+			op->buf = (void *)q->blob[1];
+		else if (q->h.flags & FR_F_RMA)
+			op->buf = arena(pc, q->w[FR_PUT_RKEY],
+					q->w[FR_PUT_RADDR], op->len);
+		if (op->len && !op->buf)
+			goto bad;
+		break;
+	case FR_OP_GET:
+		op->opcode = FERRY_OP_GET;
+		op->offset = q->w[FR_GET_OFFSET];
+		op->len = q->w[FR_GET_LEN];
+		if (q->h.flags & FR_F_RMA) {
+			pp->via_arena = 1;
+			op->buf = arena(pc, q->w[FR_GET_RKEY],
+					q->w[FR_GET_RADDR], op->len);
+			if (!op->buf)
+				goto bad;
+		} else {
+			/* Over the stream, a long value comes in pieces of
+			 * at most STREAM_GET_MAX; the caller sees got <
+			 * size and asks for the rest. */
+			op->len = FR_MIN(op->len, STREAM_GET_MAX);
+			pp->getbuf = malloc(op->len ? op->len : 1);
+			if (!pp->getbuf) {
+				pop_free(pp);
+				return FERRY_ENOMEM;
+			}
+			op->buf = pp->getbuf;
+		}
+		break;
+	case FR_OP_DEL:
+		op->opcode = FERRY_OP_DEL;
+		break;
+	case FR_OP_STAT:
+		op->opcode = FERRY_OP_STAT;
+		break;
+	case FR_OP_INCR:
+		op->opcode = FERRY_OP_INCR;
+		op->delta = (int64_t)q->w[FR_INCR_DELTA];
+		break;
+	}
+	pc->inflight++;
+	return fr_proxy_submit(px, pp);
+bad:
+	pop_free(pp);
+	return FERRY_EINVAL;
+}
+
+/* An operation of this connection finished at the fabric. */
+void fr_pconn_complete(fr_proxy *px, struct pop *pp)
+{
+	struct pconn *pc = pp->conn;
+	ferry_op *op = &pp->op;
+	uint8_t *tail = NULL;
+	fr_msg rep;
+
+	pc->inflight--;
+	if (pc->state == PC_DEAD) {
+		pop_free(pp);
+		if (!pc->inflight)
+			conn_free(px, pc);
+		return;
+	}
+	fr_msg_init(&rep, pp->opcode, FR_F_REPLY, pp->id);
+	rep.h.status = op->status;
+	switch (pp->opcode) {
+	case FR_OP_GET:
+		rep.w[FR_GET_R_GOT] = op->result;
+		if (pp->via_arena) {
+			rep.h.flags |= FR_F_RMA;
+		} else {
+			rep.blob[0] = pp->getbuf;
+			tail = op->status ? NULL : pp->getbuf;
+			pp->getbuf = tail ? NULL : pp->getbuf;
+		}
+		__attribute__((fallthrough));
+	case FR_OP_STAT:
+		rep.w[FR_GET_R_SIZE] = op->stat.size;
+		rep.w[FR_GET_R_CTIME] = op->stat.ctime_ns;
+		rep.w[FR_GET_R_VERSION] = op->stat.version;
+		break;
+	case FR_OP_PUT:
+		rep.w[FR_PUT_R_VERSION] = op->stat.version;
+		break;
+	case FR_OP_INCR:
+		rep.w[FR_INCR_R_VALUE] = (uint64_t)op->counter;
+		break;
+	}
+	pop_free(pp);
+	send_reply(px, pc, &rep, tail);
+	if (pc->state == PC_PAUSED)
+		fr_pconn_resume(px);
+}
+
+/* ---- requests answered by the proxy itself ------------------------------- */
+
+static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	uint64_t size = q->w[FR_ATTACH_SIZE];
+	struct pregion *g;
+	struct stat st;
+	int fd, seals, rc = 0;
+	fr_msg rep;
+
+	if (!pc->unix_mode || pc->nfds == 0)
+		return FERRY_EINVAL;
+	fd = pc->fds[0];
+	memmove(pc->fds, pc->fds + 1, --pc->nfds * sizeof(int));
+	/* Only a memfd sealed against shrinking is safe to map: a file that
+	 * shrank under the mapping would kill the proxy with SIGBUS. */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) ||
+	    size == 0 || size > px->o.max_region ||
+	    (uint64_t)st.st_size < size)
+		rc = FERRY_EINVAL;
+	else if (pc->nregions == PCONN_MAX_REGIONS)
+		rc = FERRY_E2BIG;
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	g = &pc->regions[pc->nregions];
+	g->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (g->base == MAP_FAILED)
+		return FERRY_ENOMEM;
+	g->len = size;
+	rc = fr_direct_add_region(px->fc, g->base, size);
+	if (rc) {
+		munmap(g->base, size);
+		return rc;
+	}
+	px->nregions++;
+	fr_msg_init(&rep, FR_OP_ATTACH, FR_F_REPLY, q->h.id);
+	rep.w[FR_ATTACH_R_REGION] = pc->nregions;
+	pc->nregions++;
+	send_reply(px, pc, &rep, NULL);
+	return 0;
+}
+
+static int list(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	ferry_keys *k;
+	size_t bytes = 0, off = 0, len;
+	uint8_t *blob;
+	fr_msg rep;
+	int rc = ferry_list(px->fc, q->blob[0], q->blen[0], q->blob[1],
+			    q->blen[1], (unsigned)FR_MIN(q->w[FR_LIST_MAX], 10000),
+			    &k);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < ferry_keys_count(k); i++) {
+		ferry_keys_at(k, i, &len);
+		bytes += 2 + len;
+	}
+	blob = malloc(bytes ? bytes : 1);
+	if (!blob) {
+		ferry_keys_free(k);
+		return FERRY_ENOMEM;
+	}
+	for (size_t i = 0; i < ferry_keys_count(k); i++) {
+		const void *key = ferry_keys_at(k, i, &len);
+		off += fr_list_pack(blob + off, bytes - off, key, len);
+	}
+	fr_msg_init(&rep, FR_OP_LIST, FR_F_REPLY, q->h.id);
+	if (ferry_keys_more(k))
+		rep.h.flags |= FR_F_MORE;
+	rep.w[FR_LIST_R_COUNT] = ferry_keys_count(k);
+	rep.w[FR_LIST_R_BYTES] = bytes;
+	rep.blob[0] = blob;
+	ferry_keys_free(k);
+	send_reply(px, pc, &rep, blob);
+	return 0;
+}
+
+static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	ferry_server_stat st[FR_MAX_SERVERS];
+	fr_msg rep;
+	int n;
+
+	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
+	switch (q->h.opcode) {
+	case FR_OP_HELLO:
+		rep.w[FR_HELLO_R_INLINE] =
+			pc->unix_mode ? FR_INLINE_MAX : UINT64_MAX;
+		rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
+		rep.w[FR_HELLO_R_VALMAX] = px->max_value;
+		rep.w[FR_HELLO_R_SERVERS] = px->fc->npeers;
+		break;
+	case FR_OP_SSTAT:
+		n = ferry_cluster_stat(px->fc, st, FR_MAX_SERVERS);
+		if (n < 0)
+			return n;
+		if (q->w[FR_SSTAT_INDEX] >= (uint64_t)n)
+			return FERRY_EINVAL;
+		n = (int)q->w[FR_SSTAT_INDEX];
+		if (st[n].status)
+			return st[n].status;
+		rep.w[FR_SSTAT_R_TOTAL] = st[n].mem_total;
+		rep.w[FR_SSTAT_R_USED] = st[n].mem_used;
+		rep.w[FR_SSTAT_R_KEYS] = st[n].keys;
+		rep.w[FR_SSTAT_R_OPS] = st[n].ops;
+		rep.w[FR_SSTAT_R_PEERS] = st[n].peers;
+		rep.w[FR_SSTAT_R_ADDRLEN] = strlen(st[n].addr);
+		rep.blob[0] = (const uint8_t *)st[n].addr;
+		break;
+	case FR_OP_PSTAT:
+		rep.w[FR_PSTAT_R_FUNCTIONS] = px->nconns;
+		rep.w[FR_PSTAT_R_ENDPOINTS] = 1;
+		rep.w[FR_PSTAT_R_SERVERS] = px->fc->npeers;
+		rep.w[FR_PSTAT_R_OPS] = px->ops;
+		rep.w[FR_PSTAT_R_REGIONS] = px->nregions;
+		break;
+	default:
+		return FERRY_EPROTO;
+	}
+	send_reply(px, pc, &rep, NULL);
+	return 0;
+}
+
+/* Handles one whole frame; frame is owned by the callee. */
+static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
+		     size_t len)
+{
+	const char *why = NULL;
+	fr_msg q;
+	int rc = fr_msg_decode(frame, len, &q, &why);
+
+	if (!rc && (q.h.flags & FR_F_REPLY))
+		rc = FERRY_EPROTO, why = "a reply sent to the proxy";
+	if (rc) {
+		free(frame);
+		conn_kill(px, pc, why);
+		return;
+	}
+	px->ops++;
+	switch (q.h.opcode) {
+	case FR_OP_PUT:
+	case FR_OP_GET:
+	case FR_OP_DEL:
+	case FR_OP_STAT:
+	case FR_OP_INCR:
+		rc = start_op(px, pc, &q, frame);
+		frame = NULL;
+		break;
+	case FR_OP_ATTACH:
+		rc = attach(px, pc, &q);
+		break;
+	case FR_OP_LIST:
+		rc = list(px, pc, &q);
+		break;
+	case FR_OP_BYE:
+		break;
+	default:
+		rc = local_op(px, pc, &q);
+	}
+	if (rc)
+		reply_status(px, pc, q.h.opcode, q.h.id, rc);
+	free(frame);
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+static void take_fds(struct pconn *pc, struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+	     cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(cm);
+		for (size_t i = 0; i < n; i++) {
+			if (pc->nfds < PCONN_MAX_FDS)
+				pc->fds[pc->nfds++] = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+}
+
+/* The length of the frame at the front of rbuf, 0 if its header has not
+ * arrived, or -1 if it announces more than this connection may send. */
+static ssize_t frame_len(fr_proxy *px, struct pconn *pc)
+{
+	size_t max = pc->unix_mode ? FR_MSG_SIZE : FR_MSG_SIZE + px->max_value;
+	size_t body;
+
+	if (pc->rlen < FR_HDR_SIZE)
+		return 0;
+	body = pc->rbuf[16] | (size_t)pc->rbuf[17] << 8 |
+	       (size_t)pc->rbuf[18] << 16 | (size_t)pc->rbuf[19] << 24;
+	return FR_HDR_SIZE + body > max ? -1 : (ssize_t)(FR_HDR_SIZE + body);
+}
+
+/* Grows rbuf to hold need bytes, charging the growth to the budget of
+ * buffered bytes. Returns 0, or 1 when the budget is spent for now. */
+static int reserve(fr_proxy *px, struct pconn *pc, size_t need)
+{
+	uint8_t *nb;
+
+	if (need <= pc->rcap)
+		return 0;
+	if (px->buffered + (need - pc->charged) > px->o.buffer_budget &&
+	    pc->charged) /* a connection with nothing charged may go */
+		return 1;
+	nb = realloc(pc->rbuf, need);
+	if (!nb)
+		return 1;
+	pc->rbuf = nb;
+	pc->rcap = need;
+	px->buffered += need - FR_MIN(need, pc->charged);
+	pc->charged = FR_MAX(pc->charged, need);
+	return 0;
+}
+
+static void read_frames(fr_proxy *px, struct pconn *pc)
+{
+	for (int frames = 0; frames < FRAMES_PER_PASS;) {
+		char cbuf[CMSG_SPACE(PCONN_MAX_FDS * sizeof(int))];
+		ssize_t want = frame_len(px, pc), n;
+		struct iovec iov;
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+		if (want < 0) {
+			conn_kill(px, pc, "frame longer than allowed");
+			return;
+		}
+		if (want && pc->rlen >= (size_t)want) {
+			uint8_t *frame;
+			/* The frame leaves rbuf: steal the buffer when it
+			 * holds nothing else, else copy it out. */
+			if (pc->rlen == (size_t)want) {
+				frame = pc->rbuf;
+				pc->rbuf = NULL;
+				pc->rcap = 0;
+			} else {
+				frame = malloc((size_t)want);
+				if (frame)
+					memcpy(frame, pc->rbuf, (size_t)want);
+				memmove(pc->rbuf, pc->rbuf + want,
+					pc->rlen - (size_t)want);
+			}
+			pc->rlen -= (size_t)want;
+			discharge(px, pc, pc->charged - pc->rcap);
+			frames++;
+			if (!frame) {
+				conn_kill(px, pc, "out of memory");
+				return;
+			}
+			on_frame(px, pc, frame, (size_t)want);
+			if (pc->state != PC_OPEN)
+				return;
+			if (pc->inflight >= px->o.conn_inflight ||
+			    pc->wq_bytes > WQ_PAUSE) {
+				pc->state = PC_PAUSED;
+				set_events(px, pc);
+				return;
+			}
+			continue;
+		}
+		if (reserve(px, pc, FR_MAX(want ? (size_t)want : 0,
+					   FR_MAX(pc->rlen + 4096,
+						  (size_t)FR_MSG_SIZE)))) {
+			pc->state = PC_PAUSED; /* the budget is spent */
+			set_events(px, pc);
+			return;
+		}
+		iov = (struct iovec){pc->rbuf + pc->rlen, pc->rcap - pc->rlen};
+		if (pc->unix_mode) {
+			mh.msg_control = cbuf;
+			mh.msg_controllen = sizeof(cbuf);
+		}
+		n = recvmsg(pc->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			conn_kill(px, pc, NULL); /* the function went away */
+			return;
+		}
+		if (pc->unix_mode)
+			take_fds(pc, &mh);
+		pc->rlen += (size_t)n;
+	}
+}
+
+void fr_pconn_event(fr_proxy *px, struct pconn *pc, uint32_t events)
+{
+	if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
+		conn_kill(px, pc, NULL);
+		return;
+	}
+	if (events & EPOLLOUT)
+		flush(px, pc);
+	if (pc->state == PC_OPEN && (events & EPOLLIN))
+		read_frames(px, pc);
+	if (pc->state == PC_PAUSED && pc->wq_bytes <= WQ_PAUSE)
+		fr_pconn_resume(px);
+}
+
+/* Paused connections read again once what paused them has passed. */
+void fr_pconn_resume(fr_proxy *px)
+{
+	for (struct pconn *pc = px->conns, *next; pc; pc = next) {
+		next = pc->next;
+		if (pc->state != PC_PAUSED ||
+		    pc->inflight >= px->o.conn_inflight ||
+		    pc->wq_bytes > WQ_PAUSE ||
+		    (px->buffered >= px->o.buffer_budget && pc->charged))
+			continue;
+		pc->state = PC_OPEN;
+		set_events(px, pc);
+		read_frames(px, pc);
+	}
+}
+
+void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN};
+		struct pconn *pc;
+		int one = 1;
+
+		if (fd < 0)
+			return;
+		pc = calloc(1, sizeof(*pc));
+		if (!pc) {
+			close(fd);
+			continue;
+		}
+		if (!unix_mode)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				   sizeof(one));
+		pc->fd = fd;
+		pc->unix_mode = unix_mode;
+		pc->state = PC_OPEN;
+		ev.data.ptr = pc;
+		if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			free(pc);
+			continue;
+		}
+		pc->next = px->conns;
+		if (px->conns)
+			px->conns->prev = pc;
+		px->conns = pc;
+		px->nconns++;
+	}
+}
+
+void fr_pconn_close_all(fr_proxy *px)
+{
+	for (struct pconn *pc = px->conns, *next; pc; pc = next) {
+		next = pc->next;
+		conn_kill(px, pc, NULL);
+	}
+}

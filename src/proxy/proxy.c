@@ -1,0 +1,323 @@
+/*
+ * The proxy's event loop: listeners, function connections, signals and
+ * the warm client's completion queue in one epoll. While operations are
+ * in flight at the fabric the loop busy-polls for a moment (yielding the
+ * core), then sleeps in epoll; the fabric's wait descriptor is part of the
+ * set, so completions wake it. An idle proxy sleeps.
+ */
+#include "proxy/proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client/client_int.h"
+#include "common/util.h"
+#include "proxy/proxy_int.h"
+
+#define WHO "ferry-proxy"
+
+/* epoll tags for what is not a connection. */
+static char tag_unix, tag_tcp, tag_sig, tag_fab;
+
+void fr_proxy_opts_init(fr_proxy_opts *o)
+{
+	*o = (fr_proxy_opts){
+		.unix_path = FERRY_PROXY_SOCKET,
+		.max_inflight = 4096,
+		.conn_inflight = 256,
+		.buffer_budget = 2ull << 30,
+		.max_region = 64ull << 30,
+		.spin_us = 50,
+		.ready_fd = -1,
+	};
+}
+
+int fr_proxy_submit(fr_proxy *px, struct pop *pp)
+{
+	int rc = ferry_submit(px->fc, &pp->op);
+
+	if (rc == FERRY_EBUSY) { /* the fabric is full: wait in line */
+		pp->next = NULL;
+		if (px->backlog_tail)
+			px->backlog_tail->next = pp;
+		else
+			px->backlog_head = pp;
+		px->backlog_tail = pp;
+		return 0;
+	}
+	if (rc) {
+		/* Rejected outright: answer through the normal path. */
+		pp->op.status = rc;
+		fr_pconn_complete(px, pp);
+		return 0;
+	}
+	px->fabric_inflight++;
+	return 0;
+}
+
+static void drain_backlog(fr_proxy *px)
+{
+	while (px->backlog_head) {
+		struct pop *pp = px->backlog_head;
+		int rc = ferry_submit(px->fc, &pp->op);
+		if (rc == FERRY_EBUSY)
+			return;
+		px->backlog_head = pp->next;
+		if (!px->backlog_head)
+			px->backlog_tail = NULL;
+		if (rc) {
+			pp->op.status = rc;
+			fr_pconn_complete(px, pp);
+		} else {
+			px->fabric_inflight++;
+		}
+	}
+}
+
+/* Collects finished operations; returns how many. */
+static int reap(fr_proxy *px)
+{
+	ferry_op *done[64];
+	int n = ferry_poll(px->fc, done, 64, 0), total = 0;
+
+	while (n > 0) {
+		for (int i = 0; i < n; i++) {
+			px->fabric_inflight--;
+			fr_pconn_complete(px, (struct pop *)done[i]);
+		}
+		total += n;
+		drain_backlog(px);
+		n = ferry_poll(px->fc, done, 64, 0);
+	}
+	return total;
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+static int add_fd(fr_proxy *px, int fd, void *tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+	return epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev) ? FERRY_EIO : 0;
+}
+
+static int mkparents(const char *path)
+{
+	char tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return 0;
+}
+
+static int listen_unix(fr_proxy *px, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path) || mkparents(path)) {
+		fr_log(WHO, "bad Unix socket path %s", path);
+		return FERRY_EINVAL;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* A socket file left by a proxy that died is replaced; one that
+	 * still answers belongs to a live proxy and is left alone. */
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		fr_log(WHO, "another proxy serves %s", path);
+		close(fd);
+		return FERRY_EIO;
+	}
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, 4096)) {
+		fr_log(WHO, "cannot listen on %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return FERRY_EIO;
+	}
+	/* Functions run as other users: access is governed by who can
+	 * reach the socket's directory (namespace tokens come later). */
+	chmod(path, 0666);
+	px->unix_fd = fd;
+	return add_fd(px, fd, &tag_unix);
+}
+
+static int listen_tcp(fr_proxy *px, const char *hostport)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE},
+			*ai;
+	char host[256], port[16];
+	int fd = -1, one = 1;
+
+	if (fr_split_hostport(hostport, host, sizeof(host), port,
+			      sizeof(port)) ||
+	    getaddrinfo(host, port, &hints, &ai)) {
+		fr_log(WHO, "bad TCP address %s", hostport);
+		return FERRY_EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) ||
+	    listen(fd, 4096)) {
+		fr_log(WHO, "cannot listen on %s: %s", hostport,
+		       strerror(errno));
+		freeaddrinfo(ai);
+		if (fd >= 0)
+			close(fd);
+		return FERRY_EIO;
+	}
+	freeaddrinfo(ai);
+	px->tcp_fd = fd;
+	return add_fd(px, fd, &tag_tcp);
+}
+
+static int setup(fr_proxy *px)
+{
+	ferry_opts fo;
+	struct rlimit rl;
+	sigset_t set;
+	int rc;
+
+	/* Thousands of functions need thousands of descriptors. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	ferry_opts_init(&fo);
+	fo.cluster = px->o.cluster;
+	fo.proxy = "direct";
+	fo.max_inflight = px->o.max_inflight;
+	rc = ferry_connect(&fo, &px->fc);
+	if (rc) {
+		fr_log(WHO, "cannot connect to the cluster: %s",
+		       ferry_strerror(rc));
+		return rc;
+	}
+	px->max_value = px->fc->peer_maxval[0];
+	for (unsigned i = 1; i < px->fc->npeers; i++)
+		px->max_value = FR_MIN(px->max_value, px->fc->peer_maxval[i]);
+	px->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	px->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (px->epfd < 0 || px->sigfd < 0 || add_fd(px, px->sigfd, &tag_sig))
+		return FERRY_EIO;
+	px->fab_fd = fr_direct_fd(px->fc);
+	if (px->fab_fd >= 0 && (rc = add_fd(px, px->fab_fd, &tag_fab)))
+		return rc;
+	if (px->o.unix_path && *px->o.unix_path &&
+	    (rc = listen_unix(px, px->o.unix_path)))
+		return rc;
+	if (px->o.tcp && *px->o.tcp && (rc = listen_tcp(px, px->o.tcp)))
+		return rc;
+	if (px->unix_fd < 0 && px->tcp_fd < 0) {
+		fr_log(WHO, "nothing to listen on (--unix or --tcp)");
+		return FERRY_EINVAL;
+	}
+	return 0;
+}
+
+static void loop(fr_proxy *px)
+{
+	uint64_t spin_ns = (uint64_t)px->o.spin_us * 1000, last = fr_now_ns();
+	struct epoll_event ev[64];
+
+	for (;;) {
+		int timeout = -1, n;
+
+		if (reap(px))
+			last = fr_now_ns();
+		if (px->fabric_inflight) {
+			/* Completions are coming: spin a moment, then sleep
+			 * on the fabric's descriptor (or briefly, when the
+			 * provider has none). */
+			if (fr_now_ns() - last < spin_ns)
+				timeout = 0;
+			else
+				timeout = px->fab_fd >= 0 ? 100 : 1;
+		}
+		n = epoll_wait(px->epfd, ev, 64, timeout);
+		if (n == 0 && timeout == 0)
+			sched_yield();
+		for (int i = 0; i < n; i++) {
+			void *tag = ev[i].data.ptr;
+			last = fr_now_ns();
+			if (tag == &tag_sig)
+				return;
+			if (tag == &tag_unix)
+				fr_pconn_accept(px, px->unix_fd, 1);
+			else if (tag == &tag_tcp)
+				fr_pconn_accept(px, px->tcp_fd, 0);
+			else if (tag != &tag_fab)
+				fr_pconn_event(px, tag, ev[i].events);
+		}
+	}
+}
+
+int fr_proxy_run(const fr_proxy_opts *o)
+{
+	fr_proxy *px = calloc(1, sizeof(*px));
+	int rc;
+
+	if (!px)
+		return FERRY_ENOMEM;
+	px->o = *o;
+	px->epfd = px->sigfd = px->unix_fd = px->tcp_fd = px->fab_fd = -1;
+	rc = setup(px);
+	if (!rc) {
+		fr_log(WHO,
+		       "serving %s%s%s%s over %u server%s (one fabric endpoint)",
+		       o->unix_path && *o->unix_path ? "unix:" : "",
+		       o->unix_path ? o->unix_path : "",
+		       o->tcp && *o->tcp ? " tcp:" : "", o->tcp ? o->tcp : "",
+		       px->fc->npeers, px->fc->npeers == 1 ? "" : "s");
+		if (o->ready_fd >= 0) {
+			if (write(o->ready_fd, "ready\n", 6) != 6)
+				fr_log(WHO, "cannot report readiness");
+			close(o->ready_fd);
+		}
+		loop(px);
+		fr_log(WHO, "stopping: %llu requests served",
+		       (unsigned long long)px->ops);
+	}
+	fr_pconn_close_all(px);
+	if (px->unix_fd >= 0) {
+		close(px->unix_fd);
+		unlink(o->unix_path);
+	}
+	if (px->tcp_fd >= 0)
+		close(px->tcp_fd);
+	ferry_close(px->fc);
+	if (px->epfd >= 0)
+		close(px->epfd);
+	if (px->sigfd >= 0)
+		close(px->sigfd);
+	free(px);
+	return rc;
+}

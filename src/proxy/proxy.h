@@ -1,0 +1,31 @@
+/*
+ * ferry-proxy: one per node. It holds one warm direct-mode ferry_client
+ * (one fabric endpoint, connections to every server, registered memory)
+ * and serves every function on the node through it, over a Unix socket
+ * (values in shared memfd arenas the servers reach by RMA) and over TCP
+ * (values in the stream). One event-loop thread owns everything.
+ */
+#ifndef FR_PROXY_H
+#define FR_PROXY_H
+
+#include <stdint.h>
+
+typedef struct fr_proxy_opts {
+	const char *cluster;   /* cluster file (NULL: the usual search) */
+	const char *unix_path; /* Unix socket, NULL or "" for none */
+	const char *tcp;       /* HOST:PORT, NULL or "" for none */
+	unsigned max_inflight; /* fabric operations in flight at once */
+	unsigned conn_inflight;  /* per function connection */
+	uint64_t buffer_budget;  /* bytes of TCP values held at once */
+	uint64_t max_region;     /* largest shared arena accepted */
+	unsigned spin_us;
+	int ready_fd;
+} fr_proxy_opts;
+
+void fr_proxy_opts_init(fr_proxy_opts *o);
+
+/* Serves until SIGTERM or SIGINT. Returns 0 after a clean stop, or a
+ * FERRY_E* code if start-up failed (the reason is logged). */
+int fr_proxy_run(const fr_proxy_opts *o);
+
+#endif

@@ -1,0 +1,90 @@
+/* Inside ferry-proxy: the loop (proxy.c) and function connections
+ * (pconn.c). */
+#ifndef FR_PROXY_INT_H
+#define FR_PROXY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry.h"
+#include "proto/wire.h"
+#include "proxy/proxy.h"
+
+#define PCONN_MAX_REGIONS 64
+#define PCONN_MAX_FDS 8
+
+struct pconn;
+
+/* One function request being served by the warm client. */
+struct pop {
+	ferry_op op;        /* first: ferry_poll hands it back */
+	struct pconn *conn;
+	uint64_t id;
+	uint8_t opcode;
+	int via_arena;      /* GET data lands in the function's arena */
+	uint8_t *frame;     /* owns the request bytes op.key/op.buf point to */
+	uint8_t *getbuf;    /* GET over the stream: the value, owned */
+	struct pop *next;   /* backlog */
+};
+
+/* A queued reply: head bytes, then an optional owned tail. */
+struct pout {
+	struct pout *next;
+	size_t len, off; /* of head + tail together */
+	uint8_t *tail;
+	size_t tail_len;
+	size_t head_len;
+	uint8_t head[];
+};
+
+struct pregion {
+	uint8_t *base;
+	size_t len;
+};
+
+/* Connection states: what each waits for. */
+enum pconn_state {
+	PC_OPEN,   /* reading requests, writing replies */
+	PC_PAUSED, /* not reading: too many requests in flight, too many
+		      replies unread, or the buffer budget is spent */
+	PC_DEAD,   /* socket gone: waits for its in-flight operations to
+		      finish before its arenas are unmapped */
+};
+
+struct pconn {
+	enum pconn_state state;
+	int fd;
+	int unix_mode;
+	uint8_t *rbuf;
+	size_t rlen, rcap, charged; /* charged: bytes counted in the budget */
+	int fds[PCONN_MAX_FDS];
+	unsigned nfds;
+	struct pout *wq_head, *wq_tail;
+	size_t wq_bytes;
+	struct pregion regions[PCONN_MAX_REGIONS];
+	unsigned nregions;
+	unsigned inflight;
+	struct pconn *prev, *next;
+};
+
+typedef struct fr_proxy {
+	fr_proxy_opts o;
+	ferry_client *fc;
+	int epfd, sigfd, unix_fd, tcp_fd, fab_fd;
+	struct pconn *conns;
+	struct pop *backlog_head, *backlog_tail;
+	uint64_t nconns, nregions, ops, buffered, fabric_inflight;
+	uint64_t max_value;
+} fr_proxy;
+
+/* pconn.c */
+void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode);
+void fr_pconn_event(fr_proxy *px, struct pconn *pc, uint32_t events);
+void fr_pconn_complete(fr_proxy *px, struct pop *pp);
+void fr_pconn_resume(fr_proxy *px);
+void fr_pconn_close_all(fr_proxy *px);
+
+/* proxy.c */
+int fr_proxy_submit(fr_proxy *px, struct pop *pp);
+
+#endif
