@@ -25,7 +25,7 @@ static const struct command {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: ferry [--cluster FILE] COMMAND [ARGS]\n"
+		"Usage: ferry [--cluster FILE] [--direct] COMMAND [ARGS]\n"
 		"ferry is an in-memory store for serverless jobs with an RDMA\n"
 		"data path (libfabric). Commands:\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -34,8 +34,12 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\nThe cluster is found from --cluster FILE, then $FERRY_CLUSTER,\n"
 		"then %s (written by 'ferry cluster up').\n"
+		"Requests go through the node proxy: $FERRY_PROXY\n"
+		"(unix:///PATH or tcp://HOST:PORT), else %s if it\n"
+		"exists, else the proxy the cluster file names; --direct (or\n"
+		"FERRY_PROXY=direct) talks to the servers over the fabric.\n"
 		"'ferry COMMAND --help' describes a command's options.\n",
-		ferry_default_cluster());
+		ferry_default_cluster(), FERRY_PROXY_SOCKET);
 }
 
 int main(int argc, char **argv)
@@ -46,6 +50,11 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
+		}
+		if (!strcmp(argv[i], "--direct")) {
+			cli_direct = 1;
+			i++;
+			continue;
 		}
 		if (!strcmp(argv[i], "--cluster") && i + 1 < argc) {
 			cli_cluster = argv[i + 1];

@@ -9,6 +9,7 @@
 
 /* Global options, set by main before a command runs. */
 extern const char *cli_cluster; /* --cluster FILE, or NULL */
+extern int cli_direct;          /* --direct: bypass the node proxy */
 
 /* Connects with the global options; prints the reason and returns NULL on
  * failure. */

@@ -22,15 +22,17 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: ferry cluster up [--servers N] [--provider tcp|shm]\n"
 		"                        [--memory SIZE] [--dir DIR] [--host HOST]\n"
-		"                        [--port PORT]\n"
+		"                        [--port PORT] [--no-proxy]\n"
 		"       ferry cluster status\n"
 		"       ferry cluster down\n"
 		"\n"
 		"'up' starts N ferry-server processes (default 2) in the\n"
 		"background on HOST (default 127.0.0.1), ports PORT.. (default\n"
-		"7400), each with a SIZE arena (default 256M), waits until they\n"
-		"answer, and writes DIR/cluster (DIR defaults to the folder of\n"
-		"%s). Logs go to DIR/server-I.log.\n"
+		"7400), each with a SIZE arena (default 256M), and a node proxy\n"
+		"(ferry-proxy) on DIR/proxy.sock and TCP port PORT+N; waits\n"
+		"until they answer, and writes DIR/cluster (DIR defaults to the\n"
+		"folder of %s). Logs go to DIR/server-I.log and\n"
+		"DIR/proxy.log. --no-proxy starts the servers only.\n"
 		"'status' shows the servers; 'down' stops them and removes the\n"
 		"cluster file.\n",
 		ferry_default_cluster());
@@ -71,10 +73,42 @@ static int alive(const fr_cluster *cl)
 	return 0;
 }
 
+/* Stops in reverse order of start: the proxy before its servers. */
 static void stop_all(const fr_cluster *cl)
 {
-	for (unsigned i = 0; i < cl->npids; i++)
+	for (unsigned i = cl->npids; i-- > 0;)
 		fr_stop_pid(cl->pids[i], STOP_TIMEOUT_MS);
+}
+
+/* Starts the node proxy over the servers just written to file, on
+ * DIR/proxy.sock and HOST:PORT, and records it in the description. */
+static int start_proxy(fr_cluster *cl, const char *dir, const char *file,
+		       char *bin, const char *host, unsigned port)
+{
+	char sock[200], tcp[300], log[700];
+	char *args[] = {bin, "--cluster", (char *)file, "--unix", sock,
+			"--tcp", tcp, NULL};
+	pid_t pid;
+	int rc;
+
+	snprintf(strrchr(bin, '/') + 1, 16, "ferry-proxy");
+	/* A Unix socket path must fit sockaddr_un (108 bytes). */
+	if (snprintf(sock, 108, "%s/proxy.sock", dir) >= 108) {
+		fprintf(stderr, "ferry: %s is too long a path for a socket\n",
+			dir);
+		return FERRY_EINVAL;
+	}
+	snprintf(tcp, sizeof(tcp), "%s:%u", host, port);
+	snprintf(log, sizeof(log), "%s/proxy.log", dir);
+	rc = fr_spawn_ready(args, log, START_TIMEOUT_MS, &pid);
+	if (rc) {
+		fprintf(stderr, "ferry: the node proxy did not start (%s); see %s\n",
+			ferry_strerror(rc), log);
+		return rc;
+	}
+	cl->pids[cl->npids++] = pid;
+	snprintf(cl->proxy, sizeof(cl->proxy), "unix://%s", sock);
+	return 0;
 }
 
 static int up(int argc, char **argv)
@@ -86,12 +120,14 @@ static int up(int argc, char **argv)
 		{"dir", required_argument, NULL, 'd'},
 		{"host", required_argument, NULL, 'H'},
 		{"port", required_argument, NULL, 'P'},
+		{"no-proxy", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	char dir[512], file[600], bin[4200], log[700], port[16], listen[FR_ADDR_MAX];
 	const char *provider = "tcp", *memory = "256M", *host = "127.0.0.1";
 	unsigned n = 2, base = 7400;
+	int proxy = 1;
 	uint64_t bytes;
 	fr_cluster cl, old;
 	int c, rc;
@@ -119,6 +155,9 @@ static int up(int argc, char **argv)
 		case 'P':
 			base = (unsigned)atoi(optarg);
 			break;
+		case 'N':
+			proxy = 0;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -127,7 +166,7 @@ static int up(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (n < 1 || n > FR_MAX_SERVERS || base < 1 || base + n > 65535 ||
+	if (n < 1 || n > FR_MAX_SERVERS || base < 1 || base + n >= 65535 ||
 	    fr_parse_size(memory, &bytes) ||
 	    (strcmp(provider, "tcp") && strcmp(provider, "shm") &&
 	     strcmp(provider, "verbs"))) {
@@ -174,13 +213,21 @@ static int up(int argc, char **argv)
 		cl.pids[cl.npids++] = pid;
 	}
 	rc = fr_cluster_save(file, &cl);
+	if (!rc && proxy)
+		rc = start_proxy(&cl, dir, file, bin, host, base + n);
+	if (!rc)
+		rc = fr_cluster_save(file, &cl);
 	if (rc) {
 		stop_all(&cl);
-		return cli_fail(file, rc);
+		unlink(file);
+		return cli_fail("cluster up", rc);
 	}
 	printf("cluster up: %u server%s over %s at %s..%u, %s each\n", n,
 	       n == 1 ? "" : "s", provider, cl.servers[0], base + n - 1,
 	       memory);
+	if (proxy)
+		printf("node proxy: %s and tcp://%s:%u\n", cl.proxy, host,
+		       base + n);
 	printf("cluster file: %s\n", file);
 	if (strcmp(file, ferry_default_cluster()) != 0)
 		printf("use it with: export FERRY_CLUSTER=%s\n", file);
@@ -199,8 +246,9 @@ static int down(void)
 	}
 	stop_all(&cl);
 	unlink(file);
-	printf("cluster down: stopped %u server%s\n", cl.npids,
-	       cl.npids == 1 ? "" : "s");
+	printf("cluster down: stopped %u server%s%s\n", cl.nservers,
+	       cl.nservers == 1 ? "" : "s",
+	       cl.proxy[0] ? " and the node proxy" : "");
 	return 0;
 }
 

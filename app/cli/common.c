@@ -5,6 +5,7 @@
 #include "common/util.h"
 
 const char *cli_cluster;
+int cli_direct;
 
 int cli_fail(const char *what, int err)
 {
@@ -20,6 +21,8 @@ ferry_client *cli_connect(void)
 
 	ferry_opts_init(&o);
 	o.cluster = cli_cluster;
+	if (cli_direct)
+		o.proxy = "direct";
 	rc = ferry_connect(&o, &c);
 	if (rc == FERRY_ENOCLUSTER) {
 		fprintf(stderr,

@@ -303,6 +303,22 @@ static int stat_cluster(ferry_client *c)
 	return down ? 1 : 0;
 }
 
+static void stat_proxy(ferry_client *c)
+{
+	ferry_proxy_stat ps;
+
+	if (ferry_proxy_stat_get(c, &ps))
+		return;
+	printf("proxy (%s): %llu function connection%s, %llu fabric "
+	       "endpoint, %llu server connection%s, %llu shared arena%s, "
+	       "%llu requests\n",
+	       ferry_mode(c), (unsigned long long)ps.functions,
+	       ps.functions == 1 ? "" : "s", (unsigned long long)ps.endpoints,
+	       (unsigned long long)ps.server_conns,
+	       ps.server_conns == 1 ? "" : "s", (unsigned long long)ps.regions,
+	       ps.regions == 1 ? "" : "s", (unsigned long long)ps.ops);
+}
+
 int cli_stat(int argc, char **argv)
 {
 	ferry_client *c;
@@ -323,6 +339,7 @@ int cli_stat(int argc, char **argv)
 		return 1;
 	if (argc == 1) {
 		rc = stat_cluster(c);
+		stat_proxy(c);
 		ferry_close(c);
 		return rc;
 	}

@@ -67,6 +67,7 @@ struct server {
 	size_t npeers, peer_cap;
 	uint64_t ops;
 	int epfd, sigfd;
+	fi_addr_t self; /* our own address, inserted first: see setup() */
 	char addr[300]; /* HOST:PORT, as clients name this server */
 	uint8_t scratch[FR_MSG_SIZE];
 };
@@ -124,7 +125,7 @@ static void reply_status(struct server *sv, struct slot *s, int status)
 
 /* ---- peers ------------------------------------------------------------ */
 
-static int hello(struct server *sv, struct slot *s, fi_addr_t src)
+static int hello(struct server *sv, struct slot *s)
 {
 	const fr_msg *q = &s->req;
 	struct peer *p = NULL;
@@ -154,7 +155,7 @@ static int hello(struct server *sv, struct slot *s, fi_addr_t src)
 		}
 		sv->npeers++;
 	}
-	s->peer = src != FI_ADDR_NOTAVAIL ? src : p->fi;
+	s->peer = p->fi; /* not src: shm (libfabric 1.17) names unknown senders 0 */
 	fr_msg_init(&rep, FR_OP_HELLO, FR_F_REPLY, q->h.id);
 	rep.w[FR_HELLO_R_INLINE] = FR_INLINE_MAX;
 	rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
@@ -383,6 +384,7 @@ static int op_simple(struct server *sv, struct slot *s)
 
 static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 {
+	int known = c->src != FI_ADDR_NOTAVAIL && c->src != sv->self;
 	const char *why = NULL;
 	int rc;
 
@@ -396,7 +398,7 @@ static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 		rc = FERRY_EPROTO;
 		why = "reply sent to a server";
 	}
-	if (!rc && c->src == FI_ADDR_NOTAVAIL && s->req.h.opcode != FR_OP_HELLO) {
+	if (!rc && !known && s->req.h.opcode != FR_OP_HELLO) {
 		rc = FERRY_EPROTO;
 		why = "request from a peer that sent no HELLO";
 	}
@@ -405,7 +407,7 @@ static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 		 * error reply under the id they sent, if any. */
 		fr_log(WHO, "dropping a malformed message (%zu bytes): %s",
 		       c->len, why);
-		if (c->src == FI_ADDR_NOTAVAIL || c->len < 16) {
+		if (!known || c->len < 16) {
 			repost(sv, s);
 			return;
 		}
@@ -419,7 +421,7 @@ static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 	s->peer = c->src;
 	switch (s->req.h.opcode) {
 	case FR_OP_HELLO:
-		rc = hello(sv, s, c->src);
+		rc = hello(sv, s);
 		break;
 	case FR_OP_BYE:
 		bye(sv, c->src);
@@ -488,6 +490,22 @@ static int setup(struct server *sv)
 	if (rc) {
 		fr_log(WHO, "cannot open the fabric: %s", why);
 		return rc;
+	}
+	/* Our own address takes the first entry of the address vector. shm
+	 * (libfabric 1.17) reports a sender it does not know as address 0
+	 * instead of FI_ADDR_NOTAVAIL; with 0 taken by ourselves, no client
+	 * can ever be mistaken for another. */
+	{
+		uint8_t name[PEER_ADDR_MAX];
+		size_t nlen = sizeof(name);
+		rc = fr_fab_getname(sv->fab, name, &nlen);
+		if (!rc)
+			rc = fr_fab_insert(sv->fab, name, nlen, &sv->self);
+		if (rc) {
+			fr_log(WHO, "cannot insert our own address: %s",
+			       fr_fab_error(sv->fab));
+			return rc;
+		}
 	}
 	/* Each slot keeps a receive posted: no more than the queue holds. */
 	sv->o.slots = (unsigned)FR_MIN(sv->o.slots, fr_fab_rx_depth(sv->fab));
