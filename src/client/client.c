@@ -273,6 +273,8 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 	unsigned p = 0;
 	int rc = check_op(op);
 
+	if (!rc && c->tp->ready)
+		rc = c->tp->ready(c);
 	if (rc)
 		return op->status = rc;
 	if (c->ring.npoints)

@@ -53,6 +53,10 @@ struct req {
 
 /* What a transport does; client.c calls nothing else of it. */
 struct fr_transport {
+	/* Called before a request is built: makes sure the path is usable
+	 * (the stream notices a restarted proxy and reconnects). NULL: always
+	 * ready. Returns 0 or why not. */
+	int (*ready)(ferry_client *c);
 	/* Sends m (id set) on behalf of r. 0, or an error that finishes r. */
 	int (*send)(ferry_client *c, struct req *r, fr_msg *m);
 	/* Handles whatever arrived, feeding fr_client_reply() and

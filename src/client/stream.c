@@ -235,7 +235,7 @@ static struct sregion *new_region(ferry_client *c, size_t min)
 {
 	struct fr_stream *s = c->stream;
 	size_t len = FR_MAX(s->arena_size, (min + 4095 + 64) & ~(size_t)4095);
-	struct sregion *g = calloc(1, sizeof(*g));
+	struct sregion *g = calloc(1, sizeof(*g)), **pg;
 
 	if (!g)
 		return NULL;
@@ -253,8 +253,11 @@ static struct sregion *new_region(ferry_client *c, size_t min)
 		goto fail;
 	if (attach(c, g))
 		goto fail;
-	g->next = s->regions;
-	s->regions = g;
+	/* Creation order, so that attaching again after a reconnect hands
+	 * out the same ids in the same order. */
+	for (pg = &s->regions; *pg; pg = &(*pg)->next)
+		;
+	*pg = g;
 	return g;
 fail:
 	fr_alloc_fini(&g->alloc);
@@ -398,6 +401,19 @@ static int reconnect(ferry_client *c)
 	return rc;
 }
 
+/* A proxy that restarted left an end-of-file on the old socket: read it
+ * now (failing whatever was in flight there) and connect again, before a
+ * request names arenas by the ids of the old connection. */
+static int s_ready(ferry_client *c)
+{
+	struct fr_stream *s = c->stream;
+	struct pollfd p = {.fd = s->fd, .events = POLLIN};
+
+	if (s->fd >= 0 && poll(&p, 1, 0) == 1)
+		s_progress(c, 0);
+	return s->fd >= 0 || s->connecting ? 0 : reconnect(c);
+}
+
 static void s_close(ferry_client *c)
 {
 	struct fr_stream *s = c->stream;
@@ -420,6 +436,7 @@ static void s_close(ferry_client *c)
 }
 
 static const struct fr_transport stream_tp = {
+	.ready = s_ready,
 	.send = s_send,
 	.progress = s_progress,
 	.reach = s_reach,
