@@ -68,16 +68,14 @@ static int mkdirs(const char *dir)
 static int alive(const fr_cluster *cl)
 {
 	for (unsigned i = 0; i < cl->npids; i++)
-		if (kill(cl->pids[i], 0) == 0)
+		if (fr_pid_alive(cl->pids[i]))
 			return 1;
 	return 0;
 }
 
-/* Stops in reverse order of start: the proxy before its servers. */
 static void stop_all(const fr_cluster *cl)
 {
-	for (unsigned i = cl->npids; i-- > 0;)
-		fr_stop_pid(cl->pids[i], STOP_TIMEOUT_MS);
+	fr_stop_pids(cl->pids, cl->npids, STOP_TIMEOUT_MS);
 }
 
 /* Starts the node proxy over the servers just written to file, on
@@ -266,7 +264,7 @@ static int status(void)
 	printf("cluster file: %s (provider %s)\n", file, cl.provider);
 	for (unsigned i = 0; i < cl.npids; i++)
 		printf("  pid %ld: %s\n", (long)cl.pids[i],
-		       kill(cl.pids[i], 0) == 0 ? "running" : "gone");
+		       fr_pid_alive(cl.pids[i]) ? "running" : "gone");
 	return cli_stat(1, none);
 }
 

@@ -4,6 +4,7 @@
  * pushes to memory this client registered (ferry_alloc regions, or the
  * caller's buffer registered for one request).
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -69,8 +70,16 @@ static int d_progress(ferry_client *c, int timeout_ms)
 
 	for (int i = 0; i < n; i++)
 		on_completion(c, &comps[i]);
-	if (n <= 0 && timeout_ms > 0)
-		fr_fab_wait(c->direct->fab, timeout_ms);
+	/* Waiting for a reply: sleep on the wait descriptor. A provider
+	 * without one (shm) also needs this side to make progress for the
+	 * server's transfers to move, so a waiting client keeps polling
+	 * there, yielding the core to anyone who wants it. */
+	if (n <= 0 && timeout_ms > 0) {
+		if (fr_fab_fd(c->direct->fab) >= 0)
+			fr_fab_wait(c->direct->fab, timeout_ms);
+		else
+			sched_yield();
+	}
 	return n > 0 ? n : 0;
 }
 

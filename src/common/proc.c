@@ -72,23 +72,56 @@ int fr_spawn_ready(char *const argv[], const char *log, int timeout_ms,
 	/* EOF means it exited before serving; silence means time-out. */
 	if (waitpid(*pid, &status, WNOHANG) == *pid)
 		return FERRY_EIO;
-	fr_stop_pid(*pid, 1000);
+	fr_stop_pids(pid, 1, 1000);
 	return n == 0 && pfd.revents ? FERRY_EIO : FERRY_ETIMEDOUT;
 }
 
-int fr_stop_pid(pid_t pid, int timeout_ms)
+int fr_pid_alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int alive = 1;
+
+	if (pid <= 0 || kill(pid, 0) != 0)
+		return 0;
+	/* Reap it if it is our own child; then look at its state. */
+	if (waitpid(pid, NULL, WNOHANG) == pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+	    p[1] == ' ' && p[2] == 'Z')
+		alive = 0;
+	fclose(f);
+	return alive;
+}
+
+static int any_alive(const pid_t *pids, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fr_pid_alive(pids[i]))
+			return 1;
+	return 0;
+}
+
+int fr_stop_pids(const pid_t *pids, unsigned n, int timeout_ms)
 {
 	uint64_t deadline = fr_now_ns() + (uint64_t)timeout_ms * 1000000;
 
-	if (pid <= 0 || kill(pid, SIGTERM) != 0)
-		return 0;
-	while (fr_now_ns() < deadline) {
-		/* Reap it if it is our child; otherwise poll for its end. */
-		if (waitpid(pid, NULL, WNOHANG) == pid || kill(pid, 0) != 0)
-			return 0;
-		usleep(10000);
+	for (unsigned i = 0; i < n; i++)
+		if (fr_pid_alive(pids[i]))
+			kill(pids[i], SIGTERM);
+	while (any_alive(pids, n)) {
+		if (fr_now_ns() > deadline) {
+			for (unsigned i = 0; i < n; i++)
+				if (fr_pid_alive(pids[i]))
+					kill(pids[i], SIGKILL);
+			usleep(100000);
+			return any_alive(pids, n) ? FERRY_ETIMEDOUT : 0;
+		}
+		usleep(5000);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return kill(pid, 0) == 0 ? FERRY_ETIMEDOUT : 0;
+	return 0;
 }

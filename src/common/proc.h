@@ -12,8 +12,12 @@
 int fr_spawn_ready(char *const argv[], const char *log, int timeout_ms,
 		   pid_t *pid);
 
-/* Sends SIGTERM, waits up to timeout_ms for the process to go, then
- * SIGKILL. Returns 0 if it is gone (or never existed). */
-int fr_stop_pid(pid_t pid, int timeout_ms);
+/* 1 if pid runs: exists and is not a zombie (a daemon whose parent is a
+ * PID 1 that never reaps stays a zombie after it exits). */
+int fr_pid_alive(pid_t pid);
+
+/* Sends SIGTERM to all n processes, waits up to timeout_ms for them to
+ * go, then SIGKILLs the rest. Returns 0 if all are gone. */
+int fr_stop_pids(const pid_t *pids, unsigned n, int timeout_ms);
 
 #endif

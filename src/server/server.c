@@ -66,6 +66,7 @@ struct server {
 	struct peer *peers;
 	size_t npeers, peer_cap;
 	uint64_t ops;
+	unsigned busy; /* slots not in SLOT_RECV */
 	int epfd, sigfd;
 	fi_addr_t self; /* our own address, inserted first: see setup() */
 	char addr[300]; /* HOST:PORT, as clients name this server */
@@ -88,9 +89,17 @@ void fr_server_opts_init(fr_server_opts *o)
 
 /* ---- replies ---------------------------------------------------------- */
 
+/* Moves s to state, keeping count of the slots that wait on the fabric
+ * for something other than a new request. */
+static void set_state(struct server *sv, struct slot *s, enum slot_state st)
+{
+	sv->busy += (st != SLOT_RECV) - (s->state != SLOT_RECV);
+	s->state = st;
+}
+
 static void repost(struct server *sv, struct slot *s)
 {
-	s->state = SLOT_RECV;
+	set_state(sv, s, SLOT_RECV);
 	if (fr_fab_recv(sv->fab, s->rbuf, FR_MSG_SIZE, sv->msg_mr.desc,
 			&s->rx.ctx))
 		fr_log(WHO, "cannot repost a receive: %s",
@@ -103,7 +112,7 @@ static void reply(struct server *sv, struct slot *s, fr_msg *rep)
 {
 	size_t n = fr_msg_encode(rep, s->tbuf, FR_MSG_SIZE);
 
-	s->state = SLOT_REPLY;
+	set_state(sv, s, SLOT_REPLY);
 	if (!n || fr_fab_send(sv->fab, s->tbuf, n, sv->msg_mr.desc, s->peer,
 			      &s->tx.ctx)) {
 		fr_log(WHO, "cannot send a %s reply: %s",
@@ -227,7 +236,7 @@ static int op_put(struct server *sv, struct slot *s)
 	if (rc)
 		return rc;
 	if (q->h.flags & FR_F_RMA) {
-		s->state = SLOT_PULL;
+		set_state(sv, s, SLOT_PULL);
 		rc = start_rma(sv, s, 0, s->obj->data, vlen, q->w[FR_PUT_RADDR],
 			       q->w[FR_PUT_RKEY]);
 		if (!rc)
@@ -312,7 +321,7 @@ static int op_get(struct server *sv, struct slot *s)
 		get_reply(sv, s, 0, 0);
 		return 0;
 	}
-	s->state = SLOT_PUSH;
+	set_state(sv, s, SLOT_PUSH);
 	if (start_rma(sv, s, 1, s->obj->data + off, s->got,
 		      q->w[FR_GET_RADDR], q->w[FR_GET_RKEY])) {
 		s->got = 0;
@@ -612,8 +621,14 @@ static void loop(struct server *sv)
 		if (stop_requested(sv))
 			return;
 		if (fr_fab_fd(sv->fab) < 0) {
-			fr_fab_wait(sv->fab, 1);
-			continue; /* keep backing off until work arrives */
+			/* No descriptor to sleep on (shm). Transfers in
+			 * flight need this side's progress to move, so only
+			 * a server with nothing in flight backs off. */
+			if (sv->busy)
+				sched_yield();
+			else
+				fr_fab_wait(sv->fab, 1);
+			continue;
 		}
 		if (fr_fab_trywait(sv->fab)) {
 			struct epoll_event ev[2];
