@@ -24,6 +24,8 @@ static void usage(FILE *out)
 		"  --max-inflight N     fabric operations in flight (default 4096)\n"
 		"  --conn-inflight N    per function connection (default 256)\n"
 		"  --buffer-budget SIZE TCP values held at once (default 2G)\n"
+		"  --max-arenas SIZE    shared memory one function may attach\n"
+		"                       (default 4G)\n"
 		"  --spin-us N          busy-poll before sleeping (default 50)\n"
 		"  --ready-fd FD        write \"ready\" to FD once serving\n"
 		"  -h, --help           this text\n"
@@ -41,6 +43,7 @@ int main(int argc, char **argv)
 		{"max-inflight", required_argument, NULL, 'm'},
 		{"conn-inflight", required_argument, NULL, 'i'},
 		{"buffer-budget", required_argument, NULL, 'b'},
+		{"max-arenas", required_argument, NULL, 'a'},
 		{"spin-us", required_argument, NULL, 'S'},
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
@@ -72,6 +75,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			rc = fr_parse_size(optarg, &o.buffer_budget);
+			break;
+		case 'a':
+			rc = fr_parse_size(optarg, &o.max_arenas);
 			break;
 		case 'S':
 			o.spin_us = (unsigned)atoi(optarg);

@@ -183,8 +183,9 @@ static void reply_status(fr_proxy *px, struct pconn *pc, uint8_t opcode,
 
 /* ---- operations --------------------------------------------------------- */
 
-static void pop_free(struct pop *pp)
+static void pop_free(fr_proxy *px, struct pop *pp)
 {
+	px->buffered -= pp->held;
 	free(pp->frame);
 	free(pp->getbuf);
 	free(pp);
@@ -201,13 +202,16 @@ static uint8_t *arena(struct pconn *pc, uint64_t idx, uint64_t off,
 	return pc->regions[idx].base + off;
 }
 
+/* Starts the operation q asks for; the frame (len bytes, still counted
+ * in the budget) now belongs to it. */
 static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
-		    uint8_t *frame)
+		    uint8_t *frame, size_t len)
 {
 	struct pop *pp = calloc(1, sizeof(*pp));
 	ferry_op *op;
 
 	if (!pp) {
+		px->buffered -= len;
 		free(frame);
 		return FERRY_ENOMEM;
 	}
@@ -216,6 +220,7 @@ static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 	pp->id = q->h.id;
 	pp->opcode = q->h.opcode;
 	pp->frame = frame;
+	pp->held = len;
 	op->key = q->blob[0];
 	op->klen = q->blen[0];
 	switch (q->h.opcode) {
@@ -247,9 +252,11 @@ static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 			 * at most STREAM_GET_MAX; the caller sees got <
 			 * size and asks for the rest. */
 			op->len = FR_MIN(op->len, STREAM_GET_MAX);
+			pp->held += op->len;
+			px->buffered += op->len;
 			pp->getbuf = malloc(op->len ? op->len : 1);
 			if (!pp->getbuf) {
-				pop_free(pp);
+				pop_free(px, pp);
 				return FERRY_ENOMEM;
 			}
 			op->buf = pp->getbuf;
@@ -269,7 +276,7 @@ static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 	pc->inflight++;
 	return fr_proxy_submit(px, pp);
 bad:
-	pop_free(pp);
+	pop_free(px, pp);
 	return FERRY_EINVAL;
 }
 
@@ -283,7 +290,7 @@ void fr_pconn_complete(fr_proxy *px, struct pop *pp)
 
 	pc->inflight--;
 	if (pc->state == PC_DEAD) {
-		pop_free(pp);
+		pop_free(px, pp);
 		if (!pc->inflight)
 			conn_free(px, pc);
 		return;
@@ -313,7 +320,7 @@ void fr_pconn_complete(fr_proxy *px, struct pop *pp)
 		rep.w[FR_INCR_R_VALUE] = (uint64_t)op->counter;
 		break;
 	}
-	pop_free(pp);
+	pop_free(px, pp);
 	send_reply(px, pc, &rep, tail);
 	if (pc->state == PC_PAUSED)
 		fr_pconn_resume(px);
@@ -337,10 +344,10 @@ static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	 * shrank under the mapping would kill the proxy with SIGBUS. */
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) ||
-	    size == 0 || size > px->o.max_region ||
-	    (uint64_t)st.st_size < size)
+	    size == 0 || (uint64_t)st.st_size < size)
 		rc = FERRY_EINVAL;
-	else if (pc->nregions == PCONN_MAX_REGIONS)
+	else if (pc->nregions == PCONN_MAX_REGIONS ||
+		 size > px->o.max_arenas - pc->arena_bytes)
 		rc = FERRY_E2BIG;
 	if (rc) {
 		close(fd);
@@ -357,6 +364,7 @@ static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 		munmap(g->base, size);
 		return rc;
 	}
+	pc->arena_bytes += size;
 	px->nregions++;
 	fr_msg_init(&rep, FR_OP_ATTACH, FR_F_REPLY, q->h.id);
 	rep.w[FR_ATTACH_R_REGION] = pc->nregions;
@@ -458,6 +466,7 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 	if (!rc && (q.h.flags & FR_F_REPLY))
 		rc = FERRY_EPROTO, why = "a reply sent to the proxy";
 	if (rc) {
+		px->buffered -= len;
 		free(frame);
 		conn_kill(px, pc, why);
 		return;
@@ -469,7 +478,7 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 	case FR_OP_DEL:
 	case FR_OP_STAT:
 	case FR_OP_INCR:
-		rc = start_op(px, pc, &q, frame);
+		rc = start_op(px, pc, &q, frame, len);
 		frame = NULL;
 		break;
 	case FR_OP_ATTACH:
@@ -485,6 +494,8 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 	}
 	if (rc)
 		reply_status(px, pc, q.h.opcode, q.h.id, rc);
+	if (frame)
+		px->buffered -= len;
 	free(frame);
 }
 
@@ -570,9 +581,13 @@ static void read_frames(fr_proxy *px, struct pconn *pc)
 					pc->rlen - (size_t)want);
 			}
 			pc->rlen -= (size_t)want;
+			/* The frame's bytes stay in the budget, now held by
+			 * the frame itself until it is done with. */
 			discharge(px, pc, pc->charged - pc->rcap);
+			px->buffered += (size_t)want;
 			frames++;
 			if (!frame) {
+				px->buffered -= (size_t)want;
 				conn_kill(px, pc, "out of memory");
 				return;
 			}

@@ -39,7 +39,7 @@ void fr_proxy_opts_init(fr_proxy_opts *o)
 		.max_inflight = 4096,
 		.conn_inflight = 256,
 		.buffer_budget = 2ull << 30,
-		.max_region = 64ull << 30,
+		.max_arenas = 4ull << 30,
 		.spin_us = 50,
 		.ready_fd = -1,
 	};

@@ -16,8 +16,9 @@ typedef struct fr_proxy_opts {
 	const char *tcp;       /* HOST:PORT, NULL or "" for none */
 	unsigned max_inflight; /* fabric operations in flight at once */
 	unsigned conn_inflight;  /* per function connection */
-	uint64_t buffer_budget;  /* bytes of TCP values held at once */
-	uint64_t max_region;     /* largest shared arena accepted */
+	uint64_t buffer_budget;  /* bytes of stream values held at once */
+	uint64_t max_arenas;     /* shared arena bytes per connection (on
+				    verbs, registering them pins them) */
 	unsigned spin_us;
 	int ready_fd;
 } fr_proxy_opts;

@@ -24,6 +24,7 @@ struct pop {
 	int via_arena;      /* GET data lands in the function's arena */
 	uint8_t *frame;     /* owns the request bytes op.key/op.buf point to */
 	uint8_t *getbuf;    /* GET over the stream: the value, owned */
+	size_t held;        /* bytes of frame and getbuf, in the budget */
 	struct pop *next;   /* backlog */
 };
 
@@ -63,6 +64,7 @@ struct pconn {
 	size_t wq_bytes;
 	struct pregion regions[PCONN_MAX_REGIONS];
 	unsigned nregions;
+	uint64_t arena_bytes;
 	unsigned inflight;
 	struct pconn *prev, *next;
 };
@@ -73,7 +75,10 @@ typedef struct fr_proxy {
 	int epfd, sigfd, unix_fd, tcp_fd, fab_fd;
 	struct pconn *conns;
 	struct pop *backlog_head, *backlog_tail;
-	uint64_t nconns, nregions, ops, buffered, fabric_inflight;
+	uint64_t nconns, nregions, ops, fabric_inflight;
+	uint64_t buffered; /* bytes of stream data held: partial frames in
+			      connection buffers, and frames and GET
+			      buffers of operations in flight */
 	uint64_t max_value;
 } fr_proxy;
 
