@@ -87,7 +87,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc || o.memory < 4096) {
+	if (o.memory < 4096) {
+		fprintf(stderr, "ferry-server: --memory must be at least 4K\n");
+		return 2;
+	}
+	if (optind < argc) {
 		usage(stderr);
 		return 2;
 	}

@@ -73,8 +73,9 @@ typedef struct ferry_opts {
 	const char *proxy;     /* "unix:///path", "tcp://host:port", or
 				  "direct"; NULL: $FERRY_PROXY, then the
 				  default socket FERRY_PROXY_SOCKET if it
-				  exists, then the proxy the cluster file
-				  names, then direct mode */
+				  exists and no cluster was named (cluster
+				  or $FERRY_CLUSTER), then the proxy the
+				  cluster file names, then direct mode */
 	size_t arena_size;     /* proxy over Unix: bytes of each shared arena
 				  (default 64 MiB); more arenas are added
 				  when one is full */
@@ -99,6 +100,10 @@ const char *ferry_default_cluster(void);
  * operations fail with FERRY_EUNREACH and the next call reconnects. On
  * success *out owns the connection until ferry_close(). */
 int ferry_connect(const ferry_opts *opts, ferry_client **out);
+/* A time-out (FERRY_ETIMEDOUT) revokes the server's access to a caller's
+ * buffer, but not to ferry_alloc() memory: a server that answers late may
+ * still write a GET's bytes there, so reuse such a buffer only after a
+ * later operation on the same server completed. */
 
 /* "direct", "proxy-unix" or "proxy-tcp". */
 const char *ferry_mode(const ferry_client *c);

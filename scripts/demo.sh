@@ -15,10 +15,10 @@ step() {
 	"$@"
 }
 
-# A port range nobody uses right now, so the demo never collides with a
-# cluster already running on this host.
+# A port range nobody uses right now (2 servers and the proxy's TCP port),
+# so the demo never collides with a cluster already running on this host.
 port=7400
-while ss -Htln "sport >= :$port and sport <= :$((port + 1))" | grep -q .; do
+while ss -Htln "sport >= :$port and sport <= :$((port + 2))" | grep -q .; do
 	port=$((port + 10))
 done
 

@@ -20,7 +20,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: ferry cluster up [--servers N] [--provider tcp|shm]\n"
+		"Usage: ferry cluster up [--servers N] [--provider tcp|shm|verbs]\n"
 		"                        [--memory SIZE] [--dir DIR] [--host HOST]\n"
 		"                        [--port PORT] [--no-proxy]\n"
 		"       ferry cluster status\n"

@@ -42,7 +42,7 @@ struct req *fr_req_get(ferry_client *c, unsigned peer, int sync)
 	c->free = r->next;
 	r->next = NULL;
 	r->busy = 1;
-	r->finished = r->sent = r->reaped = 0;
+	r->finished = r->sent = r->reaped = r->queued = 0;
 	r->sync = sync;
 	r->status = 0;
 	r->op = NULL;
@@ -65,9 +65,10 @@ static void req_recycle(ferry_client *c, struct req *r)
 }
 
 /* Ends r's operation with status. The transport releases what it set up
- * first: closing a per-request registration revokes the server's access,
- * so one that answers after a time-out cannot write into memory the
- * caller reused. */
+ * first: closing a per-request registration revokes the server's access
+ * to a caller's buffer, so a server that answers after a time-out cannot
+ * write into memory the caller reused. Memory from ferry_alloc stays
+ * registered, so a late transfer can still land there (ferry.h says so). */
 static void req_finish(ferry_client *c, struct req *r, int status)
 {
 	if (r->finished)
@@ -243,8 +244,10 @@ static int op_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 
 static int check_op(const ferry_op *op)
 {
-	if (!op->key || op->klen < 1 || op->klen > FERRY_KEY_MAX)
+	if (!op->key || op->klen < 1)
 		return FERRY_EINVAL;
+	if (op->klen > FERRY_KEY_MAX)
+		return FERRY_E2BIG;
 	switch (op->opcode) {
 	case FERRY_OP_PUT:
 		if (op->flags & ~(FERRY_PUT_CREATE | FERRY_PUT_REPLACE) ||
@@ -279,8 +282,8 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 		return op->status = rc;
 	if (c->ring.npoints)
 		p = fr_ring_pick(&c->ring, op->key, op->klen);
-	if (c->peer_status[p] && !c->stream)
-		return op->status = FERRY_EUNREACH;
+	if (c->peer_status[p] && fr_now_ns() < c->peer_retry[p])
+		return op->status = c->peer_status[p];
 	if (op->opcode == FERRY_OP_PUT && op->len > c->peer_maxval[p])
 		return op->status = FERRY_E2BIG;
 	r = fr_req_get(c, p, sync);
@@ -452,15 +455,16 @@ int ferry_get_alloc(ferry_client *c, const void *key, size_t klen, void **val,
 {
 	uint8_t head[FR_INLINE_MAX];
 	ferry_stat st, st2;
-	size_t got, got2;
+	size_t got, more;
 	int rc;
 
 	if (!val || !vlen)
 		return FERRY_EINVAL;
 	*val = NULL;
 	*vlen = 0;
-	/* One round trip for small values; a second, by RMA, for the rest
-	 * of large ones, retried if the value was replaced in between. */
+	/* One round trip for small values; for large ones the rest comes by
+	 * RMA (a proxy's TCP port may hand it out in several ranges). If the
+	 * value is replaced meanwhile, start again. */
 	for (int tries = 0; tries < GET_ALLOC_TRIES; tries++) {
 		uint8_t *buf;
 
@@ -473,21 +477,22 @@ int ferry_get_alloc(ferry_client *c, const void *key, size_t klen, void **val,
 		if (!buf)
 			return FERRY_ENOMEM;
 		memcpy(buf, head, got);
-		if (got == st.size) {
+		rc = 0;
+		while (!rc && got < st.size) {
+			rc = ferry_get(c, key, klen, got, buf + got,
+				       st.size - got, &more, &st2);
+			if (!rc && (st2.version != st.version || !more))
+				rc = FERRY_ECHANGED;
+			got += rc ? 0 : more;
+		}
+		if (!rc) {
 			*val = buf;
 			*vlen = got;
 			return 0;
 		}
-		rc = ferry_get(c, key, klen, got, buf + got, st.size - got,
-			       &got2, &st2);
-		if (!rc && st2.version == st.version &&
-		    got + got2 == st.size) {
-			*val = buf;
-			*vlen = st.size;
-			return 0;
-		}
 		free(buf);
-		if (rc && rc != FERRY_ENOENT && rc != FERRY_ERANGE)
+		if (rc != FERRY_ECHANGED && rc != FERRY_ENOENT &&
+		    rc != FERRY_ERANGE)
 			return rc;
 	}
 	return FERRY_ECHANGED;
@@ -537,7 +542,9 @@ void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 	struct req **rs = calloc(c->npeers, sizeof(*rs));
 
 	for (unsigned i = 0; i < c->npeers; i++) {
-		st[i] = rs ? c->peer_status[i] : FERRY_ENOMEM;
+		st[i] = !rs ? FERRY_ENOMEM
+		      : fr_now_ns() < c->peer_retry[i] ? c->peer_status[i]
+						       : 0;
 		if (st[i])
 			continue;
 		rs[i] = fr_req_get(c, i, 1);
@@ -571,6 +578,7 @@ int fr_ask(ferry_client *c, unsigned p, fr_msg *m, reply_fn fn, void *arg,
 
 int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
+	c->peer_status[r->server] = 0;
 	c->peer_inline[r->server] = rep->w[FR_HELLO_R_INLINE];
 	c->peer_maxval[r->server] = rep->w[FR_HELLO_R_VALMAX];
 	if (r->arg)
@@ -611,20 +619,25 @@ int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max)
 	} else {
 		n = c->npeers;
 	}
-	for (uint64_t i = 0; i < n && i < max; i++) {
-		memset(&out[i], 0, sizeof(out[i]));
-		if (!c->stream)
-			snprintf(out[i].addr, sizeof(out[i].addr), "%s",
-				 c->peer_names[i]);
-		fr_msg_init(&m, FR_OP_SSTAT, 0, 0);
-		m.w[FR_SSTAT_INDEX] = i;
-		out[i].status = c->stream ? 0 : c->peer_status[i];
-		if (!out[i].status)
-			out[i].status =
-				fr_ask(c, c->stream ? 0 : (unsigned)i, &m,
-				       sstat_reply, &out[i], -1);
-	}
+	for (uint64_t i = 0; i < n && i < max; i++)
+		fr_server_stat(c, (unsigned)i, &out[i]);
 	return (int)n;
+}
+
+int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out)
+{
+	fr_msg m;
+
+	memset(out, 0, sizeof(*out));
+	if (!c->stream)
+		snprintf(out->addr, sizeof(out->addr), "%s", c->peer_names[i]);
+	fr_msg_init(&m, FR_OP_SSTAT, 0, 0);
+	m.w[FR_SSTAT_INDEX] = i;
+	out->status = fr_now_ns() < c->peer_retry[i] ? c->peer_status[i] : 0;
+	if (!out->status)
+		out->status = fr_ask(c, c->stream ? 0 : i, &m, sstat_reply,
+				     out, -1);
+	return out->status;
 }
 
 static int pstat_reply(ferry_client *c, struct req *r, const fr_msg *rep)
@@ -843,8 +856,9 @@ int fr_client_init(ferry_client *c, const ferry_opts *o, unsigned npeers)
 	c->peer_inline = calloc(npeers, sizeof(*c->peer_inline));
 	c->peer_maxval = calloc(npeers, sizeof(*c->peer_maxval));
 	c->peer_status = calloc(npeers, sizeof(*c->peer_status));
+	c->peer_retry = calloc(npeers, sizeof(*c->peer_retry));
 	if (!c->reqs || !c->peer_names || !c->peer_inline || !c->peer_maxval ||
-	    !c->peer_status)
+	    !c->peer_status || !c->peer_retry)
 		return FERRY_ENOMEM;
 	for (unsigned i = c->nreqs; i-- > 0;) {
 		struct req *r = &c->reqs[i];
@@ -856,20 +870,24 @@ int fr_client_init(ferry_client *c, const ferry_opts *o, unsigned npeers)
 	return 0;
 }
 
-/* Which proxy to use: the option, $FERRY_PROXY, the default socket if it
- * exists, the cluster file's "proxy" line; NULL for direct mode. */
+/* Which proxy to use: the option, $FERRY_PROXY, then the default socket
+ * if it exists, then the cluster file's "proxy" line; NULL for direct
+ * mode. A cluster named explicitly (option or $FERRY_CLUSTER) skips the
+ * default socket, which may serve another cluster. */
 static const char *pick_proxy(const ferry_opts *o, fr_cluster *cl,
 			      int have_cluster)
 {
 	static __thread char url[sizeof(FERRY_PROXY_SOCKET) + 16];
 	const char *env = getenv("FERRY_PROXY");
+	const char *named = getenv("FERRY_CLUSTER");
 	struct stat st;
 
 	if (o->proxy && *o->proxy)
 		return strcmp(o->proxy, "direct") ? o->proxy : NULL;
 	if (env && *env)
 		return strcmp(env, "direct") ? env : NULL;
-	if (stat(FERRY_PROXY_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	if (!(o->cluster && *o->cluster) && !(named && *named) &&
+	    stat(FERRY_PROXY_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		snprintf(url, sizeof(url), "unix://%s", FERRY_PROXY_SOCKET);
 		return url;
 	}
@@ -935,5 +953,6 @@ void ferry_close(ferry_client *c)
 	free(c->peer_inline);
 	free(c->peer_maxval);
 	free(c->peer_status);
+	free(c->peer_retry);
 	free(c);
 }

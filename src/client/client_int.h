@@ -47,6 +47,8 @@ struct req {
 	void *bounce;     /* stream: arena copy of a caller buffer */
 	int passfd;       /* stream: descriptor to pass with the frame */
 	uint8_t *sbuf;    /* direct: the send buffer */
+	size_t slen;      /* direct: bytes encoded in sbuf */
+	int queued;       /* direct: waits for the provider to take it */
 	uint64_t deadline;
 	struct req *next; /* free list or done queue */
 };
@@ -87,6 +89,7 @@ struct ferry_client {
 	uint64_t *peer_inline; /* values up to this travel inline */
 	uint64_t *peer_maxval;
 	int *peer_status;      /* 0 when reachable, else why not */
+	uint64_t *peer_retry;  /* not before then (ns) is it tried again */
 	fr_ring ring;          /* direct: key -> server */
 	unsigned nreqs;
 	struct req *reqs, *free, *done_head, *done_tail;
@@ -107,6 +110,8 @@ int fr_req_wait(ferry_client *c, struct req *r);
 int fr_ask(ferry_client *c, unsigned peer, fr_msg *m, reply_fn fn, void *arg,
 	   int passfd);
 int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep);
+/* Statistics of server i (asked directly, or through the proxy). */
+int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out);
 void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 		  int *st);
 

@@ -24,9 +24,21 @@ struct region { /* registered once: ferry_alloc memory or a proxy's map */
 	struct region *next;
 };
 
+/* Requests the provider could not take yet (it said -FI_EAGAIN: its queue
+ * is full, or it is still connecting to a server that may be dead), per
+ * server so that one dead server holds up no other. They go out from the
+ * progress loop, or expire with their deadline. */
+struct sendq {
+	struct req *head, *tail;
+};
+
 struct fr_direct {
 	fr_fab *fab;
-	fi_addr_t *fi; /* per server */
+	fi_addr_t *fi;     /* per server */
+	struct sendq *q;   /* per server */
+	uint8_t *stale;    /* per server: greet it again before the next
+			      request (it timed out or was unreachable, so
+			      it may have restarted and forgotten us) */
 	unsigned nrecv;
 	struct recv_buf *recvs;
 	uint8_t *msgs;
@@ -34,15 +46,106 @@ struct fr_direct {
 	struct region *regions;
 };
 
-static int d_send(ferry_client *c, struct req *r, fr_msg *m)
+/* Hands r to the provider, or queues it behind its server's queue. */
+static int post(ferry_client *c, struct req *r)
 {
 	struct fr_direct *d = c->direct;
-	size_t n = fr_msg_encode(m, r->sbuf, FR_MSG_SIZE);
+	struct sendq *q = &d->q[r->server];
+	int rc = FERRY_EBUSY;
 
-	if (!n)
-		return FERRY_E2BIG;
-	return fr_fab_send(d->fab, r->sbuf, n, d->msg_mr.desc,
-			   d->fi[r->server], &r->tx.ctx);
+	if (!q->head)
+		rc = fr_fab_try_send(d->fab, r->sbuf, r->slen, d->msg_mr.desc,
+				     d->fi[r->server], &r->tx.ctx);
+	if (rc != FERRY_EBUSY)
+		return rc;
+	r->queued = 1;
+	r->next = NULL;
+	if (q->tail)
+		q->tail->next = r;
+	else
+		q->head = r;
+	q->tail = r;
+	return 0;
+}
+
+static void unqueue(struct sendq *q, struct req *r)
+{
+	struct req **pr = &q->head, *prev = NULL;
+
+	while (*pr && *pr != r) {
+		prev = *pr;
+		pr = &(*pr)->next;
+	}
+	if (!*pr)
+		return;
+	*pr = r->next;
+	if (q->tail == r)
+		q->tail = prev;
+	r->next = NULL;
+	r->queued = 0;
+}
+
+static void flush_queues(ferry_client *c)
+{
+	struct fr_direct *d = c->direct;
+
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct sendq *q = &d->q[i];
+		while (q->head) {
+			struct req *r = q->head;
+			int rc = fr_fab_try_send(d->fab, r->sbuf, r->slen,
+						 d->msg_mr.desc, d->fi[i],
+						 &r->tx.ctx);
+			if (rc == FERRY_EBUSY)
+				break;
+			unqueue(q, r);
+			if (rc)
+				fr_client_sent(c, r, rc);
+		}
+	}
+}
+
+static int encode(struct req *r, fr_msg *m)
+{
+	r->slen = fr_msg_encode(m, r->sbuf, FR_MSG_SIZE);
+	return r->slen ? 0 : FERRY_E2BIG;
+}
+
+/* Queues a HELLO to server i ahead of the next request: messages from one
+ * sender arrive in order, so by that request the server knows us. Nobody
+ * waits for it; its reply refreshes what the server told us. */
+static void greet(ferry_client *c, unsigned i)
+{
+	struct req *r = fr_req_get(c, i, 1);
+	uint8_t addr[256];
+	size_t alen = sizeof(addr);
+	fr_msg m;
+
+	if (!r)
+		return;
+	c->direct->stale[i] = 0;
+	r->reaped = 1;
+	r->on_reply = fr_hello_reply;
+	r->opcode = FR_OP_HELLO;
+	fr_msg_init(&m, FR_OP_HELLO, 0, (uint64_t)r->gen << 32 | r->index);
+	m.blob[0] = addr;
+	if (fr_fab_getname(c->direct->fab, addr, &alen) == 0) {
+		m.w[FR_HELLO_ADDRLEN] = alen;
+		if (encode(r, &m) == 0 && post(c, r) == 0)
+			return;
+	}
+	fr_client_sent(c, r, FERRY_EUNREACH);
+}
+
+static int d_send(ferry_client *c, struct req *r, fr_msg *m)
+{
+	int rc = encode(r, m);
+
+	if (rc)
+		return rc;
+	if (c->direct->stale[r->server] && m->h.opcode != FR_OP_HELLO)
+		greet(c, r->server);
+	return post(c, r);
 }
 
 static void on_completion(ferry_client *c, const fr_comp *cp)
@@ -66,7 +169,10 @@ static void on_completion(ferry_client *c, const fr_comp *cp)
 static int d_progress(ferry_client *c, int timeout_ms)
 {
 	fr_comp comps[64];
-	int n = fr_fab_poll(c->direct->fab, comps, 64);
+	int n;
+
+	flush_queues(c);
+	n = fr_fab_poll(c->direct->fab, comps, 64);
 
 	for (int i = 0; i < n; i++)
 		on_completion(c, &comps[i]);
@@ -113,7 +219,22 @@ static int d_reach(ferry_client *c, struct req *r, void *p, size_t len,
 
 static void d_release(ferry_client *c, struct req *r)
 {
+	struct fr_direct *d = c->direct;
+
 	fr_mr_close(&r->mr);
+	if (r->queued) { /* expired before the provider took it */
+		unqueue(&d->q[r->server], r);
+		r->sent = 1;
+	}
+	if (r->status == FERRY_ETIMEDOUT || r->status == FERRY_EUNREACH) {
+		d->stale[r->server] = 1;
+		/* A server already known to be down is tried again only
+		 * after a second: calls meanwhile fail at once. */
+		if (c->peer_status[r->server] || r->opcode == FR_OP_HELLO) {
+			c->peer_status[r->server] = r->status;
+			c->peer_retry[r->server] = fr_now_ns() + 1000000000ull;
+		}
+	}
 }
 
 static int add_region(ferry_client *c, void *base, size_t len, int owned)
@@ -201,7 +322,7 @@ static void d_close(ferry_client *c)
 		fr_msg_init(&m, FR_OP_BYE, 0, 0);
 		r->finished = r->reaped = 1;
 		r->opcode = FR_OP_BYE;
-		if (d_send(c, r, &m) == 0) {
+		if (encode(r, &m) == 0 && post(c, r) == 0) {
 			uint64_t end = fr_now_ns() + 1000000000ull;
 			while (!r->sent && fr_now_ns() < end)
 				d_progress(c, 1);
@@ -214,6 +335,8 @@ static void d_close(ferry_client *c)
 	fr_mr_close(&d->msg_mr);
 	fr_fab_close(&d->fab);
 	free(d->fi);
+	free(d->q);
+	free(d->stale);
 	free(d->recvs);
 	free(d->msgs);
 	free(d);
@@ -279,10 +402,14 @@ static int hello_all(ferry_client *c)
 	rc = FERRY_EUNREACH;
 	for (unsigned i = 0; i < c->npeers; i++) {
 		c->peer_status[i] = st[i];
-		if (!st[i])
+		if (!st[i]) {
 			up++;
-		else
-			rc = st[i];
+			continue;
+		}
+		rc = st[i];
+		c->direct->stale[i] = 1;
+		if (c->peer_retry[i] != UINT64_MAX)
+			c->peer_retry[i] = fr_now_ns() + 1000000000ull;
 	}
 	free(st);
 	return up ? 0 : rc;
@@ -302,7 +429,9 @@ int fr_direct_open(ferry_client *c, const ferry_opts *o, const fr_cluster *cl)
 	c->tp = &direct_tp;
 	c->mode = "direct";
 	d->fi = calloc(cl->nservers, sizeof(*d->fi));
-	if (!d->fi)
+	d->q = calloc(cl->nservers, sizeof(*d->q));
+	d->stale = calloc(cl->nservers, sizeof(*d->stale));
+	if (!d->fi || !d->q || !d->stale)
 		return FERRY_ENOMEM;
 	rc = fr_fab_open(&d->fab, cl->provider, NULL, NULL, NULL);
 	if (rc)
@@ -314,6 +443,7 @@ int fr_direct_open(ferry_client *c, const ferry_opts *o, const fr_cluster *cl)
 				  sizeof(port));
 		if (fr_fab_resolve(d->fab, host, port, &d->fi[i]))
 			c->peer_status[i] = FERRY_EUNREACH;
+		c->peer_retry[i] = UINT64_MAX; /* an address never resolves later */
 	}
 	rc = fr_ring_build(&c->ring, (const char(*)[64])cl->servers,
 			   cl->nservers);

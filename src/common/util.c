@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,10 @@ int fr_parse_size(const char *s, uint64_t *out)
 
 	if (!s || !isdigit((unsigned char)*s))
 		return FERRY_EINVAL;
+	errno = 0;
 	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return FERRY_EINVAL;
 	for (size_t i = 0; i < FR_ARRAY_LEN(units); i++) {
 		if (strcasecmp(end, units[i].suffix) != 0)
 			continue;

@@ -317,6 +317,20 @@ int fr_fab_send(fr_fab *f, const void *buf, size_t len, void *desc,
 	POST(f, "fi_send", fi_send(f->ep, buf, len, desc, dest, ctx));
 }
 
+int fr_fab_try_send(fr_fab *f, const void *buf, size_t len, void *desc,
+		    fi_addr_t dest, fr_ctx *ctx)
+{
+	ssize_t rc = fi_send(f->ep, buf, len, desc, dest, ctx);
+
+	if (rc == -FI_EAGAIN) {
+		fi_cq_read(f->cq, NULL, 0);
+		rc = fi_send(f->ep, buf, len, desc, dest, ctx);
+	}
+	if (rc == -FI_EAGAIN)
+		return FERRY_EBUSY;
+	return rc ? fail(f, "fi_send", (int)rc) : 0;
+}
+
 int fr_fab_read(fr_fab *f, void *buf, size_t len, void *desc, fi_addr_t peer,
 		uint64_t raddr, uint64_t rkey, fr_ctx *ctx)
 {

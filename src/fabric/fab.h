@@ -85,6 +85,12 @@ static inline uint64_t fr_mr_raddr(const fr_mr *mr, const void *p)
 int fr_fab_recv(fr_fab *f, void *buf, size_t len, void *desc, fr_ctx *ctx);
 int fr_fab_send(fr_fab *f, const void *buf, size_t len, void *desc,
 		fi_addr_t dest, fr_ctx *ctx);
+/* One attempt (after driving progress once): FERRY_EBUSY where the
+ * provider says -FI_EAGAIN, for callers that queue and retry later. A
+ * peer that cannot be reached (rxm still connecting to a dead server)
+ * answers -FI_EAGAIN for as long as one keeps asking. */
+int fr_fab_try_send(fr_fab *f, const void *buf, size_t len, void *desc,
+		    fi_addr_t dest, fr_ctx *ctx);
 int fr_fab_read(fr_fab *f, void *buf, size_t len, void *desc, fi_addr_t peer,
 		uint64_t raddr, uint64_t rkey, fr_ctx *ctx);
 int fr_fab_write(fr_fab *f, const void *buf, size_t len, void *desc,

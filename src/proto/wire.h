@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define FR_MAGIC 0x59525246u /* "FRRY" little-endian */
-#define FR_VERSION 1
+#define FR_VERSION 2 /* 2: proxy opcodes, SSTAT index, HELLO servers */
 #define FR_HDR_SIZE 32
 #define FR_MAX_WORDS 6
 #define FR_MAX_BLOBS 2

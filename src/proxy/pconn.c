@@ -411,9 +411,9 @@ static int list(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 
 static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
-	ferry_server_stat st[FR_MAX_SERVERS];
+	ferry_server_stat st;
 	fr_msg rep;
-	int n;
+	int rc;
 
 	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
 	switch (q->h.opcode) {
@@ -425,21 +425,18 @@ static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 		rep.w[FR_HELLO_R_SERVERS] = px->fc->npeers;
 		break;
 	case FR_OP_SSTAT:
-		n = ferry_cluster_stat(px->fc, st, FR_MAX_SERVERS);
-		if (n < 0)
-			return n;
-		if (q->w[FR_SSTAT_INDEX] >= (uint64_t)n)
+		if (q->w[FR_SSTAT_INDEX] >= px->fc->npeers)
 			return FERRY_EINVAL;
-		n = (int)q->w[FR_SSTAT_INDEX];
-		if (st[n].status)
-			return st[n].status;
-		rep.w[FR_SSTAT_R_TOTAL] = st[n].mem_total;
-		rep.w[FR_SSTAT_R_USED] = st[n].mem_used;
-		rep.w[FR_SSTAT_R_KEYS] = st[n].keys;
-		rep.w[FR_SSTAT_R_OPS] = st[n].ops;
-		rep.w[FR_SSTAT_R_PEERS] = st[n].peers;
-		rep.w[FR_SSTAT_R_ADDRLEN] = strlen(st[n].addr);
-		rep.blob[0] = (const uint8_t *)st[n].addr;
+		rc = fr_server_stat(px->fc, (unsigned)q->w[FR_SSTAT_INDEX], &st);
+		if (rc)
+			return rc;
+		rep.w[FR_SSTAT_R_TOTAL] = st.mem_total;
+		rep.w[FR_SSTAT_R_USED] = st.mem_used;
+		rep.w[FR_SSTAT_R_KEYS] = st.keys;
+		rep.w[FR_SSTAT_R_OPS] = st.ops;
+		rep.w[FR_SSTAT_R_PEERS] = st.peers;
+		rep.w[FR_SSTAT_R_ADDRLEN] = strlen(st.addr);
+		rep.blob[0] = (const uint8_t *)st.addr;
 		break;
 	case FR_OP_PSTAT:
 		rep.w[FR_PSTAT_R_FUNCTIONS] = px->nconns;

@@ -216,9 +216,13 @@ static int setup(fr_proxy *px)
 		       ferry_strerror(rc));
 		return rc;
 	}
-	px->max_value = px->fc->peer_maxval[0];
-	for (unsigned i = 1; i < px->fc->npeers; i++)
-		px->max_value = FR_MIN(px->max_value, px->fc->peer_maxval[i]);
+	/* The smallest limit of the servers that answered (one that is down
+	 * has told us none). */
+	px->max_value = UINT64_MAX;
+	for (unsigned i = 0; i < px->fc->npeers; i++)
+		if (!px->fc->peer_status[i])
+			px->max_value =
+				FR_MIN(px->max_value, px->fc->peer_maxval[i]);
 	px->epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -235,7 +235,7 @@ static int op_put(struct server *sv, struct slot *s)
 		rc = fr_store_prepare(sv->store, vlen, &s->obj);
 	if (rc)
 		return rc;
-	if (q->h.flags & FR_F_RMA) {
+	if ((q->h.flags & FR_F_RMA) && vlen) {
 		set_state(sv, s, SLOT_PULL);
 		rc = start_rma(sv, s, 0, s->obj->data, vlen, q->w[FR_PUT_RADDR],
 			       q->w[FR_PUT_RKEY]);
