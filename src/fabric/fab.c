@@ -1,6 +1,8 @@
 #include "fabric/fab.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,45 @@ struct fr_fab {
 	char err[256];
 };
 
+/* libfabric is loaded when the first endpoint opens, not when a program
+ * starts: a function that reaches its node's proxy never loads it. That
+ * matters for cold starts, since loading Debian's libfabric costs ~200 ms
+ * (its PSM provider's library calibrates a clock at load time), and it
+ * lets function images leave libfabric out. Its other calls are inline
+ * functions that go through the objects' operation tables. */
+static struct {
+	int (*getinfo)(uint32_t, const char *, const char *, uint64_t,
+		       const struct fi_info *, struct fi_info **);
+	void (*freeinfo)(struct fi_info *);
+	struct fi_info *(*dupinfo)(const struct fi_info *);
+	int (*fabric)(struct fi_fabric_attr *, struct fid_fabric **, void *);
+	const char *(*strerror)(int);
+	char why[256];
+} lib;
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+static void load_lib(void)
+{
+	void *h = dlopen("libfabric.so.1", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h) {
+		snprintf(lib.why, sizeof(lib.why), "cannot load libfabric: %s",
+			 dlerror());
+		return;
+	}
+	*(void **)&lib.getinfo = dlsym(h, "fi_getinfo");
+	*(void **)&lib.freeinfo = dlsym(h, "fi_freeinfo");
+	*(void **)&lib.dupinfo = dlsym(h, "fi_dupinfo");
+	*(void **)&lib.fabric = dlsym(h, "fi_fabric");
+	*(void **)&lib.strerror = dlsym(h, "fi_strerror");
+	if (!lib.getinfo || !lib.freeinfo || !lib.dupinfo || !lib.fabric ||
+	    !lib.strerror) {
+		snprintf(lib.why, sizeof(lib.why),
+			 "libfabric lacks fi_getinfo and friends");
+		lib.getinfo = NULL;
+	}
+}
+
 #define FR_CLOSE_FID(obj)                                                      \
 	do {                                                                   \
 		if (obj)                                                       \
@@ -58,14 +99,14 @@ struct fr_fab {
 
 static int fail(fr_fab *f, const char *what, int fi_rc)
 {
-	snprintf(f->err, sizeof(f->err), "%s: %s", what, fi_strerror(-fi_rc));
+	snprintf(f->err, sizeof(f->err), "%s: %s", what, lib.strerror(-fi_rc));
 	return FERRY_EFABRIC;
 }
 
 static int mk_info(fr_fab *f, const struct prov *p, const char *host,
 		   const char *port)
 {
-	struct fi_info *hints = fi_allocinfo();
+	struct fi_info *hints = lib.dupinfo(NULL);
 	int rc;
 
 	if (!hints)
@@ -81,9 +122,9 @@ static int mk_info(fr_fab *f, const struct prov *p, const char *host,
 	/* A reply sent after an RMA write must not overtake the data. */
 	hints->tx_attr->msg_order = FI_ORDER_SAW;
 	hints->fabric_attr->prov_name = strdup(p->fi);
-	rc = fi_getinfo(FR_FI_VERSION, host, port, host ? FI_SOURCE : 0, hints,
+	rc = lib.getinfo(FR_FI_VERSION, host, port, host ? FI_SOURCE : 0, hints,
 			&f->info);
-	fi_freeinfo(hints);
+	lib.freeinfo(hints);
 	if (rc)
 		return fail(f, "fi_getinfo", rc);
 	return 0;
@@ -147,6 +188,12 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 			*why = "unknown provider (use tcp, shm or verbs)";
 		return FERRY_EINVAL;
 	}
+	pthread_once(&lib_once, load_lib);
+	if (!lib.getinfo) {
+		if (why)
+			*why = lib.why;
+		return FERRY_EFABRIC;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return FERRY_ENOMEM;
@@ -155,7 +202,7 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 	rc = mk_info(f, p, host, port);
 	if (rc)
 		goto fail;
-	rc = fi_fabric(f->info->fabric_attr, &f->fabric, NULL);
+	rc = lib.fabric(f->info->fabric_attr, &f->fabric, NULL);
 	if (rc) {
 		rc = fail(f, "fi_fabric", rc);
 		goto fail;
@@ -194,7 +241,7 @@ void fr_fab_close(fr_fab **fp)
 	FR_CLOSE_FID(f->domain);
 	FR_CLOSE_FID(f->fabric);
 	if (f->info)
-		fi_freeinfo(f->info);
+		lib.freeinfo(f->info);
 	free(f);
 	*fp = NULL;
 }
@@ -225,7 +272,7 @@ int fr_fab_insert(fr_fab *f, const void *addr, size_t len, fi_addr_t *out)
 int fr_fab_resolve(fr_fab *f, const char *host, const char *port,
 		   fi_addr_t *out)
 {
-	struct fi_info *hints = fi_dupinfo(f->info), *info = NULL;
+	struct fi_info *hints = lib.dupinfo(f->info), *info = NULL;
 	int rc;
 
 	if (!hints)
@@ -233,15 +280,15 @@ int fr_fab_resolve(fr_fab *f, const char *host, const char *port,
 	free(hints->src_addr);
 	hints->src_addr = NULL;
 	hints->src_addrlen = 0;
-	rc = fi_getinfo(FR_FI_VERSION, host, port, 0, hints, &info);
-	fi_freeinfo(hints);
+	rc = lib.getinfo(FR_FI_VERSION, host, port, 0, hints, &info);
+	lib.freeinfo(hints);
 	if (rc)
 		return fail(f, "fi_getinfo(server address)", rc);
 	if (!info->dest_addr)
 		rc = fail(f, "fi_getinfo(server address)", -FI_EADDRNOTAVAIL);
 	else
 		rc = fr_fab_insert(f, info->dest_addr, info->dest_addrlen, out);
-	fi_freeinfo(info);
+	lib.freeinfo(info);
 	return rc;
 }
 
@@ -394,7 +441,7 @@ int fr_fab_poll(fr_fab *f, fr_comp *out, int max)
 		if (fi_cq_readerr(f->cq, &e, 0) != 1)
 			return 0;
 		snprintf(f->err, sizeof(f->err), "completion error: %s (%s)",
-			 fi_strerror(e.err),
+			 lib.strerror(e.err),
 			 fi_cq_strerror(f->cq, e.prov_errno, e.err_data, buf,
 					sizeof(buf)));
 		out[0] = (fr_comp){.ctx = e.op_context,
