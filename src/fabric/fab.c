@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,11 +259,46 @@ int fr_fab_getname(fr_fab *f, void *addr, size_t *len)
 	return rc ? fail(f, "fi_getname", rc) : 0;
 }
 
+static int addr_ok(const fr_fab *f, const void *addr, size_t len)
+{
+	const struct sockaddr *sa = addr;
+	const char *s = addr;
+
+	switch (f->info->addr_format) {
+	case FI_SOCKADDR_IN:
+		return len == sizeof(struct sockaddr_in) &&
+		       sa->sa_family == AF_INET;
+	case FI_SOCKADDR_IN6:
+		return len == sizeof(struct sockaddr_in6) &&
+		       sa->sa_family == AF_INET6;
+	case FI_SOCKADDR:
+		return (len == sizeof(struct sockaddr_in) &&
+			sa->sa_family == AF_INET) ||
+		       (len == sizeof(struct sockaddr_in6) &&
+			sa->sa_family == AF_INET6);
+	case FI_ADDR_STR: /* "fi_shm://NAME", NUL-terminated, printable */
+		if (len < 5 || len > 256 || s[len - 1] != '\0' ||
+		    strncmp(s, "fi_", 3) != 0 || strlen(s) + 1 != len)
+			return 0;
+		for (size_t i = 0; i + 1 < len; i++)
+			if (s[i] < 0x21 || s[i] > 0x7e)
+				return 0;
+		return 1;
+	default: /* other formats (InfiniBand): the provider's length */
+		return len == f->info->src_addrlen;
+	}
+}
+
 int fr_fab_insert(fr_fab *f, const void *addr, size_t len, fi_addr_t *out)
 {
 	int rc;
 
-	(void)len; /* the provider knows its own address length */
+	if (!addr_ok(f, addr, len)) {
+		snprintf(f->err, sizeof(f->err),
+			 "malformed address (%zu bytes) for format %u", len,
+			 f->info->addr_format);
+		return FERRY_EINVAL;
+	}
 	rc = fi_av_insert(f->av, addr, 1, out, 0, NULL);
 	if (rc != 1)
 		return fail(f, "fi_av_insert", rc < 0 ? rc : -FI_EINVAL);

@@ -66,6 +66,10 @@ int fr_fab_getname(fr_fab *f, void *addr, size_t *len);
  * to the address vector. */
 int fr_fab_resolve(fr_fab *f, const char *host, const char *port,
 		   fi_addr_t *out);
+/* Inserts a peer's raw address after checking that it has the shape of
+ * this endpoint's address format (a peer's HELLO is not trusted: a
+ * garbage address would make the provider connect to garbage). Returns
+ * 0, FERRY_EINVAL (malformed) or FERRY_EFABRIC. */
 int fr_fab_insert(fr_fab *f, const void *addr, size_t len, fi_addr_t *out);
 void fr_fab_remove(fr_fab *f, fi_addr_t a);
 

@@ -160,7 +160,7 @@ static int hello(struct server *sv, struct slot *s)
 		p->len = q->blen[0];
 		if (fr_fab_insert(sv->fab, p->addr, p->len, &p->fi)) {
 			fr_log(WHO, "HELLO: %s", fr_fab_error(sv->fab));
-			return FERRY_EUNREACH;
+			return FERRY_EPROTO;
 		}
 		sv->npeers++;
 	}
