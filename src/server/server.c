@@ -48,10 +48,15 @@ struct slot {
 	int rma_err;
 };
 
+/* Clients that said HELLO, indexed by their address-vector entry (dense
+ * small integers with FI_AV_TABLE). Only live entries are ever answered:
+ * after an entry is removed, rxm may still name it as the source of
+ * messages on the old connection, and sending to a removed entry crashes
+ * libfabric 1.17. */
 struct peer {
 	uint8_t addr[PEER_ADDR_MAX];
-	size_t len;
-	fi_addr_t fi;
+	uint16_t len;
+	uint8_t live;
 };
 
 struct server {
@@ -63,8 +68,8 @@ struct server {
 	uint8_t *msgs;
 	fr_mr msg_mr;
 	struct slot *slots;
-	struct peer *peers;
-	size_t npeers, peer_cap;
+	struct peer *peers; /* by fi_addr_t */
+	size_t npeers, peer_cap; /* live entries; size of peers */
 	uint64_t ops;
 	unsigned busy; /* slots not in SLOT_RECV */
 	int epfd, sigfd;
@@ -106,12 +111,24 @@ static void repost(struct server *sv, struct slot *s)
 		       fr_fab_error(sv->fab));
 }
 
+static int known(const struct server *sv, fi_addr_t a)
+{
+	return a != FI_ADDR_NOTAVAIL && a != sv->self && a < sv->peer_cap &&
+	       sv->peers[a].live;
+}
+
 /* Sends rep to the slot's peer; the slot is reposted when the send
- * completes. */
+ * completes. A peer forgotten meanwhile gets nothing. */
 static void reply(struct server *sv, struct slot *s, fr_msg *rep)
 {
 	size_t n = fr_msg_encode(rep, s->tbuf, FR_MSG_SIZE);
 
+	if (!known(sv, s->peer)) {
+		fr_store_release(sv->store, s->obj);
+		s->obj = NULL;
+		repost(sv, s);
+		return;
+	}
 	set_state(sv, s, SLOT_REPLY);
 	if (!n || fr_fab_send(sv->fab, s->tbuf, n, sv->msg_mr.desc, s->peer,
 			      &s->tx.ctx)) {
@@ -134,37 +151,55 @@ static void reply_status(struct server *sv, struct slot *s, int status)
 
 /* ---- peers ------------------------------------------------------------ */
 
+/* Makes sure peers[] has an entry for a. */
+static int peers_reserve(struct server *sv, fi_addr_t a)
+{
+	size_t cap = sv->peer_cap ? sv->peer_cap : 64;
+	struct peer *n;
+
+	if (a < sv->peer_cap)
+		return 0;
+	while (cap <= a)
+		cap *= 2;
+	n = realloc(sv->peers, cap * sizeof(*n));
+	if (!n)
+		return FERRY_ENOMEM;
+	memset(n + sv->peer_cap, 0, (cap - sv->peer_cap) * sizeof(*n));
+	sv->peers = n;
+	sv->peer_cap = cap;
+	return 0;
+}
+
+/* Learns the address a client sends (or finds it known already) and
+ * answers there: not to the message's source, which shm (libfabric 1.17)
+ * reports as 0 for a sender it does not know. */
 static int hello(struct server *sv, struct slot *s)
 {
 	const fr_msg *q = &s->req;
-	struct peer *p = NULL;
+	fi_addr_t a = FI_ADDR_NOTAVAIL;
 	fr_msg rep;
 
 	if (q->blen[0] == 0 || q->blen[0] > PEER_ADDR_MAX)
 		return FERRY_EPROTO;
-	for (size_t i = 0; i < sv->npeers && !p; i++)
-		if (sv->peers[i].len == q->blen[0] &&
+	for (size_t i = 0; i < sv->peer_cap && a == FI_ADDR_NOTAVAIL; i++)
+		if (sv->peers[i].live && sv->peers[i].len == q->blen[0] &&
 		    !memcmp(sv->peers[i].addr, q->blob[0], q->blen[0]))
-			p = &sv->peers[i];
-	if (!p) {
-		if (sv->npeers == sv->peer_cap) {
-			size_t cap = sv->peer_cap ? 2 * sv->peer_cap : 64;
-			struct peer *n = realloc(sv->peers, cap * sizeof(*n));
-			if (!n)
-				return FERRY_ENOMEM;
-			sv->peers = n;
-			sv->peer_cap = cap;
-		}
-		p = &sv->peers[sv->npeers];
-		memcpy(p->addr, q->blob[0], q->blen[0]);
-		p->len = q->blen[0];
-		if (fr_fab_insert(sv->fab, p->addr, p->len, &p->fi)) {
+			a = i;
+	if (a == FI_ADDR_NOTAVAIL) {
+		if (fr_fab_insert(sv->fab, q->blob[0], q->blen[0], &a)) {
 			fr_log(WHO, "HELLO: %s", fr_fab_error(sv->fab));
 			return FERRY_EPROTO;
 		}
+		if (peers_reserve(sv, a)) {
+			fr_fab_remove(sv->fab, a);
+			return FERRY_ENOMEM;
+		}
+		memcpy(sv->peers[a].addr, q->blob[0], q->blen[0]);
+		sv->peers[a].len = (uint16_t)q->blen[0];
+		sv->peers[a].live = 1;
 		sv->npeers++;
 	}
-	s->peer = p->fi; /* not src: shm (libfabric 1.17) names unknown senders 0 */
+	s->peer = a;
 	fr_msg_init(&rep, FR_OP_HELLO, FR_F_REPLY, q->h.id);
 	rep.w[FR_HELLO_R_INLINE] = FR_INLINE_MAX;
 	rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
@@ -176,13 +211,11 @@ static int hello(struct server *sv, struct slot *s)
 
 static void bye(struct server *sv, fi_addr_t src)
 {
-	for (size_t i = 0; i < sv->npeers; i++) {
-		if (sv->peers[i].fi != src)
-			continue;
-		fr_fab_remove(sv->fab, src);
-		sv->peers[i] = sv->peers[--sv->npeers];
+	if (!known(sv, src))
 		return;
-	}
+	fr_fab_remove(sv->fab, src);
+	sv->peers[src].live = 0;
+	sv->npeers--;
 }
 
 /* ---- RMA -------------------------------------------------------------- */
@@ -264,15 +297,11 @@ static void put_pulled(struct server *sv, struct slot *s)
 	const fr_msg *q = &s->req;
 	fr_obj *o = s->obj;
 	fr_msg rep;
-	int rc = s->rma_err;
+	int rc;
 
 	s->obj = NULL;
-	if (rc) {
-		fr_store_abort(sv->store, o);
-	} else {
-		rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], o,
-				     q->h.flags & (FR_F_CREATE | FR_F_REPLACE));
-	}
+	rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], o,
+			     q->h.flags & (FR_F_CREATE | FR_F_REPLACE));
 	if (rc) {
 		reply_status(sv, s, rc);
 		return;
@@ -393,7 +422,7 @@ static int op_simple(struct server *sv, struct slot *s)
 
 static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 {
-	int known = c->src != FI_ADDR_NOTAVAIL && c->src != sv->self;
+	int known_src = known(sv, c->src);
 	const char *why = NULL;
 	int rc;
 
@@ -407,7 +436,7 @@ static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 		rc = FERRY_EPROTO;
 		why = "reply sent to a server";
 	}
-	if (!rc && !known && s->req.h.opcode != FR_OP_HELLO) {
+	if (!rc && !known_src && s->req.h.opcode != FR_OP_HELLO) {
 		rc = FERRY_EPROTO;
 		why = "request from a peer that sent no HELLO";
 	}
@@ -416,7 +445,7 @@ static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 		 * error reply under the id they sent, if any. */
 		fr_log(WHO, "dropping a malformed message (%zu bytes): %s",
 		       c->len, why);
-		if (!known || c->len < 16) {
+		if (!known_src || c->len < 16) {
 			repost(sv, s);
 			return;
 		}
@@ -458,12 +487,25 @@ static void on_rma(struct server *sv, struct slot *s, const fr_comp *c)
 	}
 	if (--s->rma_left)
 		return;
+	if (s->rma_err) {
+		/* The client named memory it had not registered (or took it
+		 * back, or vanished). tcp;ofi_rxm in libfabric 1.17 breaks
+		 * the connection on such an error and crashes on the next
+		 * send over it, so the client is not answered: it is
+		 * forgotten, its request times out, and its next request
+		 * greets us again over a fresh connection. */
+		fr_store_abort(sv->store, s->state == SLOT_PULL ? s->obj : NULL);
+		if (s->state == SLOT_PUSH)
+			fr_store_release(sv->store, s->obj);
+		s->obj = NULL;
+		bye(sv, s->peer);
+		repost(sv, s);
+		return;
+	}
 	if (s->state == SLOT_PULL) {
 		put_pulled(sv, s);
 	} else {
-		if (s->rma_err)
-			s->got = 0;
-		get_reply(sv, s, FR_F_RMA, s->rma_err);
+		get_reply(sv, s, FR_F_RMA, 0);
 	}
 }
 
