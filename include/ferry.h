@@ -108,8 +108,10 @@ int ferry_connect(const ferry_opts *opts, ferry_client **out);
 /* "direct", "proxy-unix" or "proxy-tcp". */
 const char *ferry_mode(const ferry_client *c);
 
-/* Closes the client, waits for nothing, frees everything it owns, including
- * buffers from ferry_alloc(). Accepts NULL. */
+/* Closes the client: lets operations still in flight finish (for at most
+ * 2 s; their ops are not returned by any later call and are not written to
+ * after ferry_close returns), then frees everything the client owns,
+ * including buffers from ferry_alloc(). Accepts NULL. */
 void ferry_close(ferry_client *c);
 
 /* Zero-copy buffers. Memory from ferry_alloc() is registered with the fabric

@@ -32,7 +32,8 @@
 static ft_cluster *live[MAX_CLUSTERS];
 static pid_t owner;
 
-/* ---- small things --------------------------------------------------------- */
+/* ---- small things ---------------------------------------------------------
+ */
 
 const char *ft_provider(void)
 {
@@ -112,7 +113,8 @@ size_t ft_check(const void *buf, size_t n, uint64_t seed)
 	return (size_t)-1;
 }
 
-/* ---- ports ---------------------------------------------------------------- */
+/* ---- ports ----------------------------------------------------------------
+ */
 
 static int port_free(unsigned port)
 {
@@ -140,8 +142,8 @@ unsigned ft_free_ports(unsigned n)
 		seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL) ^
 		       (uint64_t)ft_now_ms();
 	for (int tries = 0; tries < 1000; tries++) {
-		unsigned base = PORT_LO + (unsigned)(mix(&seed) %
-						     (PORT_HI - PORT_LO - n));
+		unsigned base =
+		    PORT_LO + (unsigned)(mix(&seed) % (PORT_HI - PORT_LO - n));
 		int ok = 1;
 
 		for (unsigned i = 0; i < ngiven && ok; i++)
@@ -158,7 +160,8 @@ unsigned ft_free_ports(unsigned n)
 	return 0;
 }
 
-/* ---- processes ------------------------------------------------------------ */
+/* ---- processes ------------------------------------------------------------
+ */
 
 /* Reaps server i if it has exited; returns 1 if it is gone. */
 static int reap(ft_cluster *cl, unsigned i, int block)
@@ -171,11 +174,15 @@ static int reap(ft_cluster *cl, unsigned i, int block)
 	do
 		r = waitpid(cl->pids[i], &st, block ? 0 : WNOHANG);
 	while (r < 0 && errno == EINTR);
-	if (r == cl->pids[i] || (r < 0 && errno == ECHILD)) {
-		cl->wstatus[i] = r == cl->pids[i] ? st : -1;
+	if (r == cl->pids[i]) {
+		cl->wstatus[i] = st;
 		cl->pids[i] = 0;
 		return 1;
 	}
+	/* Not our child (we are a forked test process): it is gone when no
+	 * such process exists. */
+	if (r < 0 && errno == ECHILD)
+		return kill(cl->pids[i], 0) != 0;
 	return 0;
 }
 
@@ -259,15 +266,27 @@ static void cleanup_all(void)
 	}
 }
 
+static int keep_dirs; /* FERRY_TEST_KEEP=1, read once (not in a handler) */
+
 /* A test killed from outside (run.sh's time-out, ^C) still takes its
- * servers down; only async-signal-safe calls here. */
+ * servers down and removes its files; only async-signal-safe calls here. */
 static void on_signal(int sig)
 {
 	if (getpid() == owner)
-		for (int i = 0; i < MAX_CLUSTERS; i++)
-			for (unsigned j = 0; live[i] && j < live[i]->n; j++)
-				if (live[i]->pids[j] > 0)
-					kill(live[i]->pids[j], SIGKILL);
+		for (int i = 0; i < MAX_CLUSTERS; i++) {
+			ft_cluster *cl = live[i];
+			if (!cl)
+				continue;
+			for (unsigned j = 0; j < cl->n; j++)
+				if (cl->pids[j] > 0)
+					kill(cl->pids[j], SIGKILL);
+			if (keep_dirs)
+				continue;
+			for (unsigned j = 0; j < cl->n; j++)
+				unlink(cl->logs[j]);
+			unlink(cl->file);
+			rmdir(cl->dir);
+		}
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -277,7 +296,9 @@ static void track(ft_cluster *cl)
 	static int installed;
 
 	if (!installed) {
+		const char *keep = getenv("FERRY_TEST_KEEP");
 		installed = 1;
+		keep_dirs = keep && *keep == '1';
 		owner = getpid();
 		atexit(cleanup_all);
 		signal(SIGTERM, on_signal);
@@ -389,8 +410,7 @@ ft_cluster *ft_cluster_start(unsigned n, const char *const *extra)
 		memcpy(fc.servers[i], cl->addrs[i], sizeof(fc.servers[i]));
 	rc = fr_cluster_save(cl->file, &fc);
 	if (!rc)
-		rc = fr_ring_build(&cl->ring,
-				   (const char(*)[64])cl->addrs, n);
+		rc = fr_ring_build(&cl->ring, (const char(*)[64])cl->addrs, n);
 	if (rc) {
 		ft_cluster_stop(cl);
 		fail_msg("harness: cannot write the cluster file: %s",
@@ -418,7 +438,55 @@ unsigned ft_owner(const ft_cluster *cl, const void *key, size_t klen)
 	return fr_ring_pick(&cl->ring, key, klen);
 }
 
-/* ---- clients -------------------------------------------------------------- */
+/* ---- isolation ------------------------------------------------------------
+ */
+
+static void (*isolated_fn)(void **state);
+static void **isolated_state;
+
+static void run_isolated(void **state)
+{
+	isolated_fn(isolated_state);
+}
+
+void ft_isolated(const char *name, void (*fn)(void **state), void **state,
+		 int timeout_ms)
+{
+	uint64_t deadline = ft_now_ms() + (uint64_t)timeout_ms;
+	pid_t pid, r;
+	int st = 0;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		const struct CMUnitTest one[] = {
+		    {name, run_isolated, NULL, NULL, NULL},
+		};
+		isolated_fn = fn;
+		isolated_state = state;
+		dup2(2, 1);
+		setenv("CMOCKA_MESSAGE_OUTPUT", "STDOUT", 1);
+		cmocka_set_message_output(CM_OUTPUT_STDOUT);
+		_exit(_cmocka_run_group_tests(name, one, 1, NULL, NULL) ? 1
+									: 0);
+	}
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && ft_now_ms() < deadline)
+		usleep(10000);
+	if (r != pid) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		fail_msg("%s: still running after %d ms (killed)", name,
+			 timeout_ms);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("%s failed in its child process (status 0x%x; "
+			 "see above)",
+			 name, st);
+}
+
+/* ---- clients --------------------------------------------------------------
+ */
 
 int ft_connect_opts(const ft_cluster *cl, int timeout_ms, unsigned inflight,
 		    ferry_client **out)
@@ -427,6 +495,7 @@ int ft_connect_opts(const ft_cluster *cl, int timeout_ms, unsigned inflight,
 
 	ferry_opts_init(&o);
 	o.cluster = cl->file;
+	o.proxy = "direct"; /* these tests talk to the servers themselves */
 	if (timeout_ms)
 		o.timeout_ms = timeout_ms;
 	if (inflight)

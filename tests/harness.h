@@ -27,15 +27,15 @@
 #define FT_MAX_SERVERS 16
 
 typedef struct ft_cluster {
-	unsigned n;                        /* servers */
-	pid_t pids[FT_MAX_SERVERS];        /* 0 once reaped */
-	int wstatus[FT_MAX_SERVERS];       /* waitpid status once reaped */
-	char addrs[FT_MAX_SERVERS][64];    /* HOST:PORT, as in the file */
-	char logs[FT_MAX_SERVERS][320];    /* each server's stdout+stderr */
-	char dir[256];                     /* the mkdtemp directory */
-	char file[300];                    /* the cluster file in it */
+	unsigned n;			/* servers */
+	pid_t pids[FT_MAX_SERVERS];	/* 0 once reaped */
+	int wstatus[FT_MAX_SERVERS];	/* waitpid status once reaped */
+	char addrs[FT_MAX_SERVERS][64]; /* HOST:PORT, as in the file */
+	char logs[FT_MAX_SERVERS][320]; /* each server's stdout+stderr */
+	char dir[256];			/* the mkdtemp directory */
+	char file[300];			/* the cluster file in it */
 	char provider[16];
-	fr_ring ring;                      /* as libferry builds it */
+	fr_ring ring; /* as libferry builds it */
 } ft_cluster;
 
 /* $FERRY_TEST_PROVIDER, or "tcp". */
@@ -86,6 +86,17 @@ void ft_dump_logs(const ft_cluster *cl);
 
 /* Index of the server a key lives on, the way libferry picks it. */
 unsigned ft_owner(const ft_cluster *cl, const void *key, size_t klen);
+
+/* Runs the test function fn(state) in a forked child process and fails
+ * the current test if it fails there or is still running after timeout_ms
+ * (it is then killed). For tests whose failure mode is a hang that no
+ * call can bound (a provider spinning on a lock a crashed peer holds):
+ * the suite still ends in time, and no later test inherits the damage.
+ * The child reports in cmocka's plain format on stderr, so its lines do
+ * not count as TAP results; it must create its own clients (fork and an
+ * open fabric endpoint do not mix). Servers stay owned by the parent. */
+void ft_isolated(const char *name, void (*fn)(void **state), void **state,
+		 int timeout_ms);
 
 /* Milliseconds on the monotonic clock. */
 uint64_t ft_now_ms(void);

@@ -4,8 +4,9 @@
 #   2. integration tests (tests/integ) against real ferry-server processes,
 #      once per fabric provider (tcp, shm), each in its own process;
 #   3. black-box CLI scripts (tests/cli/test_*.sh), once per provider.
-# Each executable prints TAP ("ok N - name" / "not ok N - name"); a test
-# process that crashes or outlives its time-out counts as one failure.
+# Each executable prints TAP ("ok N - name" / "not ok N - name"; "ok N #
+# SKIP reason" is counted apart); a test process that crashes or outlives
+# its time-out counts as one failure.
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ PROVIDERS=${FERRY_TEST_PROVIDERS:-"tcp shm"}
 TIMEOUT=${FERRY_TEST_TIMEOUT:-300}
 pass=0
 fail=0
+skipped=0
 failed=()
 
 run() { # label, command...
@@ -23,9 +25,11 @@ run() { # label, command...
 	shift
 	out=$(timeout --kill-after=10 "$TIMEOUT" "$@" 2>&1)
 	rc=$?
-	ok=$(grep -cE '^ok [0-9]+' <<<"$out")
-	bad=$(grep -cE '^not ok [0-9]+' <<<"$out")
-	grep -E '^(not )?ok [0-9]+' <<<"$out" | sed "s|^|[$label] |"
+	# cmocka writes a skipped case as "not ok N # SKIP name".
+	ok=$(grep -E '^ok [0-9]+' <<<"$out" | grep -cv '# SKIP')
+	skip=$(grep -cE '^(not )?ok [0-9]+ # SKIP' <<<"$out")
+	bad=$(grep -E '^not ok [0-9]+' <<<"$out" | grep -cv '# SKIP')
+	grep -E '^(not )?ok [0-9]+|^# .*wedges' <<<"$out" | sed "s|^|[$label] |"
 	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
 		bad=1 # crashed, timed out, or failed outside a test case
 		echo "[$label] not ok - exited with status $rc"
@@ -38,6 +42,7 @@ run() { # label, command...
 	fi
 	pass=$((pass + ok))
 	fail=$((fail + bad))
+	skipped=$((skipped + skip))
 }
 
 for t in "$BUILD"/tests/test_*; do
@@ -58,5 +63,5 @@ for t in tests/cli/test_*.sh; do
 done
 
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]

@@ -755,9 +755,10 @@ int ferry_list(ferry_client *c, const void *prefix, size_t plen,
 	unsigned n;
 	fr_msg m;
 
-	if (!c || !out || plen > FERRY_KEY_MAX || alen > FERRY_KEY_MAX ||
-	    (plen && !prefix) || (alen && !after) || max == 0)
+	if (!c || !out || (plen && !prefix) || (alen && !after) || max == 0)
 		return FERRY_EINVAL;
+	if (plen > FERRY_KEY_MAX || alen > FERRY_KEY_MAX)
+		return FERRY_E2BIG;
 	*out = NULL;
 	n = c->npeers;
 	parts = calloc(n, sizeof(*parts));
@@ -941,12 +942,41 @@ int ferry_connect(const ferry_opts *opts, ferry_client **out)
 	return 0;
 }
 
+#define CLOSE_WAIT_NS 2000000000ull
+
+/* Lets requests in flight finish (for at most CLOSE_WAIT_NS) so that no
+ * server is left moving data to or from a peer that vanished (shm in
+ * libfabric 1.17 does not recover from that), then detaches the caller's
+ * ops: after ferry_close returns, libferry touches none of them. */
+static void quiesce(ferry_client *c)
+{
+	uint64_t end = fr_now_ns() + CLOSE_WAIT_NS;
+	int busy = 1;
+
+	while (busy && fr_now_ns() < end) {
+		busy = 0;
+		for (unsigned i = 0; i < c->nreqs && !busy; i++)
+			busy = c->reqs[i].busy && !c->reqs[i].finished;
+		if (busy && c->tp->progress(c, 1) == 0)
+			sched_yield();
+		if (fr_now_ns() >= c->next_scan)
+			expire(c, fr_now_ns());
+	}
+	for (unsigned i = 0; i < c->nreqs; i++)
+		c->reqs[i].op = NULL;
+	c->done_head = c->done_tail = NULL;
+}
+
 void ferry_close(ferry_client *c)
 {
 	if (!c)
 		return;
-	if (c->tp)
+	if (c->tp && c->reqs) {
+		quiesce(c);
 		c->tp->close(c);
+	} else if (c->tp) {
+		c->tp->close(c);
+	}
 	fr_ring_free(&c->ring);
 	free(c->reqs);
 	free(c->peer_names);

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# Black-box tests of the ferry command line, the way a user runs it: a real
+# 'ferry cluster up' (servers and node proxy) on free ports with the
+# provider from $FERRY_TEST_PROVIDER, values through stdin, stdout and
+# files compared byte for byte, listing, removal, errors with their exit
+# codes and messages, --help everywhere, and 'cluster down' stopping every
+# process it started. Prints TAP; the cluster and the scratch folder are
+# always removed (trap), whatever fails.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${FERRY_BIN:-$ROOT/build/bin}
+PROVIDER=${FERRY_TEST_PROVIDER:-tcp}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferry-cli.XXXXXX") || exit 1
+HOME_DIR=$TMP/home
+export FERRY_HOME=$HOME_DIR
+unset FERRY_CLUSTER FERRY_PROXY
+CMD_TIMEOUT=60 # no single command may take longer
+
+n=0
+failed=0
+pids=()
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+
+not_ok() { # description, detail lines...
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+	shift
+	for line in "$@"; do
+		echo "# $line"
+	done
+	for f in "$TMP/out" "$TMP/err"; do
+		[ -s "$f" ] && head -c 2000 "$f" | sed 's/^/#   /'
+	done
+	return 0
+}
+
+# Runs a ferry command with a time limit; stdout to $TMP/out, stderr to
+# $TMP/err; returns its exit status.
+f() {
+	timeout --kill-after=5 "$CMD_TIMEOUT" "$BIN/ferry" "$@" >"$TMP/out" 2>"$TMP/err"
+}
+
+# expect STATUS DESCRIPTION COMMAND...: the command exits with STATUS.
+expect() {
+	local want=$1 desc=$2 rc
+	shift 2
+	"$@"
+	rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "exit status $rc, expected $want"
+	fi
+}
+
+cleanup() {
+	# The processes 'cluster up' started, by the pids it recorded.
+	if [ -f "$HOME_DIR/cluster" ]; then
+		timeout 20 "$BIN/ferry" cluster down >/dev/null 2>&1
+	fi
+	for p in "${pids[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# A base port with N+1 free ports (servers, then the proxy's TCP port):
+# nothing accepts a connection on them now.
+port_free() {
+	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+pick_ports() {
+	local base i tries
+	for tries in $(seq 1 100); do
+		base=$((12000 + (RANDOM * 32768 + RANDOM) % 19000))
+		for i in 0 1 2 3; do
+			port_free $((base + i)) || continue 2
+		done
+		echo "$base"
+		return 0
+	done
+	return 1
+}
+
+# ---- help and usage (no cluster needed) ------------------------------------
+
+help_ok() { # program description args...
+	local prog=$1 desc=$2 rc
+	shift 2
+	timeout 10 "$prog" "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && grep -q '^Usage' "$TMP/out"; then
+		ok "$desc"
+	else
+		not_ok "$desc" "exit status $rc; Usage on stdout expected"
+	fi
+}
+
+help_ok "$BIN/ferry" "ferry --help" --help
+help_ok "$BIN/ferry" "ferry -h" -h
+help_ok "$BIN/ferry-server" "ferry-server --help" --help
+if [ -x "$BIN/ferry-proxy" ]; then
+	help_ok "$BIN/ferry-proxy" "ferry-proxy --help" --help
+fi
+for cmd in put get rm ls stat cluster bench; do
+	help_ok "$BIN/ferry" "ferry $cmd --help" "$cmd" --help
+done
+help_ok "$BIN/ferry" "ferry cluster up --help" cluster up --help
+
+expect 2 "unknown command exits 2" f no-such-command
+grep -q "unknown command" "$TMP/err" && ok "unknown command is named" ||
+	not_ok "unknown command is named"
+expect 2 "unknown option exits 2" f --no-such-option
+expect 2 "ferry without a command exits 2" f
+expect 2 "ferry-server with a bad option exits 2" \
+	sh -c "timeout 10 '$BIN/ferry-server' --memory lots 2>'$TMP/err'"
+expect 2 "cluster up with a bad provider exits 2" \
+	f cluster up --dir "$HOME_DIR" --provider nosuch
+expect 1 "get without a cluster fails" f get somekey
+grep -qi "no cluster" "$TMP/err" && ok "... and says there is no cluster" ||
+	not_ok "... and says there is no cluster"
+
+# ---- a cluster ------------------------------------------------------------------
+
+up=1
+for attempt in 1 2 3 4 5; do
+	base=$(pick_ports) || break
+	if f cluster up --dir "$HOME_DIR" --port "$base" \
+		--provider "$PROVIDER" --servers 2 --memory 64M; then
+		up=0
+		break
+	fi
+	cp "$TMP/err" "$TMP/up.err"
+	f cluster down # whatever half-started
+done
+if [ "$up" -ne 0 ]; then
+	not_ok "cluster up ($PROVIDER)" "could not start a cluster"
+	cat "$TMP"/up.err "$HOME_DIR"/*.log 2>/dev/null | tail -n 20 | sed 's/^/#   /'
+	echo "1..$n"
+	exit 1
+fi
+ok "cluster up --servers 2 --provider $PROVIDER"
+[ -f "$HOME_DIR/cluster" ] && grep -q "^provider $PROVIDER" "$HOME_DIR/cluster" &&
+	[ "$(grep -c '^server ' "$HOME_DIR/cluster")" -eq 2 ] &&
+	ok "cluster file names the provider and 2 servers" ||
+	not_ok "cluster file names the provider and 2 servers"
+mapfile -t pids < <(awk '$1 == "pid" { print $2 }' "$HOME_DIR/cluster")
+[ "${#pids[@]}" -ge 2 ] && ok "cluster file records the processes" ||
+	not_ok "cluster file records the processes" "pids: ${pids[*]}"
+
+expect 1 "a second cluster up in the same folder is refused" \
+	f cluster up --dir "$HOME_DIR" --port "$base" --provider "$PROVIDER"
+
+expect 0 "cluster status" f cluster status
+[ "$(grep -c 'running' "$TMP/out")" -eq "${#pids[@]}" ] &&
+	[ "$(grep -cE '^127\.0\.0\.1:[0-9]+ +up' "$TMP/out")" -eq 2 ] &&
+	ok "cluster status shows every process running and 2 servers up" ||
+	not_ok "cluster status shows every process running and 2 servers up"
+
+# ---- values -------------------------------------------------------------------------
+
+printf 'hello, ferry\n' >"$TMP/small"
+expect 0 "put from stdin" f put greeting <"$TMP/small"
+expect 0 "get to stdout" f get greeting
+cmp -s "$TMP/out" "$TMP/small" && ok "stdin -> stdout is byte-identical" ||
+	not_ok "stdin -> stdout is byte-identical"
+
+head -c 5000000 /dev/urandom >"$TMP/big"
+expect 0 "put a 5 MB file" f put big "$TMP/big"
+expect 0 "get it into a file" f get big "$TMP/big.back"
+cmp -s "$TMP/big" "$TMP/big.back" && ok "5 MB file -> file is byte-identical" ||
+	not_ok "5 MB file -> file is byte-identical"
+expect 0 "get it to stdout" f get big
+cmp -s "$TMP/big" "$TMP/out" && ok "5 MB file -> stdout is byte-identical" ||
+	not_ok "5 MB file -> stdout is byte-identical"
+expect 0 "get it with --direct (fabric, no proxy)" f --direct get big
+cmp -s "$TMP/big" "$TMP/out" && ok "--direct read is byte-identical" ||
+	not_ok "--direct read is byte-identical"
+
+head -c 300000 /dev/urandom >"$TMP/bin"
+expect 0 "put binary data through a pipe" \
+	sh -c "cat '$TMP/bin' | timeout $CMD_TIMEOUT '$BIN/ferry' put bin - >'$TMP/out' 2>'$TMP/err'"
+expect 0 "get binary data" f get bin -
+cmp -s "$TMP/bin" "$TMP/out" && ok "binary pipe round trip is byte-identical" ||
+	not_ok "binary pipe round trip is byte-identical"
+expect 0 "put with --direct" f --direct put direct "$TMP/bin"
+expect 0 "read it back through the proxy" f get direct
+cmp -s "$TMP/bin" "$TMP/out" && ok "--direct put, proxy get: identical" ||
+	not_ok "--direct put, proxy get: identical"
+
+expect 0 "put an empty value" f put empty /dev/null
+expect 0 "get the empty value" f get empty
+[ ! -s "$TMP/out" ] && ok "the empty value is empty" || not_ok "the empty value is empty"
+
+expect 0 "overwrite a value" f put greeting "$TMP/bin"
+expect 0 "get the new value" f get greeting
+cmp -s "$TMP/bin" "$TMP/out" && ok "overwrite replaced every byte" ||
+	not_ok "overwrite replaced every byte"
+
+expect 1 "put --create on an existing key fails" f put --create greeting "$TMP/small"
+grep -qi "exists" "$TMP/err" && ok "... saying it exists" || not_ok "... saying it exists"
+expect 1 "put --replace on a missing key fails" f put --replace nokey "$TMP/small"
+expect 0 "put --create on a new key" f put --create newkey "$TMP/small"
+
+expect 0 "stat KEY" f stat big
+grep -qE '^size: +5000000$' "$TMP/out" && ok "stat shows the size" ||
+	not_ok "stat shows the size"
+expect 0 "stat (cluster)" f stat
+grep -qE '^total: 2 servers \(0 down\)' "$TMP/out" && ok "stat shows 2 servers up" ||
+	not_ok "stat shows 2 servers up"
+
+# ---- missing keys -------------------------------------------------------------------
+
+expect 1 "get of a missing key fails" f get no/such/key
+grep -q "no such key" "$TMP/err" && ok "... with a clear message" ||
+	not_ok "... with a clear message"
+[ ! -s "$TMP/out" ] && ok "... and writes nothing to stdout" ||
+	not_ok "... and writes nothing to stdout"
+expect 1 "stat of a missing key fails" f stat no/such/key
+expect 1 "rm of a missing key fails" f rm no/such/key
+grep -q "no such key" "$TMP/err" && ok "... with a clear message" ||
+	not_ok "... with a clear message"
+
+# ---- listing and removal --------------------------------------------------------------
+
+for k in ls/b ls/a ls/c ls/ab lt/x lr/y; do
+	printf '%s' "$k" | timeout "$CMD_TIMEOUT" "$BIN/ferry" put "$k" || true
+done
+expect 0 "ls PREFIX" f ls ls/
+printf 'ls/a\nls/ab\nls/b\nls/c\n' >"$TMP/want"
+cmp -s "$TMP/want" "$TMP/out" && ok "ls PREFIX lists exactly the prefix, sorted" ||
+	not_ok "ls PREFIX lists exactly the prefix, sorted"
+expect 0 "ls (everything)" f ls
+for k in greeting big bin empty newkey ls/a lt/x lr/y; do
+	grep -qx "$k" "$TMP/out" || { not_ok "ls lists $k"; continue; }
+done
+sort -c "$TMP/out" 2>/dev/null && ok "ls output is sorted" || not_ok "ls output is sorted"
+expect 0 "ls of an unused prefix" f ls zzz/
+[ ! -s "$TMP/out" ] && ok "... lists nothing" || not_ok "... lists nothing"
+
+expect 0 "rm two keys" f rm ls/a ls/b
+expect 1 "removed keys are gone" f get ls/a
+expect 0 "ls after rm" f ls ls/
+printf 'ls/ab\nls/c\n' >"$TMP/want"
+cmp -s "$TMP/want" "$TMP/out" && ok "ls no longer lists removed keys" ||
+	not_ok "ls no longer lists removed keys"
+
+# ---- down -------------------------------------------------------------------------------
+
+expect 0 "cluster down" f cluster down
+gone=1
+for i in $(seq 1 50); do
+	gone=1
+	for p in "${pids[@]}"; do
+		if kill -0 "$p" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
+			gone=0
+		fi
+	done
+	[ "$gone" -eq 1 ] && break
+	sleep 0.1
+done
+[ "$gone" -eq 1 ] && ok "cluster down stopped every process" ||
+	not_ok "cluster down stopped every process" "still running: ${pids[*]}"
+[ ! -e "$HOME_DIR/cluster" ] && ok "cluster down removed the cluster file" ||
+	not_ok "cluster down removed the cluster file"
+expect 1 "get after down fails" f get greeting
+expect 1 "cluster down again fails (nothing to stop)" f cluster down
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,400 @@
+/*
+ * Server loss: after kill -9 of one server, every call that needs it fails
+ * with FERRY_EUNREACH or FERRY_ETIMEDOUT within the client's timeout (plus
+ * slack; a bound, not a performance figure) instead of hanging, while keys
+ * on the surviving server keep working; connecting with a dead server in
+ * the cluster still works; and SIGTERM stops a server cleanly (exit status
+ * 0) within a few seconds.
+ */
+#include "harness.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The client's per-operation timeout, and how much later than that a
+ * failing call may return (time-out scans, scheduling on a busy 2-core
+ * machine). */
+#define TIMEOUT_MS 2000
+#define SLACK_MS 1500
+#define MiB ((size_t)1 << 20)
+
+static ft_cluster *cl;
+static ferry_client *c;
+static char key_on[2][32]; /* a key on server 0 and one on server 1 */
+
+static int setup(void **state)
+{
+	static const char *const args[] = {"--memory", "128M", NULL};
+
+	cl = ft_cluster_start(2, args);
+	c = NULL;
+	for (unsigned want = 0; want < 2; want++)
+		for (int i = 0; i < 1000; i++) {
+			snprintf(key_on[want], sizeof(key_on[want]), "kill/%d",
+				 i);
+			if (ft_owner(cl, key_on[want], strlen(key_on[want])) ==
+			    want)
+				break;
+		}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	ferry_close(c);
+	c = NULL;
+	ft_cluster_stop(cl);
+	cl = NULL;
+	return 0;
+}
+
+static int lost(int rc)
+{
+	return rc == FERRY_EUNREACH || rc == FERRY_ETIMEDOUT;
+}
+
+/* Runs expr, which must fail as a lost server does, within the bound. */
+#define EXPECT_LOST(expr)                                                      \
+	do {                                                                   \
+		uint64_t t0_ = ft_now_ms();                                    \
+		int rc_ = (expr);                                              \
+		uint64_t dt_ = ft_now_ms() - t0_;                              \
+		if (!lost(rc_))                                                \
+			fail_msg("%s = %d (%s), expected EUNREACH or "         \
+				 "ETIMEDOUT",                                  \
+				 #expr, rc_, ferry_strerror(rc_));             \
+		if (dt_ > TIMEOUT_MS + SLACK_MS)                               \
+			fail_msg("%s took %llu ms (timeout %d ms)", #expr,     \
+				 (unsigned long long)dt_, TIMEOUT_MS);         \
+	} while (0)
+
+static void put_both(void)
+{
+	for (int s = 0; s < 2; s++)
+		ft_assert_rc(
+		    ferry_put(c, key_on[s], strlen(key_on[s]), "alive", 5, 0),
+		    0);
+}
+
+static void survivor_works(void)
+{
+	char buf[16];
+	size_t got;
+	const char *k = key_on[0];
+
+	ft_assert_rc(
+	    ferry_get(c, k, strlen(k), 0, buf, sizeof(buf), &got, NULL), 0);
+	assert_int_equal(got, 5);
+	assert_memory_equal(buf, "alive", 5);
+	ft_assert_rc(ferry_put(c, k, strlen(k), "again", 5, 0), 0);
+	ft_assert_rc(
+	    ferry_get(c, k, strlen(k), 0, buf, sizeof(buf), &got, NULL), 0);
+	assert_memory_equal(buf, "again", 5);
+	ft_assert_rc(ferry_put(c, k, strlen(k), "alive", 5, 0), 0);
+}
+
+static void test_kill9_fails_fast(void **state)
+{
+	const char *dead = key_on[1];
+	size_t dl = strlen(dead), got;
+	char buf[16];
+	int64_t v;
+
+	c = ft_connect(cl, TIMEOUT_MS);
+	put_both();
+	ft_server_kill(cl, 1, SIGKILL);
+	assert_false(ft_server_alive(cl, 1));
+	/* Repeatedly: a dead server stays dead, every call stays bounded. */
+	for (int round = 0; round < 2; round++) {
+		EXPECT_LOST(
+		    ferry_get(c, dead, dl, 0, buf, sizeof(buf), &got, NULL));
+		EXPECT_LOST(ferry_put(c, dead, dl, "x", 1, 0));
+		EXPECT_LOST(ferry_stat_key(c, dead, dl, NULL));
+		EXPECT_LOST(ferry_del(c, dead, dl));
+		EXPECT_LOST(ferry_incr(c, dead, dl, 1, &v));
+		survivor_works();
+	}
+	/* A large value (by RMA) to the dead server. */
+	uint8_t *big = malloc(MiB);
+	assert_non_null(big);
+	memset(big, 1, MiB);
+	EXPECT_LOST(ferry_put(c, dead, dl, big, MiB, 0));
+	EXPECT_LOST(ferry_get(c, dead, dl, 0, big, MiB, &got, NULL));
+	free(big);
+	survivor_works();
+}
+
+static void test_kill9_batch_async_stat_list(void **state)
+{
+	/* Static: if an assertion ends the test early, operations still in
+	 * flight must not point into a dead stack frame. */
+	static char b0[16], b1[16];
+	static ferry_op ops[2];
+	ops[0] = (ferry_op){.opcode = FERRY_OP_GET,
+			    .key = key_on[0],
+			    .klen = strlen(key_on[0]),
+			    .buf = b0,
+			    .len = sizeof(b0)};
+	ops[1] = (ferry_op){.opcode = FERRY_OP_GET,
+			    .key = key_on[1],
+			    .klen = strlen(key_on[1]),
+			    .buf = b1,
+			    .len = sizeof(b1)};
+	ferry_server_stat st[2];
+	ferry_keys *k = NULL;
+	uint64_t t0;
+	int rc;
+
+	c = ft_connect(cl, TIMEOUT_MS);
+	put_both();
+	ft_server_kill(cl, 1, SIGKILL);
+
+	/* Batch: the survivor's op succeeds, the other fails, in bound. */
+	t0 = ft_now_ms();
+	rc = ferry_batch(c, ops, 2);
+	assert_true(ft_now_ms() - t0 <= TIMEOUT_MS + SLACK_MS);
+	assert_true(lost(rc));
+	assert_int_equal(ops[0].status, 0);
+	assert_int_equal(ops[0].result, 5);
+	assert_memory_equal(b0, "alive", 5);
+	assert_true(lost(ops[1].status));
+
+	/* Async: both complete, in bound. */
+	t0 = ft_now_ms();
+	int done = 0;
+	for (int i = 0; i < 2; i++) {
+		rc = ferry_submit(c, &ops[i]);
+		/* An op on a server already known to be down may be
+		 * rejected at once. */
+		if (rc) {
+			assert_int_equal(i, 1);
+			assert_true(lost(rc));
+			assert_true(lost(ops[i].status));
+			done++;
+		}
+	}
+	while (done < 2 && ft_now_ms() - t0 <= TIMEOUT_MS + SLACK_MS) {
+		ferry_op *out[2];
+		int n = ferry_poll(c, out, 2, 500);
+		assert_true(n >= 0);
+		for (int j = 0; j < n; j++) {
+			if (out[j] == &ops[0])
+				assert_int_equal(out[j]->status, 0);
+			else
+				assert_true(lost(out[j]->status));
+		}
+		done += n;
+	}
+	assert_int_equal(done, 2);
+
+	/* Cluster stat reports the dead server, not a hang. */
+	t0 = ft_now_ms();
+	assert_int_equal(ferry_cluster_stat(c, st, 2), 2);
+	assert_true(ft_now_ms() - t0 <= TIMEOUT_MS + SLACK_MS);
+	assert_int_equal(st[0].status, 0);
+	assert_true(lost(st[1].status));
+	/* A listing cannot be complete without the server: it fails. */
+	EXPECT_LOST(ferry_list(c, "kill/", 5, NULL, 0, 10, &k));
+	assert_null(k);
+	survivor_works();
+}
+
+static void test_connect_with_a_dead_server(void **state)
+{
+	ferry_client *none = NULL;
+	char buf[16];
+	uint64_t t0;
+
+	c = ft_connect(cl, TIMEOUT_MS);
+	put_both();
+	ferry_close(c);
+	c = NULL;
+	ft_server_kill(cl, 1, SIGKILL);
+	/* One server answering is enough to connect. */
+	t0 = ft_now_ms();
+	c = ft_connect(cl, TIMEOUT_MS);
+	assert_true(ft_now_ms() - t0 <= TIMEOUT_MS + SLACK_MS);
+	survivor_works();
+	EXPECT_LOST(ferry_get(c, key_on[1], strlen(key_on[1]), 0, buf,
+			      sizeof(buf), NULL, NULL));
+	EXPECT_LOST(ferry_put(c, key_on[1], strlen(key_on[1]), "x", 1, 0));
+	/* With no server left, connecting fails, in bound. */
+	ft_server_kill(cl, 0, SIGKILL);
+	EXPECT_LOST(ft_connect_opts(cl, TIMEOUT_MS, 0, &none));
+	assert_null(none);
+	/* And the old client fails its calls instead of hanging. */
+	EXPECT_LOST(ferry_get(c, key_on[0], strlen(key_on[0]), 0, buf,
+			      sizeof(buf), NULL, NULL));
+}
+
+/* What the child of test_kill9_during_transfer reports through its pipe. */
+struct transfer_report {
+	int submitted; /* the put is in flight */
+	int status;    /* its outcome */
+	int survivor;  /* a get from the surviving server afterwards */
+	uint64_t ms;   /* from the kill (as the child saw it) to the outcome */
+};
+
+/* The client side runs in a child process: a provider that wedges after
+ * the kill (see below) then wedges only the child, which the parent can
+ * kill, and no later test inherits the damage. */
+static void transfer_child(int wfd, int rfd)
+{
+	size_t size = 32 * MiB;
+	uint8_t *buf = malloc(size);
+	struct transfer_report rep = {0};
+	ferry_op op = {.opcode = FERRY_OP_PUT,
+		       .key = key_on[1],
+		       .klen = strlen(key_on[1]),
+		       .buf = buf,
+		       .len = size};
+	ferry_op *out[1];
+	ferry_client *cc = NULL;
+	char go, b[16];
+	uint64_t t0;
+	int n = 0;
+
+	if (!buf || ft_connect_opts(cl, TIMEOUT_MS, 0, &cc) ||
+	    ferry_put(cc, key_on[0], strlen(key_on[0]), "alive", 5, 0))
+		_exit(2);
+	ft_fill(buf, size, 1);
+	rep.submitted = ferry_submit(cc, &op) == 0;
+	if (write(wfd, &rep, sizeof(rep)) != sizeof(rep) ||
+	    read(rfd, &go, 1) != 1) /* the parent has killed server 1 */
+		_exit(3);
+	t0 = ft_now_ms();
+	while (n == 0 && ft_now_ms() - t0 <= 4 * (TIMEOUT_MS + SLACK_MS))
+		n = ferry_poll(cc, out, 1, 200);
+	rep.status = n == 1 ? op.status : 1;
+	rep.ms = ft_now_ms() - t0;
+	rep.survivor = ferry_get(cc, key_on[0], strlen(key_on[0]), 0, b,
+				 sizeof(b), NULL, NULL);
+	if (!rep.survivor && memcmp(b, "alive", 5))
+		rep.survivor = FERRY_EIO;
+	if (write(wfd, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(4);
+	ferry_close(cc);
+	_exit(0);
+}
+
+static int read_report(int fd, struct transfer_report *rep, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, timeout_ms) == 1 &&
+	       read(fd, rep, sizeof(*rep)) == sizeof(*rep);
+}
+
+static void test_kill9_during_transfer(void **state)
+{
+	int up[2], down[2], st = 0, shm = !strcmp(ft_provider(), "shm");
+	struct transfer_report rep;
+	pid_t pid;
+
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		transfer_child(up[1], down[0]);
+	close(up[1]);
+	close(down[0]);
+	if (!read_report(up[0], &rep, 10000) || !rep.submitted) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fail_msg("the child could not start a 32 MiB put");
+	}
+	ft_server_kill(cl, 1, SIGKILL);
+	assert_int_equal(write(down[1], "k", 1), 1);
+	/* The child's bound is its own; this one only keeps a wedged child
+	 * from hanging the suite. */
+	int got = read_report(up[0], &rep, 3 * (TIMEOUT_MS + SLACK_MS));
+	if (!got || waitpid(pid, &st, WNOHANG) != pid) {
+		uint64_t t0 = ft_now_ms();
+		while (waitpid(pid, &st, WNOHANG) == 0 &&
+		       ft_now_ms() - t0 < 2000)
+			usleep(10000);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	close(up[0]);
+	close(down[1]);
+	if (!got)
+		fail_msg("the client hung after its server was killed "
+			 "mid-transfer");
+	/* The put ends within the bound, with success if it finished just
+	 * before the kill, else as a lost server. */
+	if (rep.status != 0 && !lost(rep.status))
+		fail_msg("put during kill: %d (%s)", rep.status,
+			 ferry_strerror(rep.status));
+	if (rep.ms > TIMEOUT_MS + SLACK_MS)
+		fail_msg("the put took %llu ms to fail after the kill",
+			 (unsigned long long)rep.ms);
+	/* libfabric's shm provider (1.17) guards each endpoint's command
+	 * queue with a spinlock in shared memory. A server killed while it
+	 * holds the client's lock (likely in the middle of a large transfer)
+	 * leaves it held for good: every other server that then replies to
+	 * this client spins on it forever (and ignores SIGTERM), and so may
+	 * a later endpoint of the client's process. No ferry code can
+	 * release it, so on shm the survivor is not checked after this kill
+	 * (the idle kills above check it) and is killed outright. */
+	if (shm) {
+		print_message("# shm: survivor %s after a kill mid-transfer "
+			      "(not checked: provider limitation)\n",
+			      rep.survivor ? "wedged" : "fine");
+		ft_server_kill(cl, 0, SIGKILL);
+		return;
+	}
+	ft_assert_rc(rep.survivor, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_sigterm_exits_cleanly(void **state)
+{
+	int st;
+
+	c = ft_connect(cl, TIMEOUT_MS);
+	put_both();
+	/* With a client connected and idle. */
+	st = ft_server_stop(cl, 1, 5000);
+	if (st == -1)
+		fail_msg("server did not stop within 5 s of SIGTERM");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("server stopped with status 0x%x, expected exit 0",
+			 st);
+	EXPECT_LOST(ferry_stat_key(c, key_on[1], strlen(key_on[1]), NULL));
+	survivor_works();
+	/* SIGINT too, right after serving. */
+	kill(cl->pids[0], SIGINT);
+	uint64_t t0 = ft_now_ms();
+	while (ft_server_alive(cl, 0) && ft_now_ms() - t0 < 5000)
+		usleep(10000);
+	assert_false(ft_server_alive(cl, 0));
+	st = cl->wstatus[0];
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("server stopped by SIGINT with status 0x%x", st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_kill9_fails_fast, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_kill9_batch_async_stat_list,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_with_a_dead_server,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kill9_during_transfer, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_sigterm_exits_cleanly, setup,
+					    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
