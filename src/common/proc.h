@@ -53,4 +53,9 @@ unsigned fr_free_ports(unsigned n);
  * still there. */
 int fr_remove_dir(const char *dir);
 
+/* For daemons: blocks SIGTERM and SIGINT, ignores SIGPIPE, and returns a
+ * non-blocking signalfd that becomes readable when a stop is asked for
+ * (for epoll), or -1. */
+int fr_stop_signalfd(void);
+
 #endif

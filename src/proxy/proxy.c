@@ -11,19 +11,18 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "client/client_int.h"
+#include "common/proc.h"
 #include "common/util.h"
 #include "proxy/proxy_int.h"
 
@@ -198,7 +197,6 @@ static int setup(fr_proxy *px)
 {
 	ferry_opts fo;
 	struct rlimit rl;
-	sigset_t set;
 	int rc;
 
 	/* Thousands of functions need thousands of descriptors. */
@@ -224,12 +222,7 @@ static int setup(fr_proxy *px)
 			px->max_value =
 				FR_MIN(px->max_value, px->fc->peer_maxval[i]);
 	px->epfd = epoll_create1(EPOLL_CLOEXEC);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	px->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	px->sigfd = fr_stop_signalfd();
 	if (px->epfd < 0 || px->sigfd < 0 || add_fd(px, px->sigfd, &tag_sig))
 		return FERRY_EIO;
 	px->fab_fd = fr_direct_fd(px->fc);

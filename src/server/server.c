@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/le.h"
+#include "common/proc.h"
 #include "common/util.h"
 #include "fabric/fab.h"
 #include "ferry.h"
@@ -606,14 +607,8 @@ static int setup(struct server *sv)
 static int setup_events(struct server *sv)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	sv->sigfd = fr_stop_signalfd();
 	sv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sv->sigfd < 0 || sv->epfd < 0)
 		return FERRY_EIO;
