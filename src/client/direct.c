@@ -287,6 +287,11 @@ int fr_direct_fd(ferry_client *c)
 	return fr_fab_fd(c->direct->fab);
 }
 
+uint64_t fr_direct_spin_ns(ferry_client *c, unsigned spin_us)
+{
+	return fr_fab_spin_ns(c->direct->fab, spin_us);
+}
+
 static void *d_alloc(ferry_client *c, size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,

@@ -502,6 +502,12 @@ int fr_fab_fd(const fr_fab *f)
 	return f->fd;
 }
 
+uint64_t fr_fab_spin_ns(const fr_fab *f, unsigned spin_us)
+{
+	return (uint64_t)(f->fd >= 0 ? spin_us : FR_MAX(spin_us, 1000u)) *
+	       1000;
+}
+
 int fr_fab_trywait(fr_fab *f)
 {
 	struct fid *fids[] = {&f->cq->fid};

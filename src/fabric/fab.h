@@ -115,6 +115,12 @@ int fr_fab_poll(fr_fab *f, fr_comp *out, int max);
  * provider has none (then use fr_fab_wait, which backs off with sleeps). */
 int fr_fab_fd(const fr_fab *f);
 
+/* How long a loop should keep polling after its last event before it
+ * sleeps: spin_us where a wait descriptor wakes it, and at least 1 ms
+ * where none does (shm), since a sleeping peer there answers only when it
+ * next wakes. */
+uint64_t fr_fab_spin_ns(const fr_fab *f, unsigned spin_us);
+
 /* Returns 1 when the caller may sleep on fr_fab_fd (nothing pending), 0 when
  * it must poll again first. */
 int fr_fab_trywait(fr_fab *f);

@@ -242,7 +242,8 @@ static int setup(fr_proxy *px)
 
 static void loop(fr_proxy *px)
 {
-	uint64_t spin_ns = (uint64_t)px->o.spin_us * 1000, last = fr_now_ns();
+	uint64_t spin_ns = fr_direct_spin_ns(px->fc, px->o.spin_us);
+	uint64_t last = fr_now_ns();
 	struct epoll_event ev[64];
 
 	for (;;) {

@@ -633,7 +633,8 @@ static int stop_requested(struct server *sv)
  * descriptor, so an idle server uses no CPU. */
 static void loop(struct server *sv)
 {
-	uint64_t spin_ns = (uint64_t)sv->o.spin_us * 1000, last = fr_now_ns();
+	uint64_t spin_ns = fr_fab_spin_ns(sv->fab, sv->o.spin_us);
+	uint64_t last = fr_now_ns();
 	unsigned passes = 0;
 	fr_comp comps[64];
 
