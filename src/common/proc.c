@@ -81,7 +81,7 @@ int fr_spawn_ready(char *const argv[], const char *log, int timeout_ms,
 	struct pollfd pfd;
 	ssize_t got = 0;
 
-	while (argv[n] && n < 60) {
+	while (n < 60 && argv[n]) {
 		args[n] = argv[n];
 		n++;
 	}
