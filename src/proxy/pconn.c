@@ -86,6 +86,10 @@ static void conn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 	discharge(px, pc, pc->charged);
 	free(pc->rbuf);
 	pc->rbuf = NULL;
+	if (pc->again) {
+		pc->again = 0;
+		px->again--;
+	}
 	pc->state = PC_DEAD;
 	px->nconns--;
 	if (!pc->inflight)
@@ -552,7 +556,19 @@ static int reserve(fr_proxy *px, struct pconn *pc, size_t need)
 
 static void read_frames(fr_proxy *px, struct pconn *pc)
 {
-	for (int frames = 0; frames < FRAMES_PER_PASS;) {
+	ssize_t left;
+
+	for (int frames = 0;; ) {
+		if (frames == FRAMES_PER_PASS) {
+			/* Fairness: others get a turn. Whole frames already
+			 * read will not wake epoll, so note them. */
+			left = frame_len(px, pc);
+			if (left > 0 && pc->rlen >= (size_t)left && !pc->again) {
+				pc->again = 1;
+				px->again++;
+			}
+			return;
+		}
 		char cbuf[CMSG_SPACE(PCONN_MAX_FDS * sizeof(int))];
 		ssize_t want = frame_len(px, pc), n;
 		struct iovec iov;
@@ -623,6 +639,20 @@ static void read_frames(fr_proxy *px, struct pconn *pc)
 		if (pc->unix_mode)
 			take_fds(pc, &mh);
 		pc->rlen += (size_t)n;
+	}
+}
+
+/* Serves the frames that connections still hold from earlier passes. */
+void fr_pconn_again(fr_proxy *px)
+{
+	for (struct pconn *pc = px->conns, *next; pc && px->again; pc = next) {
+		next = pc->next;
+		if (!pc->again)
+			continue;
+		pc->again = 0;
+		px->again--;
+		if (pc->state == PC_OPEN)
+			read_frames(px, pc);
 	}
 }
 

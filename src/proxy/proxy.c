@@ -260,6 +260,8 @@ static void loop(fr_proxy *px)
 			else
 				timeout = px->fab_fd >= 0 ? 100 : 1;
 		}
+		if (px->again)
+			timeout = 0;
 		n = epoll_wait(px->epfd, ev, 64, timeout);
 		if (n == 0 && timeout == 0)
 			sched_yield();
@@ -274,6 +276,10 @@ static void loop(fr_proxy *px)
 				fr_pconn_accept(px, px->tcp_fd, 0);
 			else if (tag != &tag_fab)
 				fr_pconn_event(px, tag, ev[i].events);
+		}
+		if (px->again) {
+			fr_pconn_again(px);
+			last = fr_now_ns();
 		}
 	}
 }

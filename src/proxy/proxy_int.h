@@ -66,6 +66,8 @@ struct pconn {
 	unsigned nregions;
 	uint64_t arena_bytes;
 	unsigned inflight;
+	int again; /* whole frames left in rbuf after a pass: epoll will not
+		      say so, the loop comes back for them */
 	struct pconn *prev, *next;
 };
 
@@ -76,6 +78,7 @@ typedef struct fr_proxy {
 	struct pconn *conns;
 	struct pop *backlog_head, *backlog_tail;
 	uint64_t nconns, nregions, ops, fabric_inflight;
+	unsigned again; /* connections with pconn.again set */
 	uint64_t buffered; /* bytes of stream data held: partial frames in
 			      connection buffers, and frames and GET
 			      buffers of operations in flight */
@@ -87,6 +90,7 @@ void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode);
 void fr_pconn_event(fr_proxy *px, struct pconn *pc, uint32_t events);
 void fr_pconn_complete(fr_proxy *px, struct pop *pp);
 void fr_pconn_resume(fr_proxy *px);
+void fr_pconn_again(fr_proxy *px);
 void fr_pconn_close_all(fr_proxy *px);
 
 /* proxy.c */
