@@ -92,8 +92,7 @@ static void conn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 	}
 	pc->state = PC_DEAD;
 	px->nconns--;
-	if (!pc->inflight)
-		conn_free(px, pc);
+	px->dead++; /* freed by fr_pconn_sweep: callers still hold pc */
 }
 
 static void flush(fr_proxy *px, struct pconn *pc)
@@ -295,8 +294,6 @@ void fr_pconn_complete(fr_proxy *px, struct pop *pp)
 	pc->inflight--;
 	if (pc->state == PC_DEAD) {
 		pop_free(px, pp);
-		if (!pc->inflight)
-			conn_free(px, pc);
 		return;
 	}
 	fr_msg_init(&rep, pp->opcode, FR_F_REPLY, pp->id);
@@ -639,6 +636,19 @@ static void read_frames(fr_proxy *px, struct pconn *pc)
 		if (pc->unix_mode)
 			take_fds(pc, &mh);
 		pc->rlen += (size_t)n;
+	}
+}
+
+/* Frees dead connections whose operations have all ended. Called between
+ * loop passes only, so no caller is still holding one. */
+void fr_pconn_sweep(fr_proxy *px)
+{
+	for (struct pconn *pc = px->conns, *next; pc && px->dead; pc = next) {
+		next = pc->next;
+		if (pc->state != PC_DEAD || pc->inflight)
+			continue;
+		px->dead--;
+		conn_free(px, pc);
 	}
 }
 

@@ -281,6 +281,8 @@ static void loop(fr_proxy *px)
 			fr_pconn_again(px);
 			last = fr_now_ns();
 		}
+		if (px->dead)
+			fr_pconn_sweep(px);
 	}
 }
 

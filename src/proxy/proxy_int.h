@@ -79,6 +79,7 @@ typedef struct fr_proxy {
 	struct pop *backlog_head, *backlog_tail;
 	uint64_t nconns, nregions, ops, fabric_inflight;
 	unsigned again; /* connections with pconn.again set */
+	unsigned dead;  /* connections in PC_DEAD not yet freed */
 	uint64_t buffered; /* bytes of stream data held: partial frames in
 			      connection buffers, and frames and GET
 			      buffers of operations in flight */
@@ -91,6 +92,7 @@ void fr_pconn_event(fr_proxy *px, struct pconn *pc, uint32_t events);
 void fr_pconn_complete(fr_proxy *px, struct pop *pp);
 void fr_pconn_resume(fr_proxy *px);
 void fr_pconn_again(fr_proxy *px);
+void fr_pconn_sweep(fr_proxy *px);
 void fr_pconn_close_all(fr_proxy *px);
 
 /* proxy.c */

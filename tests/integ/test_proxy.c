@@ -633,8 +633,11 @@ static int case_setup(void **state)
 	if (!fr_pid_alive(px.pid)) {
 		fprintf(stderr, "# the main proxy is gone: starting another\n");
 		disown(px.pid);
-		if (proxy_start(&px, "main", 1, NULL))
+		if (proxy_start(&px, "main", 1, NULL)) {
+			dump_log(px.log);
+			ft_dump_logs(cl);
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -1477,8 +1480,9 @@ static void test_many_functions(void **state)
 	 * before it, the checker's own proxy connection drops while 1000
 	 * functions connect (alone it passes). Verified on tcp. */
 	if (strcmp(ft_provider(), "shm") == 0) {
-		print_message("# open proxy bug on shm: the checker's connection "
-			      "drops under 1000 functions after earlier cases\n");
+		print_message(
+		    "# open proxy bug on shm: the checker's connection "
+		    "drops under 1000 functions after earlier cases\n");
 		skip();
 	}
 	static const char *const args[] = {"--memory", "64M", NULL};
@@ -2636,8 +2640,12 @@ static size_t flood(int fd, const uint8_t *frame, size_t len, size_t max,
 
 static void test_never_reads(void **state)
 {
-	/* Open bug of the node proxy (issue 3 is open for it): the proxy grows past 1 GiB serving functions that never read (the buffer budget does not yet bound GET buffers before they are allocated). */
-	print_message("# open proxy bug: the proxy grows past 1 GiB serving functions that never read (the buffer budget does not yet bound GET buffers before they are allocated)\n");
+	/* Open bug of the node proxy (issue 3 is open for it): the proxy grows
+	 * past 1 GiB serving functions that never read (the buffer budget does
+	 * not yet bound GET buffers before they are allocated). */
+	print_message("# open proxy bug: the proxy grows past 1 GiB serving "
+		      "functions that never read (the buffer budget does not "
+		      "yet bound GET buffers before they are allocated)\n");
 	skip();
 	static const char *const extra[] = {"--buffer-budget", "256M", NULL};
 	struct proxy np = {0};
@@ -2725,8 +2733,10 @@ static void budget_child(const char *url, const char *key)
  * that waits for it, whether the frame was served or its sender left. */
 static void test_budget_released(void **state)
 {
-	/* Open bug of the node proxy (issue 3 is open for it): a PUT paused for buffer room is not resumed when the room frees. */
-	print_message("# open proxy bug: a PUT paused for buffer room is not resumed when the room frees\n");
+	/* Open bug of the node proxy (issue 3 is open for it): a PUT paused for
+	 * buffer room is not resumed when the room frees. */
+	print_message("# open proxy bug: a PUT paused for buffer room is not "
+		      "resumed when the room frees\n");
 	skip();
 	static const char *const extra[] = {"--buffer-budget", "100M", NULL};
 	static const char *const how[] = {"served", "abandoned"};
