@@ -8,111 +8,20 @@
 # (unshare -m) and for an unprivileged function (setpriv to nobody, no
 # capabilities, no locked memory). Prints TAP; the cluster and the scratch
 # folder are always removed (trap), whatever fails.
-set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${FERRY_BIN:-$ROOT/build/bin}
-PROVIDER=${FERRY_TEST_PROVIDER:-tcp}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferry-proxy-cli.XXXXXX") || exit 1
-HOME_DIR=$TMP/home
-export FERRY_HOME=$HOME_DIR
-unset FERRY_CLUSTER FERRY_PROXY
+NAME=ferry-proxy-cli
+. "$(dirname "$0")/lib.sh"
 # A proxy serving the system-wide default socket would be picked before
 # the cluster file's proxy: then name the cluster, which skips it.
 if [ -S /run/ferry/proxy.sock ]; then
 	export FERRY_CLUSTER=$HOME_DIR/cluster
 fi
-CMD_TIMEOUT=60 # no single command may take longer
 SOCK=$HOME_DIR/proxy.sock
-
-n=0
-failed=0
-pids=()
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-skip() { # description, reason
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-
-not_ok() { # description, detail lines...
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	for line in "$@"; do
-		echo "# $line"
-	done
-	for f in "$TMP/out" "$TMP/err"; do
-		[ -s "$f" ] && head -c 2000 "$f" | sed 's/^/#   /'
-	done
-	return 0
-}
-
-# check DESCRIPTION COMMAND...: ok if the command succeeds.
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-# Runs a ferry command with a time limit; stdout to $TMP/out, stderr to
-# $TMP/err; returns its exit status.
-f() {
-	timeout --kill-after=5 "$CMD_TIMEOUT" "$BIN/ferry" "$@" >"$TMP/out" 2>"$TMP/err"
-}
 
 # The same through a given proxy URL (or "direct").
 fp() {
 	local url=$1
 	shift
 	FERRY_PROXY=$url f "$@"
-}
-
-# expect STATUS DESCRIPTION COMMAND...: the command exits with STATUS.
-expect() {
-	local want=$1 desc=$2 rc
-	shift 2
-	"$@"
-	rc=$?
-	if [ "$rc" -eq "$want" ]; then
-		ok "$desc"
-	else
-		not_ok "$desc" "exit status $rc, expected $want"
-	fi
-}
-
-cleanup() {
-	if [ -f "$HOME_DIR/cluster" ]; then
-		timeout 20 "$BIN/ferry" cluster down >/dev/null 2>&1
-	fi
-	for p in "${pids[@]}"; do
-		kill -9 "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-# A base port with 3 free ports (2 servers, then the proxy's TCP port).
-port_free() {
-	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-pick_ports() {
-	local base i tries
-	for tries in $(seq 1 100); do
-		base=$((12000 + (RANDOM * 32768 + RANDOM) % 19000))
-		for i in 0 1 2; do
-			port_free $((base + i)) || continue 2
-		done
-		echo "$base"
-		return 0
-	done
-	return 1
 }
 
 # ---- the program ----------------------------------------------------------------
@@ -137,7 +46,7 @@ expect 2 "ferry-proxy with a stray argument exits 2" \
 
 up=1
 for attempt in 1 2 3 4 5; do
-	base=$(pick_ports) || break
+	base=$(pick_ports 3) || break
 	if f cluster up --dir "$HOME_DIR" --port "$base" \
 		--provider "$PROVIDER" --servers 2 --memory 128M; then
 		up=0

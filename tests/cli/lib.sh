@@ -1,0 +1,101 @@
+# Shared by the black-box CLI scripts (tests/cli/test_*.sh), which source
+# it after setting NAME (the scratch folder's prefix). It sets ROOT, BIN,
+# PROVIDER, TMP and HOME_DIR, the TAP helpers, a trap that always stops
+# what 'cluster up' started and removes the scratch folder, and a search
+# for free loopback ports.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${FERRY_BIN:-$ROOT/build/bin}
+PROVIDER=${FERRY_TEST_PROVIDER:-tcp}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/$NAME.XXXXXX") || exit 1
+HOME_DIR=$TMP/home
+export FERRY_HOME=$HOME_DIR
+unset FERRY_CLUSTER FERRY_PROXY
+CMD_TIMEOUT=60 # no single command may take longer
+
+n=0
+failed=0
+pids=()
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+
+skip() { # description, reason
+	n=$((n + 1))
+	echo "ok $n - $1 # SKIP $2"
+}
+
+not_ok() { # description, detail lines...
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+	shift
+	for line in "$@"; do
+		echo "# $line"
+	done
+	for f in "$TMP/out" "$TMP/err"; do
+		[ -s "$f" ] && head -c 2000 "$f" | sed 's/^/#   /'
+	done
+	return 0
+}
+
+# check DESCRIPTION COMMAND...: ok if the command succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# Runs a ferry command with a time limit; stdout to $TMP/out, stderr to
+# $TMP/err; returns its exit status.
+f() {
+	timeout --kill-after=5 "$CMD_TIMEOUT" "$BIN/ferry" "$@" >"$TMP/out" 2>"$TMP/err"
+}
+
+# expect STATUS DESCRIPTION COMMAND...: the command exits with STATUS.
+expect() {
+	local want=$1 desc=$2 rc
+	shift 2
+	"$@"
+	rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "exit status $rc, expected $want"
+	fi
+}
+
+cleanup() {
+	# The processes 'cluster up' started, by the pids it recorded.
+	if [ -f "$HOME_DIR/cluster" ]; then
+		timeout 20 "$BIN/ferry" cluster down >/dev/null 2>&1
+	fi
+	for p in "${pids[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+port_free() {
+	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# pick_ports N: a base port with N free ports after it (nothing accepts a
+# connection on them now).
+pick_ports() {
+	local base i tries
+	for tries in $(seq 1 100); do
+		base=$((12000 + (RANDOM * 32768 + RANDOM) % 19000))
+		for i in $(seq 0 $(($1 - 1))); do
+			port_free $((base + i)) || continue 2
+		done
+		echo "$base"
+		return 0
+	done
+	return 1
+}
