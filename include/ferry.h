@@ -39,7 +39,7 @@ extern "C" {
 	X(EIO, -14, "input/output error")                                      \
 	X(ENOCLUSTER, -15, "no cluster description found")                    \
 	X(EBUSY, -16, "too many operations in flight")                         \
-	X(ECHANGED, -17, "value changed during the read")                      \
+	X(ECHANGED, -17, "value changed (version differs)")                     \
 	X(EQUOTA, -18, "namespace quota exceeded")
 
 enum ferry_errno {
@@ -127,12 +127,34 @@ void ferry_free(ferry_client *c, void *buf);
 /* Flags of a put. */
 #define FERRY_PUT_CREATE 0x1u  /* fail with FERRY_EEXIST if the key exists */
 #define FERRY_PUT_REPLACE 0x2u /* fail with FERRY_ENOENT if it does not */
+/* A put that replaces a value keeps that value's expiry (the op's
+ * expire_ms is then ignored); a put that creates the key sets none. */
+#define FERRY_PUT_KEEPTTL 0x4u
+
+/* Expiry. A key may carry an expiry: an absolute time in milliseconds
+ * since the Unix epoch, on the clock (CLOCK_REALTIME) of the server that
+ * holds the key, or 0 for none. From that millisecond on the key is gone
+ * for every operation, and its server frees its memory by itself, with
+ * no request needed. Keep the servers' clocks synchronised (NTP); to
+ * give a key a relative lifetime, the caller adds it to its own clock
+ * (the ferry CLI does so for --ttl). */
+
+/* Conditions of FERRY_OP_EXPIRE and ferry_expire(), as Redis 7's EXPIRE
+ * options. For GT and LT, a key with no expiry, and an expire_ms of 0,
+ * count as infinitely far away. NX cannot be combined with the others,
+ * nor GT with LT (FERRY_EINVAL). */
+#define FERRY_EXPIRE_NX 0x1u /* only if the key has no expiry */
+#define FERRY_EXPIRE_XX 0x2u /* only if it has one */
+#define FERRY_EXPIRE_GT 0x4u /* only if the new expiry is later */
+#define FERRY_EXPIRE_LT 0x8u /* only if the new expiry is sooner */
 
 /* Metadata of a stored value. */
 typedef struct ferry_stat {
-	uint64_t size;     /* bytes */
-	uint64_t ctime_ns; /* when this value was written, ns since the epoch */
-	uint64_t version;  /* changes on every write of the key */
+	uint64_t size;      /* bytes */
+	uint64_t ctime_ns;  /* when this value was written, ns since the epoch */
+	uint64_t version;   /* changes on every write of the key; never 0 */
+	uint64_t expire_ms; /* when the key expires, ms since the epoch on
+			       the server's clock; 0 = never */
 } ferry_stat;
 
 /* One operation, for the batch and asynchronous interfaces. The caller owns
@@ -143,23 +165,50 @@ typedef enum ferry_opcode {
 	FERRY_OP_DEL,     /* remove key */
 	FERRY_OP_STAT,    /* fill stat */
 	FERRY_OP_INCR,    /* add delta to an 8-byte counter, result in counter */
+	FERRY_OP_EXPIRE,  /* set key's expiry to expire_ms, under flags
+			     FERRY_EXPIRE_*; counter: 1 if changed */
 } ferry_opcode;
 
+/* PUT, the fields that bear on it: key, buf, len, flags (FERRY_PUT_*),
+ * expire_ms (0: the key never expires; ignored with FERRY_PUT_KEEPTTL),
+ * if_version. On success stat.version is the new value's version and
+ * stat.size its length. An expire_ms already past stores nothing and
+ * removes any older value: the key is gone, as if it had expired at once.
+ *
+ * Conditional writes: a PUT or DEL with if_version not 0 applies only if
+ * the key exists and its current version (ferry_stat.version, which is
+ * never 0) equals if_version; otherwise it fails with FERRY_ECHANGED, or
+ * FERRY_ENOENT when the key does not exist. The check and the write are
+ * one atomic step at the key's server: of two writers that read the same
+ * version and write under it, exactly one succeeds.
+ *
+ * EXPIRE: sets the expiry of an existing key to expire_ms (0: remove the
+ * expiry, like Redis PERSIST) if the FERRY_EXPIRE_* conditions in flags
+ * allow it. counter is 1 if the expiry was set, 0 if a condition stopped
+ * it or expire_ms is 0 and the key had no expiry. An expire_ms already
+ * past deletes the key (counter 1). A missing key is FERRY_ENOENT. The
+ * value, its version and its ctime stay as they are.
+ *
+ * INCR keeps the counter's expiry; a missing or expired counter starts at
+ * 0 with none. GET and STAT report the expiry in stat.expire_ms. */
 typedef struct ferry_op {
 	ferry_opcode opcode;
 	const void *key;
 	size_t klen;
-	void *buf;       /* PUT: the value; GET: the destination */
-	size_t len;      /* PUT: value bytes; GET: capacity of buf */
-	uint64_t offset; /* GET: first byte to read */
-	unsigned flags;  /* PUT: FERRY_PUT_* */
-	int64_t delta;   /* INCR */
-	void *user;      /* for the caller; libferry never touches it */
+	void *buf;           /* PUT: the value; GET: the destination */
+	size_t len;          /* PUT: value bytes; GET: capacity of buf */
+	uint64_t offset;     /* GET: first byte to read */
+	unsigned flags;      /* PUT: FERRY_PUT_*; EXPIRE: FERRY_EXPIRE_* */
+	int64_t delta;       /* INCR */
+	uint64_t expire_ms;  /* PUT, EXPIRE: absolute expiry, ms since the
+				epoch on the server's clock; 0 = never */
+	uint64_t if_version; /* PUT, DEL: only over this version; 0 = any */
+	void *user;          /* for the caller; libferry never touches it */
 	/* Results, valid once the operation completed. */
 	int status;       /* 0 or FERRY_E*; 1 while in flight */
 	size_t result;    /* GET: bytes written to buf */
 	ferry_stat stat;  /* GET, STAT: metadata of the value */
-	int64_t counter;  /* INCR: the new value */
+	int64_t counter;  /* INCR: the new value; EXPIRE: 1 if changed */
 } ferry_op;
 
 /* Starts op without waiting. Returns 0 when the operation was accepted:
@@ -209,6 +258,15 @@ int ferry_stat_key(ferry_client *c, const void *key, size_t klen,
  * sum does not fit. Atomic: concurrent increments are never lost. */
 int ferry_incr(ferry_client *c, const void *key, size_t klen, int64_t delta,
 	       int64_t *result);
+
+/* Sets the expiry of key to expire_ms (ms since the epoch on the server's
+ * clock; 0 removes the expiry) if the FERRY_EXPIRE_* conditions in flags
+ * allow it; see FERRY_OP_EXPIRE. *changed (may be NULL) receives 1 if the
+ * expiry was set or the key deleted (expire_ms already past), else 0.
+ * Returns 0, FERRY_ENOENT for a missing key, FERRY_EINVAL for flags that
+ * contradict each other, or another FERRY_E*. */
+int ferry_expire(ferry_client *c, const void *key, size_t klen,
+		 uint64_t expire_ms, unsigned flags, int *changed);
 
 /* A page of keys from ferry_list(). */
 typedef struct ferry_keys ferry_keys;

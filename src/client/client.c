@@ -212,32 +212,16 @@ static int op_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
 	ferry_op *op = r->op;
 
-	switch (op->opcode) {
-	case FERRY_OP_GET:
-		if (rep->w[FR_GET_R_GOT] > op->len)
-			return FERRY_EPROTO;
-		op->result = (size_t)rep->w[FR_GET_R_GOT];
-		/* Inline data is in the reply; RMA data is in op->buf, or
-		 * in the arena copy the transport made of a caller buffer. */
-		if (!(rep->h.flags & FR_F_RMA) && op->result)
+	if (op->opcode == FERRY_OP_GET && rep->w[FR_GET_R_GOT] > op->len)
+		return FERRY_EPROTO;
+	fr_op_from_reply(rep, op);
+	/* Inline data is in the reply; RMA data is in op->buf, or in the
+	 * arena copy the transport made of a caller buffer. */
+	if (op->opcode == FERRY_OP_GET && op->result) {
+		if (!(rep->h.flags & FR_F_RMA))
 			memcpy(op->buf, rep->blob[0], op->result);
-		else if (r->bounce && op->result)
+		else if (r->bounce)
 			memcpy(op->buf, r->bounce, op->result);
-		__attribute__((fallthrough)); /* GET replies carry metadata */
-	case FERRY_OP_STAT:
-		op->stat.size = rep->w[FR_GET_R_SIZE];
-		op->stat.ctime_ns = rep->w[FR_GET_R_CTIME];
-		op->stat.version = rep->w[FR_GET_R_VERSION];
-		break;
-	case FERRY_OP_PUT:
-		op->stat.size = op->len;
-		op->stat.version = rep->w[FR_PUT_R_VERSION];
-		break;
-	case FERRY_OP_INCR:
-		op->counter = (int64_t)rep->w[FR_INCR_R_VALUE];
-		break;
-	default:
-		break;
 	}
 	return 0;
 }
@@ -250,12 +234,16 @@ static int check_op(const ferry_op *op)
 		return FERRY_E2BIG;
 	switch (op->opcode) {
 	case FERRY_OP_PUT:
-		if (op->flags & ~(FERRY_PUT_CREATE | FERRY_PUT_REPLACE) ||
-		    op->flags == (FERRY_PUT_CREATE | FERRY_PUT_REPLACE))
+		if (op->flags & ~(FERRY_PUT_CREATE | FERRY_PUT_REPLACE |
+				  FERRY_PUT_KEEPTTL) ||
+		    (op->flags & (FERRY_PUT_CREATE | FERRY_PUT_REPLACE)) ==
+			(FERRY_PUT_CREATE | FERRY_PUT_REPLACE))
 			return FERRY_EINVAL;
 		return op->len && !op->buf ? FERRY_EINVAL : 0;
 	case FERRY_OP_GET:
 		return op->len && !op->buf ? FERRY_EINVAL : 0;
+	case FERRY_OP_EXPIRE:
+		return fr_expire_cond_ok(op->flags) ? 0 : FERRY_EINVAL;
 	case FERRY_OP_DEL:
 	case FERRY_OP_STAT:
 	case FERRY_OP_INCR:
@@ -266,11 +254,6 @@ static int check_op(const ferry_op *op)
 
 static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 {
-	static const uint8_t wire_op[] = {
-		[FERRY_OP_PUT] = FR_OP_PUT,   [FERRY_OP_GET] = FR_OP_GET,
-		[FERRY_OP_DEL] = FR_OP_DEL,   [FERRY_OP_STAT] = FR_OP_STAT,
-		[FERRY_OP_INCR] = FR_OP_INCR,
-	};
 	struct req *r;
 	fr_msg m;
 	unsigned p = 0;
@@ -293,37 +276,20 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 	r->on_reply = op_reply;
 	op->status = 1; /* in flight */
 	op->result = 0;
-	fr_msg_init(&m, wire_op[op->opcode], 0, 0);
-	m.blob[0] = op->key;
-	m.w[0] = op->klen; /* every keyed request has klen as word 0 */
-	switch (op->opcode) {
-	case FERRY_OP_PUT:
-		m.h.flags = (op->flags & FERRY_PUT_CREATE ? FR_F_CREATE : 0) |
-			    (op->flags & FERRY_PUT_REPLACE ? FR_F_REPLACE : 0);
-		m.w[FR_PUT_VLEN] = op->len;
-		if (op->len && op->len <= c->peer_inline[p]) {
-			m.h.flags |= FR_F_INLINE;
-			m.blob[1] = op->buf;
-		} else if (op->len) {
-			m.h.flags |= FR_F_RMA;
-			rc = c->tp->reach(c, r, op->buf, op->len, 0,
-					  &m.w[FR_PUT_RADDR], &m.w[FR_PUT_RKEY]);
-		}
-		break;
-	case FERRY_OP_GET:
-		m.w[FR_GET_OFFSET] = op->offset;
-		m.w[FR_GET_LEN] = op->len;
-		if (op->len > c->peer_inline[p]) {
-			m.h.flags |= FR_F_RMA;
-			rc = c->tp->reach(c, r, op->buf, op->len, 1,
-					  &m.w[FR_GET_RADDR], &m.w[FR_GET_RKEY]);
-		}
-		break;
-	case FERRY_OP_INCR:
-		m.w[FR_INCR_DELTA] = (uint64_t)op->delta;
-		break;
-	default:
-		break;
+	fr_op_to_request(op, &m);
+	/* Where the bytes travel is this mode's choice. */
+	if (op->opcode == FERRY_OP_PUT && op->len &&
+	    op->len <= c->peer_inline[p]) {
+		m.h.flags |= FR_F_INLINE;
+		m.blob[1] = op->buf;
+	} else if (op->opcode == FERRY_OP_PUT && op->len) {
+		m.h.flags |= FR_F_RMA;
+		rc = c->tp->reach(c, r, op->buf, op->len, 0,
+				  &m.w[FR_PUT_RADDR], &m.w[FR_PUT_RKEY]);
+	} else if (op->opcode == FERRY_OP_GET && op->len > c->peer_inline[p]) {
+		m.h.flags |= FR_F_RMA;
+		rc = c->tp->reach(c, r, op->buf, op->len, 1,
+				  &m.w[FR_GET_RADDR], &m.w[FR_GET_RKEY]);
 	}
 	/* From here on the operation is accepted: whatever happens, its
 	 * outcome arrives as a completion (ferry_poll or fr_req_wait). */
@@ -528,6 +494,21 @@ int ferry_incr(ferry_client *c, const void *key, size_t klen, int64_t delta,
 
 	if (!rc && result)
 		*result = op.counter;
+	return rc;
+}
+
+int ferry_expire(ferry_client *c, const void *key, size_t klen,
+		 uint64_t expire_ms, unsigned flags, int *changed)
+{
+	ferry_op op;
+	int rc = one(c,
+		     (ferry_op){.opcode = FERRY_OP_EXPIRE, .key = key,
+				.klen = klen, .expire_ms = expire_ms,
+				.flags = flags},
+		     &op);
+
+	if (changed)
+		*changed = rc ? 0 : (int)op.counter;
 	return rc;
 }
 

@@ -115,6 +115,15 @@ int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out);
 void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 		  int *st);
 
+/* opmsg.c: public operations and wire messages, both ways. Only the
+ * fields every mode carries the same; where a PUT's or GET's bytes travel
+ * (FR_F_INLINE, FR_F_RMA, raddr, rkey, blobs) is the caller's. */
+void fr_op_to_request(const ferry_op *op, fr_msg *m);
+/* FERRY_EPROTO if q is not a request of a public operation. */
+int fr_op_from_request(const fr_msg *q, ferry_op *op);
+void fr_op_to_reply(const ferry_op *op, fr_msg *rep);
+void fr_op_from_reply(const fr_msg *rep, ferry_op *op);
+
 /* The transports' constructors: each fills c->tp and its state. */
 int fr_direct_open(ferry_client *c, const ferry_opts *o,
 		   const fr_cluster *cl);

@@ -28,6 +28,11 @@ uint64_t fr_wall_ns(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
+uint64_t fr_wall_ms(void)
+{
+	return clock_ns(CLOCK_REALTIME) / 1000000;
+}
+
 int fr_parse_size(const char *s, uint64_t *out)
 {
 	static const struct {

@@ -12,6 +12,8 @@
 /* Monotonic and wall clock in nanoseconds. */
 uint64_t fr_now_ns(void);
 uint64_t fr_wall_ns(void);
+/* Wall clock (CLOCK_REALTIME) in ms since the Unix epoch: expiries. */
+uint64_t fr_wall_ms(void);
 
 /* Parses "64M", "1G", "4096", "2KiB" into bytes. Returns 0 or FERRY_EINVAL. */
 int fr_parse_size(const char *s, uint64_t *out);

@@ -24,13 +24,13 @@ static const struct {
 	[FR_OP_HELLO] = {"HELLO", {1, {FR_HELLO_ADDRLEN, -1}, 0, 0},
 			 {4, NOBLOB, 0, 0}},
 	[FR_OP_BYE] = {"BYE", {0, NOBLOB, 0, 0}, {0, NOBLOB, 0, 0}},
-	[FR_OP_PUT] = {"PUT", {4, {FR_PUT_KLEN, FR_PUT_VLEN}, 1, 0},
+	[FR_OP_PUT] = {"PUT", {6, {FR_PUT_KLEN, FR_PUT_VLEN}, 1, 0},
 		       {1, NOBLOB, 0, 0}},
 	[FR_OP_GET] = {"GET", {5, {FR_GET_KLEN, -1}, 1, 0},
-		       {4, {FR_GET_R_GOT, -1}, 0, 0}},
-	[FR_OP_DEL] = {"DEL", {1, {FR_KEY_KLEN, -1}, 1, 0}, {0, NOBLOB, 0, 0}},
+		       {5, {FR_GET_R_GOT, -1}, 0, 0}},
+	[FR_OP_DEL] = {"DEL", {2, {FR_DEL_KLEN, -1}, 1, 0}, {0, NOBLOB, 0, 0}},
 	[FR_OP_STAT] = {"STAT", {1, {FR_KEY_KLEN, -1}, 1, 0},
-			{3, NOBLOB, 0, 0}},
+			{4, NOBLOB, 0, 0}},
 	[FR_OP_INCR] = {"INCR", {2, {FR_INCR_KLEN, -1}, 1, 0},
 			{1, NOBLOB, 0, 0}},
 	[FR_OP_LIST] = {"LIST", {3, {FR_LIST_PLEN, FR_LIST_ALEN}, 0, 1},
@@ -39,6 +39,8 @@ static const struct {
 			 {6, {FR_SSTAT_R_ADDRLEN, -1}, 0, 0}},
 	[FR_OP_ATTACH] = {"ATTACH", {1, NOBLOB, 0, 0}, {1, NOBLOB, 0, 0}},
 	[FR_OP_PSTAT] = {"PSTAT", {0, NOBLOB, 0, 0}, {5, NOBLOB, 0, 0}},
+	[FR_OP_EXPIRE] = {"EXPIRE", {3, {FR_EXPIRE_KLEN, -1}, 1, 0},
+			  {1, NOBLOB, 0, 0}},
 };
 
 const char *fr_op_name(unsigned opcode)
@@ -210,6 +212,9 @@ int fr_msg_decode(const void *buf, size_t len, fr_msg *m, const char **why)
 		FAIL("create-only and replace-only together");
 	if ((m->h.flags & FR_F_INLINE) && (m->h.flags & FR_F_RMA))
 		FAIL("inline and RMA together");
+	if (m->h.opcode == FR_OP_EXPIRE && !(m->h.flags & FR_F_REPLY) &&
+	    !fr_expire_cond_ok(m->w[FR_EXPIRE_COND]))
+		FAIL("unknown or contradictory EXPIRE conditions");
 	return 0;
 }
 

@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 #define FR_MAGIC 0x59525246u /* "FRRY" little-endian */
-#define FR_VERSION 2 /* 2: proxy opcodes, SSTAT index, HELLO servers */
+#define FR_VERSION 3 /* 2: proxy opcodes, SSTAT index, HELLO servers;
+			  3: expiry, version conditions, EXPIRE */
 #define FR_HDR_SIZE 32
 #define FR_MAX_WORDS 6
 #define FR_MAX_BLOBS 2
@@ -28,9 +29,10 @@
 enum fr_opcode {
 	FR_OP_HELLO = 1, /* words: addrlen; blob: client's fabric address */
 	FR_OP_BYE,       /* forget the sender */
-	FR_OP_PUT,       /* words: klen vlen raddr rkey; blobs: key [value] */
+	FR_OP_PUT,       /* words: klen vlen raddr rkey expire ifver;
+			    blobs: key [value] */
 	FR_OP_GET,       /* words: klen offset len raddr rkey; blob: key */
-	FR_OP_DEL,       /* words: klen; blob: key */
+	FR_OP_DEL,       /* words: klen ifver; blob: key */
 	FR_OP_STAT,      /* words: klen; blob: key */
 	FR_OP_INCR,      /* words: klen delta; blob: key */
 	FR_OP_LIST,      /* words: plen alen max; blobs: prefix after */
@@ -40,6 +42,7 @@ enum fr_opcode {
 	FR_OP_ATTACH,    /* proxy only: words: size; a memfd rides along
 			    (SCM_RIGHTS) to become a shared region */
 	FR_OP_PSTAT,     /* proxy only: the proxy's own counters */
+	FR_OP_EXPIRE,    /* words: klen expire cond; blob: key */
 	FR_OP_COUNT
 };
 
@@ -50,17 +53,45 @@ enum fr_opcode {
 #define FR_F_CREATE 0x08  /* PUT: only if the key does not exist */
 #define FR_F_REPLACE 0x10 /* PUT: only if the key exists */
 #define FR_F_MORE 0x20    /* LIST reply: more keys may follow */
-#define FR_F_KNOWN 0x3f
+#define FR_F_KEEPTTL 0x40 /* PUT: a replaced value's expiry carries over */
+#define FR_F_KNOWN 0x7f
+
+/* EXPIRE conditions (the request's cond word): the same bits as
+ * FERRY_EXPIRE_*. NX excludes the others, GT excludes LT. */
+#define FR_EXPIRE_NX 0x1
+#define FR_EXPIRE_XX 0x2
+#define FR_EXPIRE_GT 0x4
+#define FR_EXPIRE_LT 0x8
+#define FR_EXPIRE_KNOWN 0xf
+
+/* 1 if cond is a valid set of EXPIRE conditions. */
+static inline int fr_expire_cond_ok(uint64_t cond)
+{
+	if (cond & ~(uint64_t)FR_EXPIRE_KNOWN)
+		return 0;
+	if ((cond & FR_EXPIRE_NX) && (cond & ~(uint64_t)FR_EXPIRE_NX))
+		return 0;
+	return (cond & (FR_EXPIRE_GT | FR_EXPIRE_LT)) !=
+	       (FR_EXPIRE_GT | FR_EXPIRE_LT);
+}
 
 /* Word indices, per message. */
 enum { FR_HELLO_ADDRLEN };
 enum { FR_HELLO_R_INLINE, FR_HELLO_R_KEYMAX, FR_HELLO_R_VALMAX,
        FR_HELLO_R_SERVERS };
-enum { FR_PUT_KLEN, FR_PUT_VLEN, FR_PUT_RADDR, FR_PUT_RKEY };
+/* Expiry words hold ms since the Unix epoch on the server's clock, 0 =
+ * never; IFVER words hold a version the key must have, 0 = any. */
+enum { FR_PUT_KLEN, FR_PUT_VLEN, FR_PUT_RADDR, FR_PUT_RKEY, FR_PUT_EXPIRE,
+       FR_PUT_IFVER };
 enum { FR_PUT_R_VERSION };
 enum { FR_GET_KLEN, FR_GET_OFFSET, FR_GET_LEN, FR_GET_RADDR, FR_GET_RKEY };
-enum { FR_GET_R_SIZE, FR_GET_R_CTIME, FR_GET_R_VERSION, FR_GET_R_GOT };
-enum { FR_KEY_KLEN };       /* DEL, STAT */
+enum { FR_GET_R_SIZE, FR_GET_R_CTIME, FR_GET_R_VERSION, FR_GET_R_EXPIRE,
+       FR_GET_R_GOT };
+enum { FR_KEY_KLEN };       /* STAT */
+enum { FR_DEL_KLEN, FR_DEL_IFVER };
+enum { FR_EXPIRE_KLEN, FR_EXPIRE_EXPIRE, FR_EXPIRE_COND };
+enum { FR_EXPIRE_R_CHANGED }; /* 1 if the expiry was set or the key
+				 deleted, 0 if a condition stopped it */
 enum { FR_INCR_KLEN, FR_INCR_DELTA };
 enum { FR_INCR_R_VALUE };
 enum { FR_LIST_PLEN, FR_LIST_ALEN, FR_LIST_MAX };
@@ -72,7 +103,7 @@ enum { FR_ATTACH_SIZE };
 enum { FR_ATTACH_R_REGION };
 enum { FR_PSTAT_R_FUNCTIONS, FR_PSTAT_R_ENDPOINTS, FR_PSTAT_R_SERVERS,
        FR_PSTAT_R_OPS, FR_PSTAT_R_REGIONS };
-/* STAT replies use the GET reply words SIZE, CTIME, VERSION. */
+/* STAT replies use the GET reply words SIZE, CTIME, VERSION, EXPIRE. */
 
 typedef struct fr_hdr {
 	uint32_t magic;

@@ -224,14 +224,14 @@ static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 	pp->opcode = q->h.opcode;
 	pp->frame = frame;
 	pp->held = len;
-	op->key = q->blob[0];
-	op->klen = q->blen[0];
+	if (fr_op_from_request(q, op)) {
+		pop_free(px, pp);
+		return FERRY_EPROTO;
+	}
+	/* Where the value's bytes are: checked against what this
+	 * connection owns. */
 	switch (q->h.opcode) {
 	case FR_OP_PUT:
-		op->opcode = FERRY_OP_PUT;
-		op->len = q->w[FR_PUT_VLEN];
-		op->flags = (q->h.flags & FR_F_CREATE ? FERRY_PUT_CREATE : 0) |
-			    (q->h.flags & FR_F_REPLACE ? FERRY_PUT_REPLACE : 0);
 		if (q->h.flags & FR_F_INLINE)
 			op->buf = (void *)q->blob[1];
 		else if (q->h.flags & FR_F_RMA)
@@ -241,9 +241,6 @@ static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 			goto bad;
 		break;
 	case FR_OP_GET:
-		op->opcode = FERRY_OP_GET;
-		op->offset = q->w[FR_GET_OFFSET];
-		op->len = q->w[FR_GET_LEN];
 		if (q->h.flags & FR_F_RMA) {
 			pp->via_arena = 1;
 			op->buf = arena(pc, q->w[FR_GET_RKEY],
@@ -264,16 +261,6 @@ static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 			}
 			op->buf = pp->getbuf;
 		}
-		break;
-	case FR_OP_DEL:
-		op->opcode = FERRY_OP_DEL;
-		break;
-	case FR_OP_STAT:
-		op->opcode = FERRY_OP_STAT;
-		break;
-	case FR_OP_INCR:
-		op->opcode = FERRY_OP_INCR;
-		op->delta = (int64_t)q->w[FR_INCR_DELTA];
 		break;
 	}
 	pc->inflight++;
@@ -298,28 +285,13 @@ void fr_pconn_complete(fr_proxy *px, struct pop *pp)
 	}
 	fr_msg_init(&rep, pp->opcode, FR_F_REPLY, pp->id);
 	rep.h.status = op->status;
-	switch (pp->opcode) {
-	case FR_OP_GET:
-		rep.w[FR_GET_R_GOT] = op->result;
-		if (pp->via_arena) {
-			rep.h.flags |= FR_F_RMA;
-		} else {
-			rep.blob[0] = pp->getbuf;
-			tail = op->status ? NULL : pp->getbuf;
-			pp->getbuf = tail ? NULL : pp->getbuf;
-		}
-		__attribute__((fallthrough));
-	case FR_OP_STAT:
-		rep.w[FR_GET_R_SIZE] = op->stat.size;
-		rep.w[FR_GET_R_CTIME] = op->stat.ctime_ns;
-		rep.w[FR_GET_R_VERSION] = op->stat.version;
-		break;
-	case FR_OP_PUT:
-		rep.w[FR_PUT_R_VERSION] = op->stat.version;
-		break;
-	case FR_OP_INCR:
-		rep.w[FR_INCR_R_VALUE] = (uint64_t)op->counter;
-		break;
+	fr_op_to_reply(op, &rep);
+	if (pp->opcode == FR_OP_GET && pp->via_arena) {
+		rep.h.flags |= FR_F_RMA;
+	} else if (pp->opcode == FR_OP_GET) {
+		rep.blob[0] = pp->getbuf;
+		tail = op->status ? NULL : pp->getbuf;
+		pp->getbuf = tail ? NULL : pp->getbuf;
 	}
 	pop_free(px, pp);
 	send_reply(px, pc, &rep, tail);
@@ -476,6 +448,7 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 	case FR_OP_DEL:
 	case FR_OP_STAT:
 	case FR_OP_INCR:
+	case FR_OP_EXPIRE:
 		rc = start_op(px, pc, &q, frame, len);
 		frame = NULL;
 		break;

@@ -200,7 +200,7 @@ static void grow(fr_index *ix)
 }
 
 int fr_index_put(fr_index *ix, const void *key, size_t klen, void *val,
-		 void **old)
+		 void **old, const void **kept)
 {
 	uint64_t h = key_hash(ix, key, klen);
 	struct fr_node **link = chain_find(ix, h, key, klen);
@@ -212,6 +212,8 @@ int fr_index_put(fr_index *ix, const void *key, size_t klen, void *val,
 	if (n) {
 		if (old)
 			*old = n->val;
+		if (kept)
+			*kept = node_key(n);
 		n->val = val;
 		return 0;
 	}
@@ -242,6 +244,8 @@ int fr_index_put(fr_index *ix, const void *key, size_t klen, void *val,
 	*link = n;
 	if (old)
 		*old = NULL;
+	if (kept)
+		*kept = node_key(n);
 	if (++ix->count > ix->nbuckets)
 		grow(ix);
 	return 0;

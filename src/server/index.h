@@ -28,10 +28,11 @@ void fr_index_free(fr_index **ix);
 void *fr_index_get(const fr_index *ix, const void *key, size_t klen);
 
 /* Inserts key -> val, or replaces the value of an existing key. *old (may be
- * NULL) receives the replaced value or NULL. Returns 0 or FERRY_ENOMEM (the
- * index is then unchanged). */
+ * NULL) receives the replaced value or NULL; *kept (may be NULL) the
+ * index's own copy of the key, valid until the key is deleted. Returns 0
+ * or FERRY_ENOMEM (the index is then unchanged). */
 int fr_index_put(fr_index *ix, const void *key, size_t klen, void *val,
-		 void **old);
+		 void **old, const void **kept);
 
 /* Removes key and returns its value, or NULL if it was absent. */
 void *fr_index_del(fr_index *ix, const void *key, size_t klen);

@@ -22,6 +22,10 @@
 #define WHO "ferry-server"
 #define PEER_ADDR_MAX 256
 #define LIST_MAX 10000
+/* Expired values freed per loop pass: a mass expiry is spread over many
+ * passes, each still serving requests. */
+#define REAP_BATCH 256
+#define IDLE_MS 1000 /* longest sleep of an idle server */
 
 /* Each slot serves one request at a time and walks these states. */
 enum slot_state {
@@ -252,19 +256,45 @@ static int start_rma(struct server *sv, struct slot *s, int write,
 
 /* ---- operations --------------------------------------------------------- */
 
+/* The conditions and expiry a PUT request asks for. */
+static fr_put_args put_args(const fr_msg *q)
+{
+	return (fr_put_args){
+		.flags = q->h.flags & (FR_F_CREATE | FR_F_REPLACE | FR_F_KEEPTTL),
+		.if_version = q->w[FR_PUT_IFVER],
+		.expire_ms = q->w[FR_PUT_EXPIRE],
+	};
+}
+
+/* Publishes the slot's filled object and answers the PUT. */
+static int put_commit(struct server *sv, struct slot *s)
+{
+	const fr_msg *q = &s->req;
+	fr_put_args a = put_args(q);
+	fr_msg rep;
+	int rc;
+
+	fr_msg_init(&rep, FR_OP_PUT, FR_F_REPLY, q->h.id);
+	rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], s->obj, &a,
+			     &rep.w[FR_PUT_R_VERSION]);
+	s->obj = NULL;
+	if (!rc)
+		reply(sv, s, &rep);
+	return rc;
+}
+
 static int op_put(struct server *sv, struct slot *s)
 {
 	const fr_msg *q = &s->req;
 	uint64_t vlen = q->w[FR_PUT_VLEN];
-	unsigned flags = q->h.flags & (FR_F_CREATE | FR_F_REPLACE);
-	fr_msg rep;
+	fr_put_args a = put_args(q);
 	int rc;
 
 	if (vlen > sv->o.max_value)
 		return FERRY_E2BIG;
 	if (vlen && !(q->h.flags & (FR_F_INLINE | FR_F_RMA)))
 		return FERRY_EPROTO;
-	rc = fr_store_check(sv->store, q->blob[0], q->blen[0], flags);
+	rc = fr_store_check(sv->store, q->blob[0], q->blen[0], &a);
 	if (!rc)
 		rc = fr_store_prepare(sv->store, vlen, &s->obj);
 	if (rc)
@@ -281,35 +311,24 @@ static int op_put(struct server *sv, struct slot *s)
 	}
 	if (vlen)
 		memcpy(s->obj->data, q->blob[1], vlen);
-	rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], s->obj, flags);
-	if (rc) {
-		s->obj = NULL;
-		return rc;
-	}
-	fr_msg_init(&rep, FR_OP_PUT, FR_F_REPLY, q->h.id);
-	rep.w[FR_PUT_R_VERSION] = s->obj->version;
-	s->obj = NULL;
-	reply(sv, s, &rep);
-	return 0;
+	return put_commit(sv, s);
 }
 
 static void put_pulled(struct server *sv, struct slot *s)
 {
-	const fr_msg *q = &s->req;
-	fr_obj *o = s->obj;
-	fr_msg rep;
-	int rc;
+	int rc = put_commit(sv, s);
 
-	s->obj = NULL;
-	rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], o,
-			     q->h.flags & (FR_F_CREATE | FR_F_REPLACE));
-	if (rc) {
+	if (rc)
 		reply_status(sv, s, rc);
-		return;
-	}
-	fr_msg_init(&rep, FR_OP_PUT, FR_F_REPLY, q->h.id);
-	rep.w[FR_PUT_R_VERSION] = o->version;
-	reply(sv, s, &rep);
+}
+
+/* The metadata words of GET and STAT replies. */
+static void meta_words(fr_msg *rep, const fr_obj *o)
+{
+	rep->w[FR_GET_R_SIZE] = o->size;
+	rep->w[FR_GET_R_CTIME] = o->ctime_ns;
+	rep->w[FR_GET_R_VERSION] = o->version;
+	rep->w[FR_GET_R_EXPIRE] = o->expire_ms;
 }
 
 static void get_reply(struct server *sv, struct slot *s, uint16_t flags,
@@ -319,9 +338,7 @@ static void get_reply(struct server *sv, struct slot *s, uint16_t flags,
 
 	fr_msg_init(&rep, FR_OP_GET, FR_F_REPLY | flags, s->req.h.id);
 	rep.h.status = status;
-	rep.w[FR_GET_R_SIZE] = s->obj->size;
-	rep.w[FR_GET_R_CTIME] = s->obj->ctime_ns;
-	rep.w[FR_GET_R_VERSION] = s->obj->version;
+	meta_words(&rep, s->obj);
 	rep.w[FR_GET_R_GOT] = s->got;
 	rep.blob[0] = s->obj->data + s->req.w[FR_GET_OFFSET];
 	reply(sv, s, &rep);
@@ -367,22 +384,27 @@ static int op_simple(struct server *sv, struct slot *s)
 	fr_obj *o;
 	uint64_t total, used, keys;
 	uint32_t count;
-	int more, rc = 0;
+	int more, changed, rc = 0;
 	int64_t v;
 
 	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
 	switch (q->h.opcode) {
 	case FR_OP_DEL:
-		rc = fr_store_del(sv->store, q->blob[0], q->blen[0]);
+		rc = fr_store_del(sv->store, q->blob[0], q->blen[0],
+				  q->w[FR_DEL_IFVER]);
 		break;
 	case FR_OP_STAT:
 		o = fr_store_get(sv->store, q->blob[0], q->blen[0]);
 		if (!o)
 			return FERRY_ENOENT;
-		rep.w[FR_GET_R_SIZE] = o->size;
-		rep.w[FR_GET_R_CTIME] = o->ctime_ns;
-		rep.w[FR_GET_R_VERSION] = o->version;
+		meta_words(&rep, o);
 		fr_store_release(sv->store, o);
+		break;
+	case FR_OP_EXPIRE:
+		rc = fr_store_expire(sv->store, q->blob[0], q->blen[0],
+				     q->w[FR_EXPIRE_EXPIRE],
+				     (unsigned)q->w[FR_EXPIRE_COND], &changed);
+		rep.w[FR_EXPIRE_R_CHANGED] = (uint64_t)changed;
 		break;
 	case FR_OP_INCR:
 		rc = fr_store_incr(sv->store, q->blob[0], q->blen[0],
@@ -401,6 +423,8 @@ static int op_simple(struct server *sv, struct slot *s)
 			rep.h.flags |= FR_F_MORE;
 		break;
 	case FR_OP_SSTAT:
+		/* Expired values not reaped yet would count as keys. */
+		fr_store_reap(sv->store, REAP_BATCH);
 		fr_store_stats(sv->store, &total, &used, &keys);
 		rep.w[FR_SSTAT_R_TOTAL] = total;
 		rep.w[FR_SSTAT_R_USED] = used;
@@ -628,9 +652,28 @@ static int stop_requested(struct server *sv)
 	return read(sv->sigfd, &si, sizeof(si)) == sizeof(si);
 }
 
+/* Frees up to REAP_BATCH expired values if one is due, and returns how
+ * long the loop may sleep before the next one is: ms, at most IDLE_MS. */
+static int reap(struct server *sv)
+{
+	uint64_t next = fr_store_next_expiry(sv->store), now;
+
+	if (!next)
+		return IDLE_MS;
+	now = fr_store_now_ms(sv->store);
+	if (next <= now) {
+		fr_store_reap(sv->store, REAP_BATCH);
+		next = fr_store_next_expiry(sv->store);
+		if (next && next <= now)
+			return 0; /* more are due: the next pass goes on */
+	}
+	return next ? (int)FR_MIN(next - now, IDLE_MS) : IDLE_MS;
+}
+
 /* Busy-polls while completions keep coming, then, after spin_us without
  * any, sleeps in epoll on the completion queue's descriptor and the signal
- * descriptor, so an idle server uses no CPU. */
+ * descriptor, so an idle server uses no CPU. It wakes for the next expiry
+ * too, so expired values are freed with no request arriving. */
 static void loop(struct server *sv)
 {
 	uint64_t spin_ns = fr_fab_spin_ns(sv->fab, sv->o.spin_us);
@@ -639,6 +682,7 @@ static void loop(struct server *sv)
 	fr_comp comps[64];
 
 	for (;;) {
+		int wake = reap(sv);
 		int n = fr_fab_poll(sv->fab, comps, 64);
 		for (int i = 0; i < n; i++)
 			on_completion(sv, &comps[i]);
@@ -668,9 +712,9 @@ static void loop(struct server *sv)
 				fr_fab_wait(sv->fab, 1);
 			continue;
 		}
-		if (fr_fab_trywait(sv->fab)) {
+		if (wake > 0 && fr_fab_trywait(sv->fab)) {
 			struct epoll_event ev[2];
-			epoll_wait(sv->epfd, ev, 2, 1000);
+			epoll_wait(sv->epfd, ev, 2, wake);
 		}
 		last = fr_now_ns();
 	}

@@ -3,19 +3,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/le.h"
 #include "common/util.h"
 #include "ferry.h"
 #include "proto/wire.h"
-#include "common/alloc.h"
 #include "server/index.h"
+#include "server/ttl.h"
 
 struct fr_store {
 	fr_index *index;
 	fr_alloc *alloc;
+	fr_ttl ttl; /* published values with an expiry, soonest first */
 	uint64_t max_value;
 	uint64_t next_version;
+	uint64_t (*clock)(void *arg);
+	void *clock_arg;
 };
+
+static uint64_t wall_ms(void *arg)
+{
+	return fr_wall_ms();
+}
 
 int fr_store_new(fr_store **out, void *base, size_t size, uint64_t max_value)
 {
@@ -27,6 +36,7 @@ int fr_store_new(fr_store **out, void *base, size_t size, uint64_t max_value)
 		return FERRY_ENOMEM;
 	s->max_value = max_value;
 	s->next_version = 1;
+	s->clock = wall_ms;
 	rc = fr_index_new(&s->index);
 	if (!rc)
 		rc = fr_alloc_init(&s->alloc, base, size);
@@ -54,19 +64,101 @@ void fr_store_free(fr_store **sp)
 		fr_index_scan(s->index, NULL, 0, NULL, 0, free_obj_cb, NULL);
 	fr_index_free(&s->index);
 	fr_alloc_fini(&s->alloc);
+	fr_ttl_free(&s->ttl);
 	free(s);
 	*sp = NULL;
 }
 
-int fr_store_check(fr_store *s, const void *key, size_t klen, unsigned flags)
+void fr_store_set_clock(fr_store *s, uint64_t (*now_ms)(void *arg),
+			void *arg)
 {
-	int exists = fr_index_get(s->index, key, klen) != NULL;
+	s->clock = now_ms ? now_ms : wall_ms;
+	s->clock_arg = arg;
+}
 
-	if ((flags & FR_F_CREATE) && exists)
+uint64_t fr_store_now_ms(fr_store *s)
+{
+	return s->clock(s->clock_arg);
+}
+
+void fr_store_set_next_version(fr_store *s, uint64_t v)
+{
+	s->next_version = v;
+}
+
+/* Versions count up from 1 and skip 0, which callers use for "any". */
+static uint64_t new_version(fr_store *s)
+{
+	if (s->next_version == 0)
+		s->next_version = 1;
+	return s->next_version++;
+}
+
+/* An expiry t (0: never) has come by now. */
+static int past(uint64_t t, uint64_t now)
+{
+	return t && t <= now;
+}
+
+static int expired(const fr_obj *o, uint64_t now)
+{
+	return past(o->expire_ms, now);
+}
+
+/* Takes o, just removed from the index, out of the expiry heap and drops
+ * the index's reference. */
+static void unpublished(fr_store *s, fr_obj *o)
+{
+	fr_ttl_remove(&s->ttl, o);
+	o->key = NULL;
+	fr_store_release(s, o);
+}
+
+static void remove_key(fr_store *s, fr_obj *o)
+{
+	fr_index_del(s->index, o->key, o->klen);
+	unpublished(s, o);
+}
+
+/* The value of key, or NULL if it is missing or expired; an expired one
+ * is freed on the way (touching it frees it). */
+static fr_obj *live(fr_store *s, const void *key, size_t klen)
+{
+	fr_obj *o = fr_index_get(s->index, key, klen);
+
+	if (o && expired(o, fr_store_now_ms(s))) {
+		remove_key(s, o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* Checks a's conditions against the live value of key, stored in *cur. */
+static int check(fr_store *s, const void *key, size_t klen,
+		 const fr_put_args *a, fr_obj **cur)
+{
+	fr_obj *o = live(s, key, klen);
+
+	*cur = o;
+	if (!a)
+		return 0;
+	if ((a->flags & FR_F_CREATE) && o)
 		return FERRY_EEXIST;
-	if ((flags & FR_F_REPLACE) && !exists)
+	if ((a->flags & FR_F_REPLACE) && !o)
 		return FERRY_ENOENT;
+	if (a->if_version && !o)
+		return FERRY_ENOENT;
+	if (a->if_version && o->version != a->if_version)
+		return FERRY_ECHANGED;
 	return 0;
+}
+
+int fr_store_check(fr_store *s, const void *key, size_t klen,
+		   const fr_put_args *a)
+{
+	fr_obj *cur;
+
+	return check(s, key, klen, a, &cur);
 }
 
 int fr_store_prepare(fr_store *s, uint64_t size, fr_obj **out)
@@ -86,6 +178,7 @@ int fr_store_prepare(fr_store *s, uint64_t size, fr_obj **out)
 	}
 	o->size = size;
 	o->refs = 1;
+	o->ttl_pos = FR_TTL_NONE;
 	*out = o;
 	return 0;
 }
@@ -104,46 +197,139 @@ void fr_store_abort(fr_store *s, fr_obj *o)
 }
 
 int fr_store_commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
-		    unsigned flags)
+		    const fr_put_args *a, uint64_t *version)
 {
+	fr_obj *cur;
 	void *old = NULL;
-	int rc = fr_store_check(s, key, klen, flags);
+	const void *kept;
+	uint64_t v;
+	int rc = check(s, key, klen, a, &cur);
 
-	if (!rc)
-		rc = fr_index_put(s->index, key, klen, o, &old);
-	if (rc) {
+	if (rc)
+		goto fail;
+	if (a && (a->flags & FR_F_KEEPTTL))
+		o->expire_ms = cur ? cur->expire_ms : 0;
+	else
+		o->expire_ms = a ? a->expire_ms : 0;
+	v = new_version(s);
+	if (version)
+		*version = v;
+	if (expired(o, fr_store_now_ms(s))) {
+		/* Written and expired at once: what remains is no key. */
+		if (cur)
+			remove_key(s, cur);
 		fr_store_abort(s, o);
-		return rc;
+		return 0;
 	}
+	/* Room in the heap first, so nothing fails once the index holds
+	 * the new value. */
+	rc = o->expire_ms ? fr_ttl_reserve(&s->ttl) : 0;
+	if (!rc)
+		rc = fr_index_put(s->index, key, klen, o, &old, &kept);
+	if (rc)
+		goto fail;
+	o->key = kept;
+	o->klen = klen;
 	o->ctime_ns = fr_wall_ns();
-	o->version = s->next_version++;
-	fr_store_release(s, old);
+	o->version = v;
+	if (o->expire_ms)
+		fr_ttl_push(&s->ttl, o);
+	if (old)
+		unpublished(s, old);
 	return 0;
+fail:
+	fr_store_abort(s, o);
+	return rc;
 }
 
 fr_obj *fr_store_get(fr_store *s, const void *key, size_t klen)
 {
-	fr_obj *o = fr_index_get(s->index, key, klen);
+	fr_obj *o = live(s, key, klen);
 
 	if (o)
 		o->refs++;
 	return o;
 }
 
-int fr_store_del(fr_store *s, const void *key, size_t klen)
+int fr_store_del(fr_store *s, const void *key, size_t klen,
+		 uint64_t if_version)
 {
-	fr_obj *o = fr_index_del(s->index, key, klen);
+	fr_obj *o = live(s, key, klen);
 
 	if (!o)
 		return FERRY_ENOENT;
-	fr_store_release(s, o);
+	if (if_version && o->version != if_version)
+		return FERRY_ECHANGED;
+	remove_key(s, o);
 	return 0;
+}
+
+/* a > b, where 0 stands for "never", later than any time. */
+static int later(uint64_t a, uint64_t b)
+{
+	if (!a)
+		return b != 0;
+	return b && a > b;
+}
+
+int fr_store_expire(fr_store *s, const void *key, size_t klen,
+		    uint64_t expire_ms, unsigned cond, int *changed)
+{
+	fr_obj *o = live(s, key, klen);
+	uint64_t cur;
+
+	*changed = 0;
+	if (!o)
+		return FERRY_ENOENT;
+	cur = o->expire_ms;
+	if (((cond & FR_EXPIRE_NX) && cur) || ((cond & FR_EXPIRE_XX) && !cur) ||
+	    ((cond & FR_EXPIRE_GT) && !later(expire_ms, cur)) ||
+	    ((cond & FR_EXPIRE_LT) && !later(cur, expire_ms)) ||
+	    (!expire_ms && !cur))
+		return 0;
+	if (past(expire_ms, fr_store_now_ms(s))) {
+		remove_key(s, o);
+	} else if (!expire_ms) {
+		fr_ttl_remove(&s->ttl, o);
+		o->expire_ms = 0;
+	} else if (cur) {
+		o->expire_ms = expire_ms;
+		fr_ttl_update(&s->ttl, o);
+	} else {
+		if (fr_ttl_reserve(&s->ttl))
+			return FERRY_ENOMEM;
+		o->expire_ms = expire_ms;
+		fr_ttl_push(&s->ttl, o);
+	}
+	*changed = 1;
+	return 0;
+}
+
+size_t fr_store_reap(fr_store *s, size_t max)
+{
+	uint64_t now = fr_store_now_ms(s);
+	size_t n = 0;
+	fr_obj *o;
+
+	while (n < max && (o = fr_ttl_min(&s->ttl)) && expired(o, now)) {
+		remove_key(s, o);
+		n++;
+	}
+	return n;
+}
+
+uint64_t fr_store_next_expiry(const fr_store *s)
+{
+	fr_obj *o = fr_ttl_min(&s->ttl);
+
+	return o ? o->expire_ms : 0;
 }
 
 int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
 		  int64_t *out)
 {
-	fr_obj *cur = fr_index_get(s->index, key, klen), *o;
+	static const fr_put_args keep = {.flags = FR_F_KEEPTTL};
+	fr_obj *cur = live(s, key, klen), *o;
 	int64_t v = 0;
 	int rc;
 
@@ -155,20 +341,18 @@ int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
 	if (__builtin_add_overflow(v, delta, &v))
 		return FERRY_EOVERFLOW;
 	/* A counter that nobody is reading is updated in place; otherwise a
-	 * new version is committed so readers keep a consistent value. */
+	 * new version is committed so readers keep a consistent value. Both
+	 * keep the counter's expiry. */
 	if (cur && cur->refs == 1) {
-		o = cur;
+		fr_put_u64(cur->data, (uint64_t)v);
+		cur->ctime_ns = fr_wall_ns();
+		cur->version = new_version(s);
 	} else {
 		rc = fr_store_prepare(s, 8, &o);
 		if (rc)
 			return rc;
-	}
-	fr_put_u64(o->data, (uint64_t)v);
-	if (o == cur) {
-		o->ctime_ns = fr_wall_ns();
-		o->version = s->next_version++;
-	} else {
-		rc = fr_store_commit(s, key, klen, o, 0);
+		fr_put_u64(o->data, (uint64_t)v);
+		rc = fr_store_commit(s, key, klen, o, &keep, NULL);
 		if (rc)
 			return rc;
 	}
@@ -180,6 +364,7 @@ struct list_ctx {
 	uint8_t *buf;
 	size_t cap, used;
 	uint32_t count, max;
+	uint64_t now;
 	int more;
 };
 
@@ -188,6 +373,10 @@ static int list_cb(void *arg, const void *key, size_t klen, void *val)
 	struct list_ctx *l = arg;
 	size_t n;
 
+	/* Expired keys are skipped, not freed: the scan must not modify the
+	 * index. fr_store_reap frees them soon. */
+	if (expired(val, l->now))
+		return 0;
 	if (l->count == l->max) {
 		l->more = 1;
 		return 1;
@@ -206,7 +395,8 @@ size_t fr_store_list(fr_store *s, const void *prefix, size_t plen,
 		     const void *after, size_t alen, uint32_t max, void *buf,
 		     size_t cap, uint32_t *count, int *more)
 {
-	struct list_ctx l = {.buf = buf, .cap = cap, .max = max};
+	struct list_ctx l = {.buf = buf, .cap = cap, .max = max,
+			     .now = fr_store_now_ms(s)};
 
 	fr_index_scan(s->index, prefix, plen, after, alen, list_cb, &l);
 	*count = l.count;

@@ -81,7 +81,7 @@ static int has_prefix(const void *k, size_t klen, const void *p, size_t plen)
 
 static void put_str(fr_index *ix, const char *k, uintptr_t v)
 {
-	assert_int_equal(fr_index_put(ix, k, strlen(k), V(v), NULL), 0);
+	assert_int_equal(fr_index_put(ix, k, strlen(k), V(v), NULL, NULL), 0);
 }
 
 /* Scans and checks that exactly the C strings in want[] come back. */
@@ -109,12 +109,12 @@ static void test_put_get_replace_del(void **state)
 
 	assert_int_equal(fr_index_new(&ix), 0);
 	assert_null(fr_index_get(ix, "k", 1));
-	assert_int_equal(fr_index_put(ix, "k", 1, V(1), &old), 0);
+	assert_int_equal(fr_index_put(ix, "k", 1, V(1), &old, NULL), 0);
 	assert_null(old);
 	assert_ptr_equal(fr_index_get(ix, "k", 1), V(1));
 	assert_int_equal(fr_index_count(ix), 1);
 
-	assert_int_equal(fr_index_put(ix, "k", 1, V(2), &old), 0);
+	assert_int_equal(fr_index_put(ix, "k", 1, V(2), &old, NULL), 0);
 	assert_ptr_equal(old, V(1));
 	assert_ptr_equal(fr_index_get(ix, "k", 1), V(2));
 	assert_int_equal(fr_index_count(ix), 1);
@@ -145,12 +145,12 @@ static void test_binary_keys(void **state)
 	struct collector c = {0};
 
 	assert_int_equal(fr_index_new(&ix), 0);
-	assert_int_equal(fr_index_put(ix, k1, 3, V(1), NULL), 0);
-	assert_int_equal(fr_index_put(ix, k2, 3, V(2), NULL), 0);
-	assert_int_equal(fr_index_put(ix, k3, 2, V(3), NULL), 0);
-	assert_int_equal(fr_index_put(ix, k3, 1, V(4), NULL), 0);
-	assert_int_equal(fr_index_put(ix, k4, 2, V(5), NULL), 0);
-	assert_int_equal(fr_index_put(ix, "a", 1, V(6), NULL), 0);
+	assert_int_equal(fr_index_put(ix, k1, 3, V(1), NULL, NULL), 0);
+	assert_int_equal(fr_index_put(ix, k2, 3, V(2), NULL, NULL), 0);
+	assert_int_equal(fr_index_put(ix, k3, 2, V(3), NULL, NULL), 0);
+	assert_int_equal(fr_index_put(ix, k3, 1, V(4), NULL, NULL), 0);
+	assert_int_equal(fr_index_put(ix, k4, 2, V(5), NULL, NULL), 0);
+	assert_int_equal(fr_index_put(ix, "a", 1, V(6), NULL, NULL), 0);
 	assert_int_equal(fr_index_count(ix), 6);
 
 	/* Bytes after a zero still count, in lookups and in order. */
@@ -188,10 +188,10 @@ static void test_prefix_keys_order(void **state)
 
 	assert_int_equal(fr_index_new(&ix), 0);
 	/* Inserted out of order: "ab", "a\0", "b", "a". */
-	assert_int_equal(fr_index_put(ix, "ab", 2, V(3), NULL), 0);
-	assert_int_equal(fr_index_put(ix, "a\0", 2, V(2), NULL), 0);
-	assert_int_equal(fr_index_put(ix, "b", 1, V(4), NULL), 0);
-	assert_int_equal(fr_index_put(ix, "a", 1, V(1), NULL), 0);
+	assert_int_equal(fr_index_put(ix, "ab", 2, V(3), NULL, NULL), 0);
+	assert_int_equal(fr_index_put(ix, "a\0", 2, V(2), NULL, NULL), 0);
+	assert_int_equal(fr_index_put(ix, "b", 1, V(4), NULL, NULL), 0);
+	assert_int_equal(fr_index_put(ix, "a", 1, V(1), NULL, NULL), 0);
 
 	assert_int_equal(fr_index_scan(ix, NULL, 0, NULL, 0, collect, &c), 4);
 	for (size_t i = 0; i < 4; i++)
@@ -381,7 +381,7 @@ static void mutate_odd(fr_index *ix, unsigned round)
 		len = page_key(k, sizeof(k), i);
 		if (x & (1ull << 40))
 			assert_int_equal(
-			    fr_index_put(ix, k, len, V(i + 1), NULL), 0);
+			    fr_index_put(ix, k, len, V(i + 1), NULL, NULL), 0);
 		else
 			fr_index_del(ix, k, len);
 	}
@@ -398,7 +398,7 @@ static void test_scan_paging_with_changes(void **state)
 	for (unsigned i = 0; i < 1000; i++) {
 		size_t len = page_key(k, sizeof(k), i);
 
-		assert_int_equal(fr_index_put(ix, k, len, V(i + 1), NULL), 0);
+		assert_int_equal(fr_index_put(ix, k, len, V(i + 1), NULL, NULL), 0);
 	}
 	page_through(ix, &all, mutate_odd, 7);
 
@@ -438,7 +438,7 @@ static void test_growth(void **state)
 	for (unsigned i = 0; i < N; i++) {
 		size_t len = (size_t)snprintf(k, sizeof(k), "g%u", i);
 
-		assert_int_equal(fr_index_put(ix, k, len, V(i + 1), NULL), 0);
+		assert_int_equal(fr_index_put(ix, k, len, V(i + 1), NULL, NULL), 0);
 		assert_int_equal(fr_index_count(ix), i + 1);
 	}
 	for (unsigned i = 0; i < N; i++) {
@@ -562,7 +562,7 @@ static void test_random_vs_reference(void **state)
 
 		pos = ref_find(&r, k, len, &found);
 		if (what < 5) {
-			assert_int_equal(fr_index_put(ix, k, len, V(op), &old),
+			assert_int_equal(fr_index_put(ix, k, len, V(op), &old, NULL),
 					 0);
 			if (found) {
 				assert_ptr_equal(old, r.e[pos].val);

@@ -2,8 +2,10 @@
  * Unit tests of the store (src/server/store.c): the two-step write
  * (prepare, fill, commit), create-only and replace-only, abort, readers'
  * references keeping replaced and deleted values alive, counters, a full
- * arena that keeps earlier data intact, the value size limit, and paged
- * listing.
+ * arena that keeps earlier data intact, the value size limit, paged
+ * listing; expiry on a fake clock (lazy and active reclaim, KEEPTTL, INCR,
+ * EXPIRE's NX/XX/GT/LT), version-conditional writes and deletes, and the
+ * expiry heap's order under many keys.
  */
 #include "harness.h"
 
@@ -60,19 +62,29 @@ static uint64_t nkeys(fr_store *s)
 	return keys;
 }
 
-/* Stores size bytes of pattern seed under key; returns the status. */
-static int put(fr_store *s, const char *key, size_t size, uint64_t seed,
-	       unsigned flags)
+/* Write conditions with only flags. */
+#define FL(f) (&(fr_put_args){.flags = (f)})
+
+/* Stores size bytes of pattern seed under key with conditions a (may be
+ * NULL); returns the status. */
+static int put_args(fr_store *s, const char *key, size_t size, uint64_t seed,
+		    const fr_put_args *a)
 {
 	fr_obj *o;
-	int rc = fr_store_check(s, key, strlen(key), flags);
+	int rc = fr_store_check(s, key, strlen(key), a);
 
 	if (!rc)
 		rc = fr_store_prepare(s, size, &o);
 	if (rc)
 		return rc;
 	ft_fill(o->data, size, seed);
-	return fr_store_commit(s, key, strlen(key), o, flags);
+	return fr_store_commit(s, key, strlen(key), o, a, NULL);
+}
+
+static int put(fr_store *s, const char *key, size_t size, uint64_t seed,
+	       unsigned flags)
+{
+	return put_args(s, key, size, seed, FL(flags));
 }
 
 /* Asserts key holds size bytes of pattern seed. */
@@ -115,7 +127,7 @@ static void test_prepare_commit(void **state)
 	/* Invisible until committed. */
 	assert_null(fr_store_get(f.s, "k", 1));
 	assert_int_equal(nkeys(f.s), 0);
-	assert_int_equal(fr_store_commit(f.s, "k", 1, o, 0), 0);
+	assert_int_equal(fr_store_commit(f.s, "k", 1, o, NULL, NULL), 0);
 	assert_int_equal(nkeys(f.s), 1);
 	g = fr_store_get(f.s, "k", 1);
 	assert_ptr_equal(g, o);
@@ -136,7 +148,7 @@ static void test_prepare_commit(void **state)
 	uint8_t big[FERRY_KEY_MAX];
 	memset(big, 0, sizeof(big));
 	assert_int_equal(fr_store_prepare(f.s, 8, &o), 0);
-	assert_int_equal(fr_store_commit(f.s, big, sizeof(big), o, 0), 0);
+	assert_int_equal(fr_store_commit(f.s, big, sizeof(big), o, NULL, NULL), 0);
 	assert_non_null(g = fr_store_get(f.s, big, sizeof(big)));
 	fr_store_release(f.s, g);
 	assert_null(fr_store_get(f.s, big, sizeof(big) - 1));
@@ -169,28 +181,28 @@ static void test_create_replace(void **state)
 	uint64_t u;
 
 	/* Replace-only on a missing key fails, early and at commit. */
-	assert_int_equal(fr_store_check(f.s, "a", 1, FR_F_REPLACE),
+	assert_int_equal(fr_store_check(f.s, "a", 1, FL(FR_F_REPLACE)),
 			 FERRY_ENOENT);
-	assert_int_equal(fr_store_check(f.s, "a", 1, FR_F_CREATE), 0);
-	assert_int_equal(fr_store_check(f.s, "a", 1, 0), 0);
+	assert_int_equal(fr_store_check(f.s, "a", 1, FL(FR_F_CREATE)), 0);
+	assert_int_equal(fr_store_check(f.s, "a", 1, FL(0)), 0);
 	u = used(f.s);
 	assert_int_equal(fr_store_prepare(f.s, 100, &o), 0);
-	assert_int_equal(fr_store_commit(f.s, "a", 1, o, FR_F_REPLACE),
+	assert_int_equal(fr_store_commit(f.s, "a", 1, o, FL(FR_F_REPLACE), NULL),
 			 FERRY_ENOENT);
 	assert_null(fr_store_get(f.s, "a", 1));
 	assert_int_equal(used(f.s), u); /* the failed object was freed */
 
 	/* Create-only creates once. */
 	assert_int_equal(put(f.s, "a", 100, 1, FR_F_CREATE), 0);
-	assert_int_equal(fr_store_check(f.s, "a", 1, FR_F_CREATE),
+	assert_int_equal(fr_store_check(f.s, "a", 1, FL(FR_F_CREATE)),
 			 FERRY_EEXIST);
-	assert_int_equal(fr_store_check(f.s, "a", 1, FR_F_REPLACE), 0);
+	assert_int_equal(fr_store_check(f.s, "a", 1, FL(FR_F_REPLACE)), 0);
 	/* Another writer committed between check and commit: the commit
 	 * checks again and frees the loser. */
 	u = used(f.s);
 	assert_int_equal(fr_store_prepare(f.s, 200, &o), 0);
 	ft_fill(o->data, 200, 2);
-	assert_int_equal(fr_store_commit(f.s, "a", 1, o, FR_F_CREATE),
+	assert_int_equal(fr_store_commit(f.s, "a", 1, o, FL(FR_F_CREATE), NULL),
 			 FERRY_EEXIST);
 	assert_int_equal(used(f.s), u);
 	expect(f.s, "a", 100, 1);
@@ -244,9 +256,9 @@ static void test_refs_keep_values_alive(void **state)
 
 	/* Deleted while read. */
 	cur = fr_store_get(f.s, "k", 1);
-	assert_int_equal(fr_store_del(f.s, "k", 1), 0);
+	assert_int_equal(fr_store_del(f.s, "k", 1, 0), 0);
 	assert_null(fr_store_get(f.s, "k", 1));
-	assert_int_equal(fr_store_del(f.s, "k", 1), FERRY_ENOENT);
+	assert_int_equal(fr_store_del(f.s, "k", 1, 0), FERRY_ENOENT);
 	assert_int_equal(nkeys(f.s), 0);
 	assert_int_equal(used(f.s), u1);
 	/* Fresh writes may not land on memory a reader still holds. */
@@ -261,7 +273,7 @@ static void test_refs_keep_values_alive(void **state)
 		char key[8];
 		snprintf(key, sizeof(key), "n%d", i);
 		expect(f.s, key, 40000, 100 + i);
-		assert_int_equal(fr_store_del(f.s, key, strlen(key)), 0);
+		assert_int_equal(fr_store_del(f.s, key, strlen(key), 0), 0);
 	}
 	assert_int_equal(used(f.s), u0);
 	fx_free(&f);
@@ -285,7 +297,7 @@ static void put_counter(fr_store *s, const char *key, int64_t v)
 
 	assert_int_equal(fr_store_prepare(s, 8, &o), 0);
 	fr_put_u64(o->data, (uint64_t)v);
-	assert_int_equal(fr_store_commit(s, key, strlen(key), o, 0), 0);
+	assert_int_equal(fr_store_commit(s, key, strlen(key), o, NULL, NULL), 0);
 }
 
 static void test_incr(void **state)
@@ -394,7 +406,7 @@ static void test_full_keeps_data(void **state)
 	/* Freeing makes room again, for the same size. */
 	for (int i = 0; i < n; i += 2) {
 		snprintf(key, sizeof(key), "fill%04d", i);
-		assert_int_equal(fr_store_del(f.s, key, strlen(key)), 0);
+		assert_int_equal(fr_store_del(f.s, key, strlen(key), 0), 0);
 	}
 	assert_int_equal(put(f.s, "again", 3000, 9999, 0), 0);
 	expect(f.s, "again", 3000, 9999);
@@ -518,6 +530,408 @@ static void test_list_paging(void **state)
 	fx_free(&f);
 }
 
+/* ---- expiry and conditions ------------------------------------------------ */
+
+static uint64_t fake_now = 1000000;
+
+static uint64_t fake_clock(void *arg)
+{
+	return *(uint64_t *)arg;
+}
+
+/* A store on the fake clock, at fake_now = 1,000,000 ms. */
+static struct fixture fx_clocked(size_t size)
+{
+	struct fixture f = fx_new(size, size);
+
+	fake_now = 1000000;
+	fr_store_set_clock(f.s, fake_clock, &fake_now);
+	assert_true(fr_store_now_ms(f.s) == 1000000);
+	return f;
+}
+
+static int put_ttl(fr_store *s, const char *key, size_t size, uint64_t seed,
+		   uint64_t expire_ms)
+{
+	return put_args(s, key, size, seed,
+			&(fr_put_args){.expire_ms = expire_ms});
+}
+
+/* The expiry of key, or -1 if it is missing. */
+static int64_t expiry_of(fr_store *s, const char *key)
+{
+	fr_obj *o = fr_store_get(s, key, strlen(key));
+	int64_t e;
+
+	if (!o)
+		return -1;
+	e = (int64_t)o->expire_ms;
+	fr_store_release(s, o);
+	return e;
+}
+
+static uint64_t version_of(fr_store *s, const char *key)
+{
+	fr_obj *o = fr_store_get(s, key, strlen(key));
+	uint64_t v;
+
+	assert_non_null(o);
+	v = o->version;
+	fr_store_release(s, o);
+	return v;
+}
+
+static void test_expiry(void **state)
+{
+	struct fixture f = fx_clocked(1 * MiB);
+	uint64_t u0 = used(f.s), u1;
+	char keys[8][32];
+	int more;
+	fr_obj *r;
+
+	assert_true(fr_store_next_expiry(f.s) == 0);
+	assert_int_equal(put_ttl(f.s, "t", 5000, 1, 1000500), 0);
+	assert_int_equal(put(f.s, "p", 10, 2, 0), 0);
+	assert_true(fr_store_next_expiry(f.s) == 1000500);
+	assert_int_equal(expiry_of(f.s, "t"), 1000500);
+	assert_int_equal(expiry_of(f.s, "p"), 0);
+	u1 = used(f.s);
+	assert_true(u1 >= u0 + 5010);
+	/* Alive up to the millisecond before; nothing reaped early. */
+	fake_now = 1000499;
+	assert_int_equal(fr_store_reap(f.s, 100), 0);
+	expect(f.s, "t", 5000, 1);
+	assert_int_equal(list_page(f.s, "", NULL, 0, 8, keys, &more,
+				   FR_MSG_SIZE), 2);
+	/* Gone at that millisecond, for every operation, even before it is
+	 * reaped: listing skips it, get, del, incr and expire miss it. */
+	fake_now = 1000500;
+	assert_int_equal(list_page(f.s, "", NULL, 0, 8, keys, &more,
+				   FR_MSG_SIZE), 1);
+	assert_string_equal(keys[0], "p");
+	assert_null(fr_store_get(f.s, "t", 1));
+	/* Touching it freed it. */
+	assert_true(used(f.s) < u1);
+	assert_int_equal(nkeys(f.s), 1);
+	assert_true(fr_store_next_expiry(f.s) == 0);
+	assert_int_equal(fr_store_del(f.s, "t", 1, 0), FERRY_ENOENT);
+
+	/* Reaping with no request: memory comes back. */
+	assert_int_equal(put_ttl(f.s, "t2", 5000, 3, 1000600), 0);
+	fake_now = 1000700;
+	assert_int_equal(nkeys(f.s), 2);
+	assert_int_equal(fr_store_reap(f.s, 100), 1);
+	assert_int_equal(nkeys(f.s), 1);
+	assert_true(used(f.s) < u1);
+	assert_int_equal(fr_store_reap(f.s, 100), 0);
+
+	/* A reader holding a value that expires keeps its bytes. */
+	assert_int_equal(put_ttl(f.s, "t3", 5000, 4, 1000800), 0);
+	r = fr_store_get(f.s, "t3", 2);
+	fake_now = 1000800;
+	assert_int_equal(fr_store_reap(f.s, 100), 1);
+	assert_null(fr_store_get(f.s, "t3", 2));
+	assert_int_equal(ft_check(r->data, 5000, 4), (size_t)-1);
+	fr_store_release(f.s, r);
+
+	/* A write whose expiry has passed stores nothing and removes what
+	 * was there. */
+	assert_int_equal(put(f.s, "old", 100, 5, 0), 0);
+	uint64_t before = used(f.s), v;
+	fr_obj *o;
+	assert_int_equal(fr_store_prepare(f.s, 100, &o), 0);
+	assert_int_equal(fr_store_commit(f.s, "old", 3, o,
+					 &(fr_put_args){.expire_ms = fake_now},
+					 &v),
+			 0);
+	assert_true(v != 0);
+	assert_null(fr_store_get(f.s, "old", 3));
+	assert_true(used(f.s) < before);
+	assert_int_equal(nkeys(f.s), 1);
+	/* Expired counters start again at 0, with no expiry. */
+	int64_t out;
+	put_counter(f.s, "c", 41);
+	assert_int_equal(fr_store_expire(f.s, "c", 1, fake_now + 10, 0, &more),
+			 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, &out), 0);
+	assert_int_equal(out, 42);
+	assert_int_equal(expiry_of(f.s, "c"), fake_now + 10);
+	fake_now += 10;
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, &out), 0);
+	assert_int_equal(out, 1);
+	assert_int_equal(expiry_of(f.s, "c"), 0);
+	fx_free(&f);
+}
+
+static void test_keepttl(void **state)
+{
+	struct fixture f = fx_clocked(1 * MiB);
+	fr_put_args keep = {.flags = FR_F_KEEPTTL, .expire_ms = 1000010};
+	fr_obj *reader;
+	int64_t out;
+
+	assert_int_equal(put_ttl(f.s, "k", 10, 1, 1000500), 0);
+	/* KEEPTTL carries the replaced value's expiry; its own is ignored. */
+	assert_int_equal(put_args(f.s, "k", 20, 2, &keep), 0);
+	expect(f.s, "k", 20, 2);
+	assert_int_equal(expiry_of(f.s, "k"), 1000500);
+	/* A plain write sets its own expiry, or none. */
+	assert_int_equal(put(f.s, "k", 30, 3, 0), 0);
+	assert_int_equal(expiry_of(f.s, "k"), 0);
+	assert_int_equal(put_args(f.s, "k", 30, 3, &keep), 0);
+	assert_int_equal(expiry_of(f.s, "k"), 0);
+	/* A new key gets none. */
+	assert_int_equal(put_args(f.s, "new", 5, 4, &keep), 0);
+	assert_int_equal(expiry_of(f.s, "new"), 0);
+	/* Nor does a key whose old value expired. */
+	assert_int_equal(put_ttl(f.s, "gone", 5, 5, 1000100), 0);
+	fake_now = 1000100;
+	assert_int_equal(put_args(f.s, "gone", 5, 6, &keep), 0);
+	assert_int_equal(expiry_of(f.s, "gone"), 0);
+	/* The kept expiry still works: the heap follows the new object. */
+	assert_int_equal(put_args(f.s, "k", 30, 7, &keep), 0);
+	assert_int_equal(put_ttl(f.s, "k", 10, 8, 1000200), 0);
+	assert_int_equal(put_args(f.s, "k", 10, 9, &keep), 0);
+	fake_now = 1000200;
+	assert_int_equal(fr_store_reap(f.s, 10), 1);
+	assert_null(fr_store_get(f.s, "k", 1));
+
+	/* INCR keeps the expiry, in place and through a new object. */
+	put_counter(f.s, "c", 1);
+	assert_int_equal(fr_store_expire(f.s, "c", 1, 1000900, 0, &(int){0}),
+			 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, &out), 0);
+	assert_int_equal(expiry_of(f.s, "c"), 1000900);
+	reader = fr_store_get(f.s, "c", 1);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, &out), 0);
+	assert_int_equal(out, 3);
+	fr_store_release(f.s, reader);
+	assert_int_equal(expiry_of(f.s, "c"), 1000900);
+	fake_now = 1000900;
+	assert_int_equal(fr_store_reap(f.s, 10), 1);
+	assert_null(fr_store_get(f.s, "c", 1));
+	fx_free(&f);
+}
+
+static void test_conditional(void **state)
+{
+	struct fixture f = fx_clocked(1 * MiB);
+	uint64_t v1, v2, u;
+	fr_obj *o;
+
+	/* Missing key: FERRY_ENOENT, early and at commit. */
+	assert_int_equal(put_args(f.s, "k", 10, 1,
+				  &(fr_put_args){.if_version = 1}),
+			 FERRY_ENOENT);
+	assert_null(fr_store_get(f.s, "k", 1));
+	assert_int_equal(fr_store_del(f.s, "k", 1, 5), FERRY_ENOENT);
+	assert_int_equal(put(f.s, "k", 10, 1, 0), 0);
+	v1 = version_of(f.s, "k");
+	assert_true(v1 != 0);
+	/* The right version writes, a stale one does not. */
+	assert_int_equal(put_args(f.s, "k", 20, 2,
+				  &(fr_put_args){.if_version = v1 + 1}),
+			 FERRY_ECHANGED);
+	expect(f.s, "k", 10, 1);
+	assert_int_equal(put_args(f.s, "k", 20, 2,
+				  &(fr_put_args){.if_version = v1}),
+			 0);
+	expect(f.s, "k", 20, 2);
+	v2 = version_of(f.s, "k");
+	assert_true(v2 != v1);
+	/* Two writers read v2; the first to commit wins, the second's
+	 * commit fails (though its early check passed) and is freed. */
+	fr_put_args a = {.if_version = v2};
+	fr_obj *w1, *w2;
+	assert_int_equal(fr_store_check(f.s, "k", 1, &a), 0);
+	assert_int_equal(fr_store_prepare(f.s, 30, &w1), 0);
+	assert_int_equal(fr_store_check(f.s, "k", 1, &a), 0);
+	assert_int_equal(fr_store_prepare(f.s, 40, &w2), 0);
+	ft_fill(w1->data, 30, 3);
+	ft_fill(w2->data, 40, 4);
+	u = used(f.s);
+	assert_int_equal(fr_store_commit(f.s, "k", 1, w1, &a, NULL), 0);
+	assert_int_equal(fr_store_commit(f.s, "k", 1, w2, &a, NULL),
+			 FERRY_ECHANGED);
+	assert_true(used(f.s) < u);
+	expect(f.s, "k", 30, 3);
+	/* Conditional delete. */
+	assert_int_equal(fr_store_del(f.s, "k", 1, v2), FERRY_ECHANGED);
+	assert_int_equal(fr_store_del(f.s, "k", 1, version_of(f.s, "k")), 0);
+	assert_null(fr_store_get(f.s, "k", 1));
+	/* An expired key is a missing key for conditions too. */
+	assert_int_equal(put_ttl(f.s, "e", 10, 1, 1000010), 0);
+	v1 = version_of(f.s, "e");
+	fake_now = 1000010;
+	assert_int_equal(put_args(f.s, "e", 10, 1,
+				  &(fr_put_args){.if_version = v1}),
+			 FERRY_ENOENT);
+	assert_int_equal(put_ttl(f.s, "e", 10, 1, 1000020), 0);
+	v1 = version_of(f.s, "e");
+	fake_now = 1000020;
+	assert_int_equal(fr_store_del(f.s, "e", 1, v1), FERRY_ENOENT);
+	/* Versions are never 0, not even when the counter wraps. */
+	fr_store_set_next_version(f.s, UINT64_MAX);
+	assert_int_equal(put(f.s, "w", 1, 1, 0), 0);
+	assert_true(version_of(f.s, "w") == UINT64_MAX);
+	assert_int_equal(fr_store_prepare(f.s, 1, &o), 0);
+	assert_int_equal(fr_store_commit(f.s, "w", 1, o, NULL, &v1), 0);
+	assert_true(v1 == 1);
+	assert_true(version_of(f.s, "w") == 1);
+	fx_free(&f);
+}
+
+/* EXPIRE's conditions, as Redis 7 defines them; no expiry counts as
+ * infinitely far for GT and LT, and so does a new expiry of 0. */
+static void test_expire_conditions(void **state)
+{
+	enum { NONE = 0, SOON = 1000500, LATER = 1000900 };
+	static const struct {
+		int64_t cur;	 /* the key's expiry, -1: missing */
+		uint64_t next;	 /* the requested one */
+		unsigned cond;
+		int rc, changed;
+		int64_t after;	 /* the expiry afterwards, -1: gone */
+	} cases[] = {
+	    {-1, SOON, 0, FERRY_ENOENT, 0, -1},
+	    {NONE, SOON, 0, 0, 1, SOON},
+	    {SOON, LATER, 0, 0, 1, LATER},
+	    {LATER, SOON, 0, 0, 1, SOON},
+	    {SOON, SOON, 0, 0, 1, SOON},
+	    {SOON, NONE, 0, 0, 1, NONE}, /* persist */
+	    {NONE, NONE, 0, 0, 0, NONE}, /* persist, nothing to remove */
+	    {NONE, SOON, FR_EXPIRE_NX, 0, 1, SOON},
+	    {SOON, LATER, FR_EXPIRE_NX, 0, 0, SOON},
+	    {NONE, SOON, FR_EXPIRE_XX, 0, 0, NONE},
+	    {SOON, LATER, FR_EXPIRE_XX, 0, 1, LATER},
+	    {SOON, NONE, FR_EXPIRE_XX, 0, 1, NONE},
+	    {SOON, LATER, FR_EXPIRE_GT, 0, 1, LATER},
+	    {LATER, SOON, FR_EXPIRE_GT, 0, 0, LATER},
+	    {SOON, SOON, FR_EXPIRE_GT, 0, 0, SOON},
+	    {NONE, SOON, FR_EXPIRE_GT, 0, 0, NONE},
+	    {SOON, NONE, FR_EXPIRE_GT, 0, 1, NONE},
+	    {LATER, SOON, FR_EXPIRE_LT, 0, 1, SOON},
+	    {SOON, LATER, FR_EXPIRE_LT, 0, 0, SOON},
+	    {NONE, SOON, FR_EXPIRE_LT, 0, 1, SOON},
+	    {SOON, NONE, FR_EXPIRE_LT, 0, 0, SOON},
+	    {NONE, SOON, FR_EXPIRE_XX | FR_EXPIRE_LT, 0, 0, NONE},
+	    {LATER, SOON, FR_EXPIRE_XX | FR_EXPIRE_LT, 0, 1, SOON},
+	    {SOON, LATER, FR_EXPIRE_XX | FR_EXPIRE_GT, 0, 1, LATER},
+	    /* A time already past deletes the key, conditions first. */
+	    {NONE, 999999, 0, 0, 1, -1},
+	    {SOON, 1000000, FR_EXPIRE_XX, 0, 1, -1},
+	    {SOON, 1, FR_EXPIRE_GT, 0, 0, SOON},
+	    {NONE, 1, FR_EXPIRE_XX, 0, 0, NONE},
+	};
+
+	for (size_t i = 0; i < FR_ARRAY_LEN(cases); i++) {
+		struct fixture f = fx_clocked(1 * MiB);
+		uint64_t ver, u;
+		int changed = -1;
+
+		if (cases[i].cur >= 0)
+			assert_int_equal(put_ttl(f.s, "k", 100, 1,
+						 (uint64_t)cases[i].cur),
+					 0);
+		ver = cases[i].cur >= 0 ? version_of(f.s, "k") : 0;
+		u = used(f.s);
+		int rc = fr_store_expire(f.s, "k", 1, cases[i].next,
+					 cases[i].cond, &changed);
+		if (rc != cases[i].rc || changed != cases[i].changed ||
+		    expiry_of(f.s, "k") != cases[i].after)
+			fail_msg("case %zu: rc %d changed %d expiry %lld, "
+				 "expected %d %d %lld",
+				 i, rc, changed,
+				 (long long)expiry_of(f.s, "k"), cases[i].rc,
+				 cases[i].changed, (long long)cases[i].after);
+		if (cases[i].after >= 0 && cases[i].cur >= 0) {
+			/* The value stays as it was. */
+			expect(f.s, "k", 100, 1);
+			assert_true(version_of(f.s, "k") == ver);
+		}
+		if (cases[i].after < 0 && cases[i].cur >= 0)
+			assert_true(used(f.s) < u);
+		/* The heap agrees with the key. */
+		assert_true(fr_store_next_expiry(f.s) ==
+			    (uint64_t)(cases[i].after > 0 ? cases[i].after
+							  : 0));
+		fx_free(&f);
+	}
+}
+
+/* Many keys with random expiries, some changed or removed meanwhile: the
+ * reaper frees them all, soonest first, at most max per call, each at
+ * its time and not before; memory returns to where it started. */
+static void test_reap_order(void **state)
+{
+	enum { N = 3000 };
+	struct fixture f = fx_clocked(4 * MiB);
+	static uint64_t when[N]; /* 0: no expiry, or deleted */
+	uint64_t u0 = used(f.s), rnd = 88172645463325252ull, last = 0;
+	size_t left = 0, got;
+	char key[32];
+
+	for (int i = 0; i < N; i++) {
+		rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+		when[i] = i % 10 == 0 ? 0 : 1000001 + rnd % 5000;
+		snprintf(key, sizeof(key), "r%d", i);
+		assert_int_equal(put_ttl(f.s, key, 100, (uint64_t)i, when[i]),
+				 0);
+	}
+	/* Re-key a third through EXPIRE, persist some, delete some. */
+	for (int i = 0; i < N; i += 3) {
+		int changed;
+		snprintf(key, sizeof(key), "r%d", i);
+		if (i % 9 == 0) {
+			assert_int_equal(fr_store_del(f.s, key, strlen(key), 0),
+					 0);
+			when[i] = 0;
+			continue;
+		}
+		when[i] = i % 7 == 0 ? 0 : 1000001 + (when[i] * 31) % 5000;
+		assert_int_equal(fr_store_expire(f.s, key, strlen(key),
+						 when[i], 0, &changed),
+				 0);
+	}
+	for (int i = 0; i < N; i++)
+		left += when[i] != 0;
+	/* Time moves on in steps; each step frees exactly what is due. */
+	for (fake_now = 1000000; fake_now <= 1006001; fake_now += 97) {
+		size_t due = 0;
+		for (int i = 0; i < N; i++)
+			due += when[i] && when[i] <= fake_now;
+		while ((got = fr_store_reap(f.s, 16)) > 0) {
+			assert_true(got <= 16);
+			assert_true(got <= due);
+			due -= got;
+		}
+		assert_int_equal(due, 0);
+		for (int i = 0; i < N; i++)
+			if (when[i] && when[i] <= fake_now)
+				when[i] = 0, left--;
+		uint64_t next = fr_store_next_expiry(f.s);
+		assert_true(next == 0 || next > fake_now);
+		assert_true(next == 0 || next >= last);
+		last = next;
+	}
+	assert_int_equal(left, 0);
+	assert_true(fr_store_next_expiry(f.s) == 0);
+	/* Only the keys without expiry remain. */
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "r%d", i);
+		fr_obj *o = fr_store_get(f.s, key, strlen(key));
+		if (o) {
+			assert_true(o->expire_ms == 0);
+			fr_store_release(f.s, o);
+			assert_int_equal(fr_store_del(f.s, key, strlen(key), 0),
+					 0);
+		}
+	}
+	assert_int_equal(nkeys(f.s), 0);
+	assert_int_equal(used(f.s), u0);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +945,11 @@ int main(void)
 	    cmocka_unit_test(test_full_keeps_data),
 	    cmocka_unit_test(test_max_value),
 	    cmocka_unit_test(test_list_paging),
+	    cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_keepttl),
+	    cmocka_unit_test(test_conditional),
+	    cmocka_unit_test(test_expire_conditions),
+	    cmocka_unit_test(test_reap_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

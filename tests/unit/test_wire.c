@@ -14,10 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/client_int.h"
 #include "common/le.h"
 #include "common/util.h"
 #include "ferry.h"
 #include "proto/wire.h"
+
+/* Bytes of the fixed words of a PUT request and a GET reply. */
+#define PUT_WORDS (8 * (FR_PUT_IFVER + 1))
+#define GET_R_WORDS (8 * (FR_GET_R_GOT + 1))
 
 static uint8_t buf[FR_MSG_SIZE];
 static uint8_t key[FERRY_KEY_MAX + 8];
@@ -111,7 +116,7 @@ static void test_round_trip_requests(void **state)
 			m.blob[0] = key;
 			m.blob[1] = val;
 			n = round_trip(&m);
-			assert_int_equal(n, FR_HDR_SIZE + 32 + klens[k] +
+			assert_int_equal(n, FR_HDR_SIZE + PUT_WORDS + klens[k] +
 						vlens[v]);
 		}
 	/* PUT by RMA: the value is not in the message. */
@@ -120,12 +125,14 @@ static void test_round_trip_requests(void **state)
 	m.w[FR_PUT_VLEN] = 1ull << 40;
 	m.w[FR_PUT_RADDR] = 0xdeadbeef000ull;
 	m.w[FR_PUT_RKEY] = 42;
+	m.w[FR_PUT_EXPIRE] = 1700000000123ull;
+	m.w[FR_PUT_IFVER] = 99;
 	m.blob[0] = key;
-	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 32 + 5);
-	fr_msg_init(&m, FR_OP_PUT, FR_F_REPLACE, 3); /* empty value */
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE + PUT_WORDS + 5);
+	fr_msg_init(&m, FR_OP_PUT, FR_F_REPLACE | FR_F_KEEPTTL, 3); /* empty */
 	m.w[FR_PUT_KLEN] = 3;
 	m.blob[0] = key;
-	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 32 + 3);
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE + PUT_WORDS + 3);
 
 	fr_msg_init(&m, FR_OP_GET, FR_F_RMA, 4);
 	m.w[FR_GET_KLEN] = 9;
@@ -137,9 +144,10 @@ static void test_round_trip_requests(void **state)
 	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 40 + 9);
 
 	fr_msg_init(&m, FR_OP_DEL, 0, 5);
-	m.w[FR_KEY_KLEN] = FERRY_KEY_MAX;
+	m.w[FR_DEL_KLEN] = FERRY_KEY_MAX;
+	m.w[FR_DEL_IFVER] = UINT64_MAX;
 	m.blob[0] = key;
-	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 8 + FERRY_KEY_MAX);
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 16 + FERRY_KEY_MAX);
 
 	fr_msg_init(&m, FR_OP_STAT, 0, 6);
 	m.w[FR_KEY_KLEN] = 1;
@@ -179,6 +187,20 @@ static void test_round_trip_requests(void **state)
 
 	fr_msg_init(&m, FR_OP_PSTAT, 0, 11);
 	assert_int_equal(round_trip(&m), FR_HDR_SIZE);
+
+	/* EXPIRE: every valid set of conditions. */
+	static const uint64_t conds[] = {
+	    0,		  FR_EXPIRE_NX, FR_EXPIRE_XX, FR_EXPIRE_GT, FR_EXPIRE_LT,
+	    FR_EXPIRE_XX | FR_EXPIRE_GT, FR_EXPIRE_XX | FR_EXPIRE_LT};
+	for (size_t i = 0; i < FR_ARRAY_LEN(conds); i++) {
+		fr_msg_init(&m, FR_OP_EXPIRE, 0, 12);
+		m.w[FR_EXPIRE_KLEN] = 6;
+		m.w[FR_EXPIRE_EXPIRE] = i ? 1700000000000ull + i : 0;
+		m.w[FR_EXPIRE_COND] = conds[i];
+		m.blob[0] = key;
+		assert_int_equal(round_trip(&m),
+				 FR_HDR_SIZE + 8 * (FR_EXPIRE_COND + 1) + 6);
+	}
 }
 
 static void test_round_trip_replies(void **state)
@@ -206,15 +228,17 @@ static void test_round_trip_replies(void **state)
 	m.w[FR_GET_R_SIZE] = 10000;
 	m.w[FR_GET_R_CTIME] = 1700000000000000000ull;
 	m.w[FR_GET_R_VERSION] = 9;
+	m.w[FR_GET_R_EXPIRE] = 1700000000500ull;
 	m.w[FR_GET_R_GOT] = FR_INLINE_MAX;
 	m.blob[0] = val;
-	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 32 + FR_INLINE_MAX);
+	assert_int_equal(round_trip(&m),
+			 FR_HDR_SIZE + GET_R_WORDS + FR_INLINE_MAX);
 	m.w[FR_GET_R_GOT] = 0;
-	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 32);
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE + GET_R_WORDS);
 	fr_msg_init(&m, FR_OP_GET, FR_F_REPLY | FR_F_RMA, 5);
 	m.w[FR_GET_R_SIZE] = 1 << 20;
 	m.w[FR_GET_R_GOT] = 1 << 20;
-	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 32);
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE + GET_R_WORDS);
 
 	fr_msg_init(&m, FR_OP_DEL, FR_F_REPLY, 6);
 	assert_int_equal(round_trip(&m), FR_HDR_SIZE);
@@ -223,7 +247,13 @@ static void test_round_trip_replies(void **state)
 	m.w[FR_GET_R_SIZE] = 1;
 	m.w[FR_GET_R_CTIME] = 2;
 	m.w[FR_GET_R_VERSION] = 3;
-	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 24);
+	m.w[FR_GET_R_EXPIRE] = 4;
+	assert_int_equal(round_trip(&m),
+			 FR_HDR_SIZE + 8 * (FR_GET_R_EXPIRE + 1));
+
+	fr_msg_init(&m, FR_OP_EXPIRE, FR_F_REPLY, 13);
+	m.w[FR_EXPIRE_R_CHANGED] = 1;
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 8);
 
 	fr_msg_init(&m, FR_OP_INCR, FR_F_REPLY, 8);
 	m.w[FR_INCR_R_VALUE] = (uint64_t)INT64_MIN;
@@ -284,9 +314,10 @@ static void test_encode_capacity(void **state)
 	m.w[FR_PUT_VLEN] = 100;
 	m.blob[0] = key;
 	m.blob[1] = val;
-	assert_int_equal(fr_msg_encode(&m, buf, FR_HDR_SIZE + 32 + 110),
-			 FR_HDR_SIZE + 32 + 110);
-	assert_int_equal(fr_msg_encode(&m, buf, FR_HDR_SIZE + 32 + 109), 0);
+	assert_int_equal(fr_msg_encode(&m, buf, FR_HDR_SIZE + PUT_WORDS + 110),
+			 FR_HDR_SIZE + PUT_WORDS + 110);
+	assert_int_equal(fr_msg_encode(&m, buf, FR_HDR_SIZE + PUT_WORDS + 109),
+			 0);
 	assert_int_equal(fr_msg_encode(&m, buf, 0), 0);
 }
 
@@ -342,6 +373,8 @@ static void test_reject_header(void **state)
 	n = valid_put();
 	buf[4] = FR_VERSION + 1;
 	expect_eproto(buf, n, "newer version");
+	buf[4] = FR_VERSION - 1;
+	expect_eproto(buf, n, "older version (no expiry words)");
 	buf[4] = 0;
 	expect_eproto(buf, n, "version 0");
 
@@ -457,7 +490,7 @@ static void test_reject_keys(void **state)
 
 static void test_reject_flag_combinations(void **state)
 {
-	fr_msg m;
+	fr_msg m, d;
 	size_t n;
 
 	fr_msg_init(&m, FR_OP_PUT, FR_F_CREATE | FR_F_REPLACE, 1);
@@ -477,6 +510,31 @@ static void test_reject_flag_combinations(void **state)
 	m.blob[0] = (const uint8_t *)"abc";
 	n = fr_msg_encode(&m, buf, sizeof(buf));
 	expect_eproto(buf, n, "GET with inline and RMA");
+
+	/* EXPIRE conditions: unknown bits, NX with another, GT with LT. */
+	static const uint64_t bad[] = {
+	    0x10,
+	    1ull << 63,
+	    FR_EXPIRE_NX | FR_EXPIRE_XX,
+	    FR_EXPIRE_NX | FR_EXPIRE_GT,
+	    FR_EXPIRE_NX | FR_EXPIRE_LT,
+	    FR_EXPIRE_GT | FR_EXPIRE_LT,
+	    FR_EXPIRE_XX | FR_EXPIRE_GT | FR_EXPIRE_LT,
+	    FR_EXPIRE_KNOWN};
+	for (size_t i = 0; i < FR_ARRAY_LEN(bad); i++) {
+		fr_msg_init(&m, FR_OP_EXPIRE, 0, 1);
+		m.w[FR_EXPIRE_KLEN] = 3;
+		m.w[FR_EXPIRE_COND] = bad[i];
+		m.blob[0] = (const uint8_t *)"abc";
+		n = fr_msg_encode(&m, buf, sizeof(buf));
+		expect_eproto(buf, n, "EXPIRE with bad conditions");
+		assert_int_equal(fr_expire_cond_ok(bad[i]), 0);
+	}
+	/* The reply's word is not a condition. */
+	fr_msg_init(&m, FR_OP_EXPIRE, FR_F_REPLY, 1);
+	m.w[FR_EXPIRE_R_CHANGED] = 0xff;
+	n = fr_msg_encode(&m, buf, sizeof(buf));
+	assert_int_equal(fr_msg_decode(buf, n, &d, NULL), 0);
 }
 
 static void test_reject_status(void **state)
@@ -665,6 +723,23 @@ static size_t corpus(uint8_t out[][2048], size_t *lens)
 	fr_msg_init(&m, FR_OP_ATTACH, 0, 16);
 	m.w[0] = 4096;
 	ADD();
+	fr_msg_init(&m, FR_OP_PUT, FR_F_INLINE | FR_F_KEEPTTL, 17);
+	m.w[FR_PUT_KLEN] = 3;
+	m.w[FR_PUT_VLEN] = 5;
+	m.w[FR_PUT_EXPIRE] = 1700000000000ull;
+	m.w[FR_PUT_IFVER] = 7;
+	m.blob[0] = key;
+	m.blob[1] = val;
+	ADD();
+	fr_msg_init(&m, FR_OP_EXPIRE, 0, 18);
+	m.w[FR_EXPIRE_KLEN] = 2;
+	m.w[FR_EXPIRE_EXPIRE] = 1700000000000ull;
+	m.w[FR_EXPIRE_COND] = FR_EXPIRE_XX | FR_EXPIRE_GT;
+	m.blob[0] = key;
+	ADD();
+	fr_msg_init(&m, FR_OP_EXPIRE, FR_F_REPLY, 19);
+	m.w[FR_EXPIRE_R_CHANGED] = 1;
+	ADD();
 #undef ADD
 	return n;
 }
@@ -808,6 +883,111 @@ static void test_fuzz_decode(void **state)
 	assert_true(rejected > FUZZ_ROUNDS / 2);
 }
 
+/* Every field of a ferry_op that an opcode uses survives the trip the
+ * proxy makes it take: op -> request -> bytes -> request -> op, and its
+ * results op -> reply -> bytes -> reply -> op (client/opmsg.c). */
+static void test_op_mapping(void **state)
+{
+	static const ferry_op ops[] = {
+	    {.opcode = FERRY_OP_PUT, .len = 5, .expire_ms = 1700000000001ull,
+	     .if_version = 42, .flags = FERRY_PUT_REPLACE | FERRY_PUT_KEEPTTL},
+	    {.opcode = FERRY_OP_PUT, .len = 0, .flags = FERRY_PUT_CREATE},
+	    {.opcode = FERRY_OP_GET, .offset = 77, .len = 1000},
+	    {.opcode = FERRY_OP_DEL, .if_version = UINT64_MAX},
+	    {.opcode = FERRY_OP_STAT},
+	    {.opcode = FERRY_OP_INCR, .delta = -9},
+	    {.opcode = FERRY_OP_EXPIRE, .expire_ms = 1700000000002ull,
+	     .flags = FERRY_EXPIRE_XX | FERRY_EXPIRE_LT},
+	    {.opcode = FERRY_OP_EXPIRE, .flags = FERRY_EXPIRE_NX},
+	};
+	const ferry_stat st = {.size = 11, .ctime_ns = 22, .version = 33,
+			       .expire_ms = 44};
+
+	for (size_t i = 0; i < FR_ARRAY_LEN(ops); i++) {
+		ferry_op a = ops[i], b, r;
+		fr_msg m, d;
+		size_t n;
+
+		a.key = "opkey";
+		a.klen = 5;
+		fr_op_to_request(&a, &m);
+		if (a.opcode == FERRY_OP_PUT && a.len) {
+			m.h.flags |= FR_F_INLINE;
+			m.blob[1] = (const uint8_t *)"value";
+		}
+		n = fr_msg_encode(&m, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(fr_msg_decode(buf, n, &d, NULL), 0);
+		memset(&b, 0x5a, sizeof(b));
+		assert_int_equal(fr_op_from_request(&d, &b), 0);
+		assert_int_equal(b.opcode, a.opcode);
+		assert_int_equal(b.klen, 5);
+		assert_memory_equal(b.key, "opkey", 5);
+		switch (a.opcode) {
+		case FERRY_OP_PUT:
+			assert_int_equal(b.flags, a.flags);
+			assert_int_equal(b.len, a.len);
+			assert_true(b.expire_ms == a.expire_ms);
+			assert_true(b.if_version == a.if_version);
+			break;
+		case FERRY_OP_GET:
+			assert_true(b.offset == a.offset);
+			assert_int_equal(b.len, a.len);
+			break;
+		case FERRY_OP_DEL:
+			assert_true(b.if_version == a.if_version);
+			break;
+		case FERRY_OP_INCR:
+			assert_true(b.delta == a.delta);
+			break;
+		case FERRY_OP_EXPIRE:
+			assert_true(b.expire_ms == a.expire_ms);
+			assert_int_equal(b.flags, a.flags);
+			break;
+		case FERRY_OP_STAT:
+			break;
+		}
+
+		/* The results, back. */
+		b.stat = st;
+		b.result = 3;
+		b.counter = a.opcode == FERRY_OP_EXPIRE ? 1 : -123;
+		fr_msg_init(&m, d.h.opcode, FR_F_REPLY, 1);
+		fr_op_to_reply(&b, &m);
+		if (a.opcode == FERRY_OP_GET)
+			m.blob[0] = (const uint8_t *)"abc";
+		n = fr_msg_encode(&m, buf, sizeof(buf));
+		assert_int_equal(fr_msg_decode(buf, n, &d, NULL), 0);
+		memset(&r, 0, sizeof(r));
+		r.opcode = a.opcode;
+		r.len = a.len;
+		fr_op_from_reply(&d, &r);
+		switch (a.opcode) {
+		case FERRY_OP_GET:
+			assert_int_equal(r.result, 3);
+			__attribute__((fallthrough));
+		case FERRY_OP_STAT:
+			assert_memory_equal(&r.stat, &st, sizeof(st));
+			break;
+		case FERRY_OP_PUT:
+			assert_true(r.stat.version == st.version);
+			assert_int_equal(r.stat.size, a.len);
+			break;
+		case FERRY_OP_INCR:
+		case FERRY_OP_EXPIRE:
+			assert_true(r.counter == b.counter);
+			break;
+		case FERRY_OP_DEL:
+			break;
+		}
+	}
+	/* Requests that are no public operation are refused. */
+	fr_msg m;
+	ferry_op o;
+	fr_msg_init(&m, FR_OP_LIST, 0, 1);
+	assert_int_equal(fr_op_from_request(&m, &o), FERRY_EPROTO);
+}
+
 static void test_op_names(void **state)
 {
 	assert_string_equal(fr_op_name(FR_OP_PUT), "PUT");
@@ -833,6 +1013,7 @@ int main(void)
 	    cmocka_unit_test(test_list_pack_next),
 	    cmocka_unit_test(test_list_truncated),
 	    cmocka_unit_test(test_fuzz_decode),
+	    cmocka_unit_test(test_op_mapping),
 	    cmocka_unit_test(test_op_names),
 	};
 
