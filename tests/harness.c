@@ -236,8 +236,19 @@ static void rm_dir(const char *dir)
 	rmdir(dir);
 }
 
+static void stop_proxy(ft_cluster *cl)
+{
+	if (cl->proxy_pid > 0 && fr_stop_pids(&cl->proxy_pid, 1, STOP_TIMEOUT_MS))
+		fprintf(stderr, "harness: the proxy ignored SIGTERM\n");
+	if (cl->proxy_pid > 0)
+		waitpid(cl->proxy_pid, NULL, WNOHANG);
+	cl->proxy_pid = 0;
+}
+
+/* The proxy goes first: it holds connections to the servers. */
 static void stop_servers(ft_cluster *cl)
 {
+	stop_proxy(cl);
 	for (unsigned i = 0; i < cl->n; i++)
 		if (cl->pids[i])
 			kill(cl->pids[i], SIGTERM);
@@ -280,10 +291,16 @@ static void on_signal(int sig)
 			for (unsigned j = 0; j < cl->n; j++)
 				if (cl->pids[j] > 0)
 					kill(cl->pids[j], SIGKILL);
+			if (cl->proxy_pid > 0)
+				kill(cl->proxy_pid, SIGKILL);
 			if (keep_dirs)
 				continue;
 			for (unsigned j = 0; j < cl->n; j++)
 				unlink(cl->logs[j]);
+			if (cl->proxy_pid > 0) {
+				unlink(cl->proxy_log);
+				unlink(cl->proxy_unix + 7);
+			}
 			unlink(cl->file);
 			rmdir(cl->dir);
 		}
@@ -485,8 +502,70 @@ void ft_isolated(const char *name, void (*fn)(void **state), void **state,
 			 name, st);
 }
 
+/* ---- the node proxy ---------------------------------------------------------
+ */
+
+void ft_proxy_start(ft_cluster *cl)
+{
+	char bin[4200], sock[320], tcp[32];
+	int rc = FERRY_EIO;
+
+	snprintf(bin, sizeof(bin), "%s/ferry-proxy", ft_bin_dir());
+	snprintf(sock, sizeof(sock), "%s/proxy.sock", cl->dir);
+	snprintf(cl->proxy_unix, sizeof(cl->proxy_unix), "unix://%s", sock);
+	snprintf(cl->proxy_log, sizeof(cl->proxy_log), "%s/proxy.log",
+		 cl->dir);
+	/* The TCP port may be taken between the check and the bind. */
+	for (int attempt = 0; attempt < START_ATTEMPTS && rc; attempt++) {
+		char *argv[] = {bin, "--cluster", cl->file, "--unix", sock,
+				"--tcp", tcp, NULL};
+		unsigned port = ft_free_ports(1);
+		if (!port)
+			continue;
+		snprintf(tcp, sizeof(tcp), "127.0.0.1:%u", port);
+		snprintf(cl->proxy_tcp, sizeof(cl->proxy_tcp), "tcp://%s", tcp);
+		rc = fr_spawn_ready(argv, cl->proxy_log, START_TIMEOUT_MS,
+				    &cl->proxy_pid);
+		if (rc)
+			cl->proxy_pid = 0;
+	}
+	if (rc) {
+		ft_dump_logs(cl);
+		fail_msg("harness: cannot start ferry-proxy: %s (log %s)",
+			 ferry_strerror(rc), cl->proxy_log);
+	}
+}
+
 /* ---- clients --------------------------------------------------------------
  */
+
+const char *const ft_mode_name[FT_NMODES] = {"direct", "proxy-unix",
+					      "proxy-tcp"};
+
+ferry_client *ft_connect_mode(const ft_cluster *cl, enum ft_mode m,
+			      int timeout_ms)
+{
+	ferry_client *c = NULL;
+	ferry_opts o;
+	int rc;
+
+	ferry_opts_init(&o);
+	o.cluster = cl->file;
+	o.proxy = m == FT_DIRECT	? "direct"
+		  : m == FT_PROXY_UNIX ? cl->proxy_unix
+				       : cl->proxy_tcp;
+	if (timeout_ms)
+		o.timeout_ms = timeout_ms;
+	rc = ferry_connect(&o, &c);
+	if (rc) {
+		ft_dump_logs(cl);
+		fail_msg("ferry_connect(%s): %s", o.proxy, ferry_strerror(rc));
+	}
+	if (strcmp(ferry_mode(c), ft_mode_name[m]))
+		fail_msg("connected in mode %s, not %s", ferry_mode(c),
+			 ft_mode_name[m]);
+	return c;
+}
 
 int ft_connect_opts(const ft_cluster *cl, int timeout_ms, unsigned inflight,
 		    ferry_client **out)

@@ -36,6 +36,11 @@ typedef struct ft_cluster {
 	char file[300];			/* the cluster file in it */
 	char provider[16];
 	fr_ring ring; /* as libferry builds it */
+	/* The node proxy, once ft_proxy_start ran (proxy_pid 0: none). */
+	pid_t proxy_pid;
+	char proxy_unix[330]; /* unix:///DIR/proxy.sock */
+	char proxy_tcp[64];   /* tcp://127.0.0.1:PORT */
+	char proxy_log[320];
 } ft_cluster;
 
 /* $FERRY_TEST_PROVIDER, or "tcp". */
@@ -59,6 +64,20 @@ ft_cluster *ft_cluster_start(unsigned n, const char *const *extra);
 /* Stops every server (SIGTERM, then SIGKILL), removes the directory, frees
  * cl. Accepts NULL. */
 void ft_cluster_stop(ft_cluster *cl);
+
+/* Starts a ferry-proxy for cl, on a Unix socket in cl's directory and on
+ * a free TCP port; it is stopped with the servers. Fails the test if it
+ * does not serve in time. */
+void ft_proxy_start(ft_cluster *cl);
+
+/* Client modes, as ferry_mode names them. */
+enum ft_mode { FT_DIRECT, FT_PROXY_UNIX, FT_PROXY_TCP, FT_NMODES };
+extern const char *const ft_mode_name[FT_NMODES];
+
+/* Connects to cl in mode m (the proxy modes need ft_proxy_start), or
+ * fails the test. */
+ferry_client *ft_connect_mode(const ft_cluster *cl, enum ft_mode m,
+			      int timeout_ms);
 
 /* Connects a client to cl with the given per-operation timeout (0: the
  * library's default) and max_inflight (0: default). Returns the

@@ -26,6 +26,7 @@
  * passes, each still serving requests. */
 #define REAP_BATCH 256
 #define IDLE_MS 1000 /* longest sleep of an idle server */
+#define REAP_LOG_NS (60 * 1000000000ull)
 
 /* Each slot serves one request at a time and walks these states. */
 enum slot_state {
@@ -76,6 +77,8 @@ struct server {
 	struct peer *peers; /* by fi_addr_t */
 	size_t npeers, peer_cap; /* live entries; size of peers */
 	uint64_t ops;
+	uint64_t reaped;     /* expired values freed since the last log line */
+	uint64_t reap_log_ns; /* when that line was written (0: never) */
 	unsigned busy; /* slots not in SLOT_RECV */
 	int epfd, sigfd;
 	fi_addr_t self; /* our own address, inserted first: see setup() */
@@ -423,8 +426,9 @@ static int op_simple(struct server *sv, struct slot *s)
 			rep.h.flags |= FR_F_MORE;
 		break;
 	case FR_OP_SSTAT:
-		/* Expired values not reaped yet would count as keys. */
-		fr_store_reap(sv->store, REAP_BATCH);
+		/* No reaping here: the loop has reaped what was due before
+		 * this request (REAP_BATCH per pass), so keys counts expired
+		 * values only in the middle of a mass expiry. */
 		fr_store_stats(sv->store, &total, &used, &keys);
 		rep.w[FR_SSTAT_R_TOTAL] = total;
 		rep.w[FR_SSTAT_R_USED] = used;
@@ -652,17 +656,38 @@ static int stop_requested(struct server *sv)
 	return read(sv->sigfd, &si, sizeof(si)) == sizeof(si);
 }
 
+/* Logs how many expired values the loop freed: at once the first time,
+ * then at most once per REAP_LOG_NS (and at the stop), so a steady stream
+ * of expiries costs one line a minute. */
+static void log_reaped(struct server *sv, int force)
+{
+	uint64_t now;
+
+	if (!sv->reaped)
+		return;
+	now = fr_now_ns();
+	if (!force && sv->reap_log_ns && now - sv->reap_log_ns < REAP_LOG_NS)
+		return;
+	fr_log(WHO, "freed %llu expired value%s",
+	       (unsigned long long)sv->reaped, sv->reaped == 1 ? "" : "s");
+	sv->reaped = 0;
+	sv->reap_log_ns = now;
+}
+
 /* Frees up to REAP_BATCH expired values if one is due, and returns how
  * long the loop may sleep before the next one is: ms, at most IDLE_MS. */
 static int reap(struct server *sv)
 {
 	uint64_t next = fr_store_next_expiry(sv->store), now;
 
-	if (!next)
+	if (!next) {
+		log_reaped(sv, 0);
 		return IDLE_MS;
+	}
 	now = fr_store_now_ms(sv->store);
 	if (next <= now) {
-		fr_store_reap(sv->store, REAP_BATCH);
+		sv->reaped += fr_store_reap(sv->store, REAP_BATCH);
+		log_reaped(sv, 0);
 		next = fr_store_next_expiry(sv->store);
 		if (next && next <= now)
 			return 0; /* more are due: the next pass goes on */
@@ -762,6 +787,7 @@ int fr_server_run(const fr_server_opts *o)
 		close(o->ready_fd);
 	}
 	loop(sv);
+	log_reaped(sv, 1);
 	fr_log(WHO, "stopping: %llu requests served",
 	       (unsigned long long)sv->ops);
 out:
