@@ -21,6 +21,12 @@ static void usage(FILE *out)
 		"  --unix PATH          Unix socket (default %s;\n"
 		"                       \"\" for none)\n"
 		"  --tcp HOST:PORT      also listen on TCP\n"
+		"  --resp HOST:PORT     serve the Redis protocol (RESP2/3) on TCP\n"
+		"  --resp-unix PATH     serve the Redis protocol on a Unix socket\n"
+		"  --resp-max-request SIZE\n"
+		"                       longest Redis request (default 512M);\n"
+		"                       longer ones are refused, the connection\n"
+		"                       closed\n"
 		"  --max-inflight N     fabric operations in flight (default 4096)\n"
 		"  --conn-inflight N    per function connection (default 256)\n"
 		"  --buffer-budget SIZE TCP values held at once (default 2G)\n"
@@ -40,6 +46,9 @@ int main(int argc, char **argv)
 		{"cluster", required_argument, NULL, 'c'},
 		{"unix", required_argument, NULL, 'u'},
 		{"tcp", required_argument, NULL, 't'},
+		{"resp", required_argument, NULL, 'R'},
+		{"resp-unix", required_argument, NULL, 'U'},
+		{"resp-max-request", required_argument, NULL, 'M'},
 		{"max-inflight", required_argument, NULL, 'm'},
 		{"conn-inflight", required_argument, NULL, 'i'},
 		{"buffer-budget", required_argument, NULL, 'b'},
@@ -64,6 +73,16 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			o.tcp = optarg;
+			break;
+		case 'R':
+			o.resp = optarg;
+			break;
+		case 'U':
+			o.resp_unix = optarg;
+			break;
+		case 'M':
+			rc = fr_parse_size(optarg, &o.resp_max_request) ||
+			     o.resp_max_request < 1024;
 			break;
 		case 'm':
 			o.max_inflight = (unsigned)atoi(optarg);

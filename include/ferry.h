@@ -148,6 +148,10 @@ void ferry_free(ferry_client *c, void *buf);
 #define FERRY_EXPIRE_GT 0x4u /* only if the new expiry is later */
 #define FERRY_EXPIRE_LT 0x8u /* only if the new expiry is sooner */
 
+/* Flags of an INCR. */
+#define FERRY_INCR_TEXT 0x1u /* the counter is decimal text, as Redis
+				keeps it ("42"), not 8 binary bytes */
+
 /* Metadata of a stored value. */
 typedef struct ferry_stat {
 	uint64_t size;      /* bytes */

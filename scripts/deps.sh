@@ -9,7 +9,8 @@ PKGS=(
   libfabric-dev libfabric-bin      # the fabric: tcp;ofi_rxm, shm, verbs;ofi_rxm
   libxxhash-dev                    # key hashing (index and consistent hashing)
   libcmocka-dev                    # unit tests
-  libhiredis-dev redis-server redis-tools   # benchmark baseline
+  libhiredis-dev redis-server redis-tools   # benchmark baseline, RESP tests
+  python3 python3-redis            # RESP tests: a real Redis client
   procps iproute2                  # tests: pgrep/kill, network namespaces
 )
 

@@ -29,8 +29,9 @@ static void usage(FILE *out)
 		"'up' starts N ferry-server processes (default 2) in the\n"
 		"background on HOST (default 127.0.0.1), ports PORT.. (default\n"
 		"7400), each with a SIZE arena (default 256M), and a node proxy\n"
-		"(ferry-proxy) on DIR/proxy.sock and TCP port PORT+N; waits\n"
-		"until they answer, and writes DIR/cluster (DIR defaults to the\n"
+		"(ferry-proxy) on DIR/proxy.sock and TCP port PORT+N, which\n"
+		"also speaks the Redis protocol on DIR/redis.sock and TCP port\n"
+		"PORT+N+1 (any Redis client works there); waits until they answer, and writes DIR/cluster (DIR defaults to the\n"
 		"folder of %s). Logs go to DIR/server-I.log and\n"
 		"DIR/proxy.log. --no-proxy starts the servers only.\n"
 		"'status' shows the servers; 'down' stops them and removes the\n"
@@ -79,24 +80,28 @@ static void stop_all(const fr_cluster *cl)
 }
 
 /* Starts the node proxy over the servers just written to file, on
- * DIR/proxy.sock and HOST:PORT, and records it in the description. */
+ * DIR/proxy.sock and HOST:PORT, with the Redis protocol on DIR/redis.sock
+ * and HOST:PORT+1, and records it in the description. */
 static int start_proxy(fr_cluster *cl, const char *dir, const char *file,
 		       char *bin, const char *host, unsigned port)
 {
-	char sock[200], tcp[300], log[700];
-	char *args[] = {bin, "--cluster", (char *)file, "--unix", sock,
-			"--tcp", tcp, NULL};
+	char sock[200], tcp[300], log[700], rsock[200], rtcp[200];
+	char *args[] = {bin,    "--cluster",   (char *)file, "--unix", sock,
+			"--tcp", tcp,         "--resp",     rtcp,    "--resp-unix",
+			rsock,   NULL};
 	pid_t pid;
 	int rc;
 
 	snprintf(strrchr(bin, '/') + 1, 16, "ferry-proxy");
 	/* A Unix socket path must fit sockaddr_un (108 bytes). */
-	if (snprintf(sock, 108, "%s/proxy.sock", dir) >= 108) {
+	if (snprintf(sock, 108, "%s/proxy.sock", dir) >= 108 ||
+	    snprintf(rsock, 108, "%s/redis.sock", dir) >= 108) {
 		fprintf(stderr, "ferry: %s is too long a path for a socket\n",
 			dir);
 		return FERRY_EINVAL;
 	}
 	snprintf(tcp, sizeof(tcp), "%s:%u", host, port);
+	snprintf(rtcp, sizeof(rtcp), "%s:%u", host, port + 1);
 	snprintf(log, sizeof(log), "%s/proxy.log", dir);
 	rc = fr_spawn_ready(args, log, START_TIMEOUT_MS, &pid);
 	if (rc) {
@@ -106,6 +111,7 @@ static int start_proxy(fr_cluster *cl, const char *dir, const char *file,
 	}
 	cl->pids[cl->npids++] = pid;
 	snprintf(cl->proxy, sizeof(cl->proxy), "unix://%s", sock);
+	snprintf(cl->resp, sizeof(cl->resp), "redis://%s", rtcp);
 	return 0;
 }
 
@@ -164,7 +170,7 @@ static int up(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (n < 1 || n > FR_MAX_SERVERS || base < 1 || base + n >= 65535 ||
+	if (n < 1 || n > FR_MAX_SERVERS || base < 1 || base + n + 1 >= 65535 ||
 	    fr_parse_size(memory, &bytes) ||
 	    (strcmp(provider, "tcp") && strcmp(provider, "shm") &&
 	     strcmp(provider, "verbs"))) {
@@ -224,8 +230,9 @@ static int up(int argc, char **argv)
 	       n == 1 ? "" : "s", provider, cl.servers[0], base + n - 1,
 	       memory);
 	if (proxy)
-		printf("node proxy: %s and tcp://%s:%u\n", cl.proxy, host,
-		       base + n);
+		printf("node proxy: %s and tcp://%s:%u\n"
+		       "redis protocol: %s and %s/redis.sock\n",
+		       cl.proxy, host, base + n, cl.resp, dir);
 	printf("cluster file: %s\n", file);
 	if (strcmp(file, ferry_default_cluster()) != 0)
 		printf("use it with: export FERRY_CLUSTER=%s\n", file);

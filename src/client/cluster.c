@@ -52,10 +52,11 @@ static int parse_line(char *s, fr_cluster *c)
 		    strlen(arg) >= FR_ADDR_MAX)
 			return FERRY_EINVAL;
 		strcpy(c->servers[c->nservers++], arg);
-	} else if (strcmp(word, "proxy") == 0) {
+	} else if (strcmp(word, "proxy") == 0 || strcmp(word, "resp") == 0) {
+		char *to = word[0] == 'p' ? c->proxy : c->resp;
 		if (strlen(arg) >= sizeof(c->proxy))
 			return FERRY_EINVAL;
-		strcpy(c->proxy, arg);
+		strcpy(to, arg);
 	} else if (strcmp(word, "pid") == 0) {
 		if (c->npids == FR_ARRAY_LEN(c->pids))
 			return FERRY_EINVAL;
@@ -101,6 +102,8 @@ int fr_cluster_save(const char *path, const fr_cluster *c)
 		fprintf(f, "server %s\n", c->servers[i]);
 	if (c->proxy[0])
 		fprintf(f, "proxy %s\n", c->proxy);
+	if (c->resp[0])
+		fprintf(f, "resp %s\n", c->resp);
 	for (unsigned i = 0; i < c->npids; i++)
 		fprintf(f, "pid %ld\n", (long)c->pids[i]);
 	if (fclose(f) || rename(tmp, path)) {

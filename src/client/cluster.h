@@ -7,6 +7,7 @@
  *   server 127.0.0.1:7400
  *   server 127.0.0.1:7401
  *   proxy unix:///home/me/.ferry/proxy.sock   (the node proxy, if any)
+ *   resp redis://127.0.0.1:7403               (its Redis port, if any)
  *   pid 12345            (written by 'cluster up', for 'cluster down')
  */
 #ifndef FR_CLUSTER_H
@@ -20,6 +21,7 @@
 typedef struct fr_cluster {
 	char provider[16];
 	char proxy[256]; /* URL of the local node proxy, or "" */
+	char resp[256];  /* its Redis protocol port, redis://HOST:PORT, or "" */
 	unsigned nservers;
 	char servers[FR_MAX_SERVERS][FR_ADDR_MAX];
 	unsigned npids;

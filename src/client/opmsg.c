@@ -54,6 +54,8 @@ void fr_op_to_request(const ferry_op *op, fr_msg *m)
 		break;
 	case FERRY_OP_INCR:
 		m->w[FR_INCR_DELTA] = (uint64_t)op->delta;
+		if (op->flags & FERRY_INCR_TEXT)
+			m->h.flags |= FR_F_TEXT;
 		break;
 	case FERRY_OP_EXPIRE:
 		m->w[FR_EXPIRE_EXPIRE] = op->expire_ms;
@@ -94,6 +96,7 @@ int fr_op_from_request(const fr_msg *q, ferry_op *op)
 		break;
 	case FERRY_OP_INCR:
 		op->delta = (int64_t)q->w[FR_INCR_DELTA];
+		op->flags = q->h.flags & FR_F_TEXT ? FERRY_INCR_TEXT : 0;
 		break;
 	case FERRY_OP_EXPIRE:
 		op->expire_ms = q->w[FR_EXPIRE_EXPIRE];

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,4 +114,33 @@ void fr_log(const char *who, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int fr_strict_ll(const uint8_t *s, size_t len, long long *out)
+{
+	unsigned long long v = 0, lim = LLONG_MAX;
+	size_t i = 0;
+	int neg = 0;
+
+	if (len == 0 || len > 20)
+		return 0;
+	if (len == 1 && s[0] == '0') {
+		*out = 0;
+		return 1;
+	}
+	if (s[0] == '-') {
+		neg = 1;
+		lim = (unsigned long long)LLONG_MAX + 1;
+		if (++i == len)
+			return 0;
+	}
+	if (s[i] < '1' || s[i] > '9')
+		return 0;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (lim - (s[i] - '0')) / 10)
+			return 0;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	*out = neg ? (long long)(0 - v) : (long long)v;
+	return 1;
 }

@@ -26,6 +26,10 @@ char *fr_fmt_size(uint64_t bytes, char *buf, size_t cap);
 int fr_split_hostport(const char *s, char *host, size_t cap, char *port,
 		      size_t pcap);
 
+/* Redis's string2ll: a strict decimal long long (no spaces, no '+', no
+ * leading zeros, at most 20 bytes). Returns 1 and *out, or 0. */
+int fr_strict_ll(const uint8_t *s, size_t len, long long *out);
+
 /* Daemons log with a level and a reason; the library never logs. */
 void fr_log(const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -54,7 +54,8 @@ enum fr_opcode {
 #define FR_F_REPLACE 0x10 /* PUT: only if the key exists */
 #define FR_F_MORE 0x20    /* LIST reply: more keys may follow */
 #define FR_F_KEEPTTL 0x40 /* PUT: a replaced value's expiry carries over */
-#define FR_F_KNOWN 0x7f
+#define FR_F_TEXT 0x80    /* INCR: the counter is decimal text */
+#define FR_F_KNOWN 0xff
 
 /* EXPIRE conditions (the request's cond word): the same bits as
  * FERRY_EXPIRE_*. NX excludes the others, GT excludes LT. */

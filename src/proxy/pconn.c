@@ -22,10 +22,10 @@
 #include "client/client_int.h"
 #include "common/util.h"
 #include "proxy/proxy_int.h"
+#include "proxy/resp_int.h"
 
 #define WHO "ferry-proxy"
 #define FRAMES_PER_PASS 32       /* fairness: frames read per wake-up */
-#define WQ_PAUSE (64u << 20)     /* unread replies that pause reading */
 #define STREAM_GET_MAX (64u << 20) /* largest GET answer over TCP */
 
 /* ---- replies ------------------------------------------------------------ */
@@ -48,6 +48,8 @@ static void conn_free(fr_proxy *px, struct pconn *pc)
 		munmap(pc->regions[i].base, pc->regions[i].len);
 		px->nregions--;
 	}
+	if (pc->resp)
+		fr_resp_free(px, pc);
 	if (pc->prev)
 		pc->prev->next = pc->next;
 	else
@@ -57,7 +59,7 @@ static void conn_free(fr_proxy *px, struct pconn *pc)
 	free(pc);
 }
 
-static void discharge(fr_proxy *px, struct pconn *pc, size_t bytes)
+void fr_pconn_discharge(fr_proxy *px, struct pconn *pc, size_t bytes)
 {
 	bytes = FR_MIN(bytes, pc->charged);
 	pc->charged -= bytes;
@@ -66,7 +68,7 @@ static void discharge(fr_proxy *px, struct pconn *pc, size_t bytes)
 
 /* The socket is gone. In-flight operations may still be moving data into
  * this connection's arenas: those stay mapped until the last one ends. */
-static void conn_kill(fr_proxy *px, struct pconn *pc, const char *why)
+void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 {
 	if (pc->state == PC_DEAD)
 		return;
@@ -83,7 +85,7 @@ static void conn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 		free(o->tail);
 		free(o);
 	}
-	discharge(px, pc, pc->charged);
+	fr_pconn_discharge(px, pc, pc->charged);
 	free(pc->rbuf);
 	pc->rbuf = NULL;
 	if (pc->again) {
@@ -95,22 +97,24 @@ static void conn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 	px->dead++; /* freed by fr_pconn_sweep: callers still hold pc */
 }
 
-static void flush(fr_proxy *px, struct pconn *pc)
+/* Writes queued replies, several per system call. */
+void fr_pconn_flush(fr_proxy *px, struct pconn *pc)
 {
 	while (pc->wq_head) {
-		struct pout *o = pc->wq_head;
-		struct iovec iov[2];
+		struct iovec iov[64];
 		int n = 0;
 		ssize_t w;
-		if (o->off < o->head_len)
-			iov[n++] = (struct iovec){o->head + o->off,
-						  o->head_len - o->off};
-		if (o->tail_len) {
-			size_t toff = o->off > o->head_len
-					      ? o->off - o->head_len
-					      : 0;
-			iov[n++] = (struct iovec){o->tail + toff,
-						  o->tail_len - toff};
+		for (struct pout *o = pc->wq_head; o && n < 63; o = o->next) {
+			if (o->off < o->head_len)
+				iov[n++] = (struct iovec){o->head + o->off,
+							  o->head_len - o->off};
+			if (o->tail_len) {
+				size_t toff = o->off > o->head_len
+						      ? o->off - o->head_len
+						      : 0;
+				iov[n++] = (struct iovec){o->tail + toff,
+							  o->tail_len - toff};
+			}
 		}
 		w = writev(pc->fd, iov, n);
 		if (w < 0 && errno == EINTR)
@@ -118,18 +122,27 @@ static void flush(fr_proxy *px, struct pconn *pc)
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (w <= 0) {
-			conn_kill(px, pc, NULL); /* the function went away */
+			fr_pconn_kill(px, pc, NULL); /* the function went away */
 			return;
 		}
-		o->off += (size_t)w;
 		pc->wq_bytes -= (size_t)w;
-		if (o->off < o->len)
-			continue;
-		pc->wq_head = o->next;
-		if (!pc->wq_head)
-			pc->wq_tail = NULL;
-		free(o->tail);
-		free(o);
+		while (w > 0) {
+			struct pout *o = pc->wq_head;
+			size_t part = FR_MIN((size_t)w, o->len - o->off);
+			o->off += part;
+			w -= (ssize_t)part;
+			if (o->off < o->len)
+				break;
+			pc->wq_head = o->next;
+			if (!pc->wq_head)
+				pc->wq_tail = NULL;
+			free(o->tail);
+			free(o);
+		}
+	}
+	if (pc->closing && !pc->wq_head && !(pc->resp && pc->resp->head)) {
+		fr_pconn_kill(px, pc, NULL); /* said its last word */
+		return;
 	}
 	set_events(px, pc);
 }
@@ -142,36 +155,60 @@ static void send_reply(fr_proxy *px, struct pconn *pc, fr_msg *rep,
 	uint8_t head[FR_HDR_SIZE + 8 * FR_MAX_WORDS];
 	const uint8_t *tail;
 	size_t tail_len, n;
-	struct pout *o;
 
 	if (pc->state == PC_DEAD) {
 		free(owned_tail);
 		return;
 	}
 	n = fr_msg_encode_head(rep, head, sizeof(head), &tail, &tail_len);
-	o = malloc(sizeof(*o) + n + (owned_tail ? 0 : tail_len));
-	if (!n || !o) {
-		free(o);
+	if (!n) {
 		free(owned_tail);
-		conn_kill(px, pc, "cannot queue a reply");
+		fr_pconn_kill(px, pc, "cannot encode a reply");
 		return;
 	}
-	memcpy(o->head, head, n);
-	if (!owned_tail && tail_len)
-		memcpy(o->head + n, tail, tail_len);
+	if (owned_tail) {
+		fr_pconn_queue(px, pc, head, n, owned_tail, tail_len);
+	} else {
+		uint8_t *both = malloc(n + tail_len);
+		if (both) {
+			memcpy(both, head, n);
+			memcpy(both + n, tail, tail_len);
+		}
+		fr_pconn_queue(px, pc, NULL, 0, both, n + tail_len);
+	}
+	fr_pconn_flush(px, pc);
+}
+
+void fr_pconn_queue(fr_proxy *px, struct pconn *pc, const void *head,
+		    size_t head_len, uint8_t *tail, size_t tail_len)
+{
+	struct pout *o;
+
+	if (pc->state == PC_DEAD || head_len + tail_len == 0) {
+		free(tail);
+		return;
+	}
+	o = malloc(sizeof(*o) + head_len);
+	if (!o || (!tail && tail_len)) {
+		free(o);
+		free(tail);
+		fr_pconn_kill(px, pc, "cannot queue a reply");
+		return;
+	}
+	if (head_len)
+		memcpy(o->head, head, head_len);
 	o->next = NULL;
 	o->off = 0;
-	o->head_len = owned_tail ? n : n + tail_len;
-	o->tail = owned_tail;
-	o->tail_len = owned_tail ? tail_len : 0;
-	o->len = o->head_len + o->tail_len;
+	o->head_len = head_len;
+	o->tail = tail;
+	o->tail_len = tail_len;
+	o->len = head_len + tail_len;
 	if (pc->wq_tail)
 		pc->wq_tail->next = o;
 	else
 		pc->wq_head = o;
 	pc->wq_tail = o;
 	pc->wq_bytes += o->len;
-	flush(px, pc);
 }
 
 static void reply_status(fr_proxy *px, struct pconn *pc, uint8_t opcode,
@@ -438,7 +475,7 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 	if (rc) {
 		px->buffered -= len;
 		free(frame);
-		conn_kill(px, pc, why);
+		fr_pconn_kill(px, pc, why);
 		return;
 	}
 	px->ops++;
@@ -505,7 +542,7 @@ static ssize_t frame_len(fr_proxy *px, struct pconn *pc)
 
 /* Grows rbuf to hold need bytes, charging the growth to the budget of
  * buffered bytes. Returns 0, or 1 when the budget is spent for now. */
-static int reserve(fr_proxy *px, struct pconn *pc, size_t need)
+int fr_pconn_reserve(fr_proxy *px, struct pconn *pc, size_t need)
 {
 	uint8_t *nb;
 
@@ -533,19 +570,14 @@ static void read_frames(fr_proxy *px, struct pconn *pc)
 			/* Fairness: others get a turn. Whole frames already
 			 * read will not wake epoll, so note them. */
 			left = frame_len(px, pc);
-			if (left > 0 && pc->rlen >= (size_t)left && !pc->again) {
-				pc->again = 1;
-				px->again++;
-			}
+			if (left > 0 && pc->rlen >= (size_t)left)
+				fr_pconn_later(px, pc);
 			return;
 		}
-		char cbuf[CMSG_SPACE(PCONN_MAX_FDS * sizeof(int))];
-		ssize_t want = frame_len(px, pc), n;
-		struct iovec iov;
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		ssize_t want = frame_len(px, pc);
 
 		if (want < 0) {
-			conn_kill(px, pc, "frame longer than allowed");
+			fr_pconn_kill(px, pc, "frame longer than allowed");
 			return;
 		}
 		if (want && pc->rlen >= (size_t)want) {
@@ -566,50 +598,81 @@ static void read_frames(fr_proxy *px, struct pconn *pc)
 			pc->rlen -= (size_t)want;
 			/* The frame's bytes stay in the budget, now held by
 			 * the frame itself until it is done with. */
-			discharge(px, pc, pc->charged - pc->rcap);
+			fr_pconn_discharge(px, pc, pc->charged - pc->rcap);
 			px->buffered += (size_t)want;
 			frames++;
 			if (!frame) {
 				px->buffered -= (size_t)want;
-				conn_kill(px, pc, "out of memory");
+				fr_pconn_kill(px, pc, "out of memory");
 				return;
 			}
 			on_frame(px, pc, frame, (size_t)want);
 			if (pc->state != PC_OPEN)
 				return;
 			if (pc->inflight >= px->o.conn_inflight ||
-			    pc->wq_bytes > WQ_PAUSE) {
-				pc->state = PC_PAUSED;
-				set_events(px, pc);
+			    pc->wq_bytes > FR_PCONN_WQ_PAUSE) {
+				fr_pconn_pause(px, pc);
 				return;
 			}
 			continue;
 		}
-		if (reserve(px, pc, FR_MAX(want ? (size_t)want : 0,
+		if (fr_pconn_reserve(px, pc, FR_MAX(want ? (size_t)want : 0,
 					   FR_MAX(pc->rlen + 4096,
 						  (size_t)FR_MSG_SIZE)))) {
-			pc->state = PC_PAUSED; /* the budget is spent */
-			set_events(px, pc);
+			fr_pconn_pause(px, pc); /* the budget is spent */
 			return;
 		}
-		iov = (struct iovec){pc->rbuf + pc->rlen, pc->rcap - pc->rlen};
-		if (pc->unix_mode) {
-			mh.msg_control = cbuf;
-			mh.msg_controllen = sizeof(cbuf);
-		}
-		n = recvmsg(pc->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (fr_pconn_recv(px, pc) <= 0)
 			return;
-		if (n <= 0) {
-			conn_kill(px, pc, NULL); /* the function went away */
-			return;
-		}
-		if (pc->unix_mode)
-			take_fds(pc, &mh);
-		pc->rlen += (size_t)n;
 	}
+}
+
+int fr_pconn_recv(fr_proxy *px, struct pconn *pc)
+{
+	char cbuf[CMSG_SPACE(PCONN_MAX_FDS * sizeof(int))];
+	struct iovec iov = {pc->rbuf + pc->rlen, pc->rcap - pc->rlen};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n;
+
+	if (pc->unix_mode && !pc->resp) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+	}
+	do
+		n = recvmsg(pc->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		fr_pconn_kill(px, pc, NULL); /* the function went away */
+		return -1;
+	}
+	if (mh.msg_controllen)
+		take_fds(pc, &mh);
+	pc->rlen += (size_t)n;
+	return 1;
+}
+
+void fr_pconn_pause(fr_proxy *px, struct pconn *pc)
+{
+	pc->state = PC_PAUSED;
+	set_events(px, pc);
+}
+
+void fr_pconn_later(fr_proxy *px, struct pconn *pc)
+{
+	if (!pc->again) {
+		pc->again = 1;
+		px->again++;
+	}
+}
+
+static void conn_read(fr_proxy *px, struct pconn *pc)
+{
+	if (pc->resp)
+		fr_resp_read(px, pc);
+	else
+		read_frames(px, pc);
 }
 
 /* Frees dead connections whose operations have all ended. Called between
@@ -635,21 +698,21 @@ void fr_pconn_again(fr_proxy *px)
 		pc->again = 0;
 		px->again--;
 		if (pc->state == PC_OPEN)
-			read_frames(px, pc);
+			conn_read(px, pc);
 	}
 }
 
 void fr_pconn_event(fr_proxy *px, struct pconn *pc, uint32_t events)
 {
 	if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
-		conn_kill(px, pc, NULL);
+		fr_pconn_kill(px, pc, NULL);
 		return;
 	}
 	if (events & EPOLLOUT)
-		flush(px, pc);
+		fr_pconn_flush(px, pc);
 	if (pc->state == PC_OPEN && (events & EPOLLIN))
-		read_frames(px, pc);
-	if (pc->state == PC_PAUSED && pc->wq_bytes <= WQ_PAUSE)
+		conn_read(px, pc);
+	if (pc->state == PC_PAUSED && pc->wq_bytes <= FR_PCONN_WQ_PAUSE)
 		fr_pconn_resume(px);
 }
 
@@ -658,18 +721,19 @@ void fr_pconn_resume(fr_proxy *px)
 {
 	for (struct pconn *pc = px->conns, *next; pc; pc = next) {
 		next = pc->next;
-		if (pc->state != PC_PAUSED ||
+		if (pc->state != PC_PAUSED || pc->closing ||
 		    pc->inflight >= px->o.conn_inflight ||
-		    pc->wq_bytes > WQ_PAUSE ||
+		    (pc->resp && pc->resp->queued >= px->o.conn_inflight) ||
+		    pc->wq_bytes > FR_PCONN_WQ_PAUSE ||
 		    (px->buffered >= px->o.buffer_budget && pc->charged))
 			continue;
 		pc->state = PC_OPEN;
 		set_events(px, pc);
-		read_frames(px, pc);
+		conn_read(px, pc);
 	}
 }
 
-void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode)
+void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode, int resp)
 {
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -687,12 +751,20 @@ void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode)
 		if (!unix_mode)
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 				   sizeof(one));
+		if (resp && !(pc->resp = calloc(1, sizeof(*pc->resp)))) {
+			close(fd);
+			free(pc);
+			continue;
+		}
+		if (resp)
+			pc->resp->id = ++px->resp_ids;
 		pc->fd = fd;
 		pc->unix_mode = unix_mode;
 		pc->state = PC_OPEN;
 		ev.data.ptr = pc;
 		if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
+			free(pc->resp);
 			free(pc);
 			continue;
 		}
@@ -708,6 +780,6 @@ void fr_pconn_close_all(fr_proxy *px)
 {
 	for (struct pconn *pc = px->conns, *next; pc; pc = next) {
 		next = pc->next;
-		conn_kill(px, pc, NULL);
+		fr_pconn_kill(px, pc, NULL);
 	}
 }

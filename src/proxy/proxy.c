@@ -25,11 +25,13 @@
 #include "common/proc.h"
 #include "common/util.h"
 #include "proxy/proxy_int.h"
+#include "proxy/resp_int.h"
 
 #define WHO "ferry-proxy"
+#define SYNC_SLOTS 16
 
 /* epoll tags for what is not a connection. */
-static char tag_unix, tag_tcp, tag_sig, tag_fab;
+static char tag_unix, tag_tcp, tag_resp, tag_resp_unix, tag_sig, tag_fab;
 
 void fr_proxy_opts_init(fr_proxy_opts *o)
 {
@@ -40,14 +42,27 @@ void fr_proxy_opts_init(fr_proxy_opts *o)
 		.buffer_budget = 2ull << 30,
 		.max_arenas = 4ull << 30,
 		.spin_us = 50,
+		.resp_max_request = 512ull << 20,
 		.ready_fd = -1,
 	};
 }
 
+/* An operation ended: a function's request, or a Redis command's step. */
+static void complete(fr_proxy *px, struct pop *pp)
+{
+	if (pp->rcmd)
+		fr_resp_complete(px, pp);
+	else
+		fr_pconn_complete(px, pp);
+}
+
 int fr_proxy_submit(fr_proxy *px, struct pop *pp)
 {
-	int rc = ferry_submit(px->fc, &pp->op);
+	int rc = FERRY_EBUSY;
 
+	/* In order, and never into the slots kept for synchronous calls. */
+	if (!px->backlog_head && px->fabric_inflight < px->o.max_inflight)
+		rc = ferry_submit(px->fc, &pp->op);
 	if (rc == FERRY_EBUSY) { /* the fabric is full: wait in line */
 		pp->next = NULL;
 		if (px->backlog_tail)
@@ -60,7 +75,7 @@ int fr_proxy_submit(fr_proxy *px, struct pop *pp)
 	if (rc) {
 		/* Rejected outright: answer through the normal path. */
 		pp->op.status = rc;
-		fr_pconn_complete(px, pp);
+		complete(px, pp);
 		return 0;
 	}
 	px->fabric_inflight++;
@@ -69,7 +84,7 @@ int fr_proxy_submit(fr_proxy *px, struct pop *pp)
 
 static void drain_backlog(fr_proxy *px)
 {
-	while (px->backlog_head) {
+	while (px->backlog_head && px->fabric_inflight < px->o.max_inflight) {
 		struct pop *pp = px->backlog_head;
 		int rc = ferry_submit(px->fc, &pp->op);
 		if (rc == FERRY_EBUSY)
@@ -79,7 +94,7 @@ static void drain_backlog(fr_proxy *px)
 			px->backlog_tail = NULL;
 		if (rc) {
 			pp->op.status = rc;
-			fr_pconn_complete(px, pp);
+			complete(px, pp);
 		} else {
 			px->fabric_inflight++;
 		}
@@ -95,7 +110,7 @@ static int reap(fr_proxy *px)
 	while (n > 0) {
 		for (int i = 0; i < n; i++) {
 			px->fabric_inflight--;
-			fr_pconn_complete(px, (struct pop *)done[i]);
+			complete(px, (struct pop *)done[i]);
 		}
 		total += n;
 		drain_backlog(px);
@@ -128,7 +143,7 @@ static int mkparents(const char *path)
 	return 0;
 }
 
-static int listen_unix(fr_proxy *px, const char *path)
+static int listen_unix(fr_proxy *px, const char *path, int *out, void *tag)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
@@ -157,11 +172,12 @@ static int listen_unix(fr_proxy *px, const char *path)
 	/* Functions run as other users: access is governed by who can
 	 * reach the socket's directory (namespace tokens come later). */
 	chmod(path, 0666);
-	px->unix_fd = fd;
-	return add_fd(px, fd, &tag_unix);
+	*out = fd;
+	return add_fd(px, fd, tag);
 }
 
-static int listen_tcp(fr_proxy *px, const char *hostport)
+static int listen_tcp(fr_proxy *px, const char *hostport, int *out,
+		      void *tag)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE},
@@ -189,8 +205,8 @@ static int listen_tcp(fr_proxy *px, const char *hostport)
 		return FERRY_EIO;
 	}
 	freeaddrinfo(ai);
-	px->tcp_fd = fd;
-	return add_fd(px, fd, &tag_tcp);
+	*out = fd;
+	return add_fd(px, fd, tag);
 }
 
 static int setup(fr_proxy *px)
@@ -207,7 +223,9 @@ static int setup(fr_proxy *px)
 	ferry_opts_init(&fo);
 	fo.cluster = px->o.cluster;
 	fo.proxy = "direct";
-	fo.max_inflight = px->o.max_inflight;
+	/* Slots beyond max_inflight are kept for the synchronous calls the
+	 * loop makes (LIST, statistics): they never wait for a free one. */
+	fo.max_inflight = px->o.max_inflight + SYNC_SLOTS;
 	rc = ferry_connect(&fo, &px->fc);
 	if (rc) {
 		fr_log(WHO, "cannot connect to the cluster: %s",
@@ -229,12 +247,21 @@ static int setup(fr_proxy *px)
 	if (px->fab_fd >= 0 && (rc = add_fd(px, px->fab_fd, &tag_fab)))
 		return rc;
 	if (px->o.unix_path && *px->o.unix_path &&
-	    (rc = listen_unix(px, px->o.unix_path)))
+	    (rc = listen_unix(px, px->o.unix_path, &px->unix_fd, &tag_unix)))
 		return rc;
-	if (px->o.tcp && *px->o.tcp && (rc = listen_tcp(px, px->o.tcp)))
+	if (px->o.tcp && *px->o.tcp &&
+	    (rc = listen_tcp(px, px->o.tcp, &px->tcp_fd, &tag_tcp)))
 		return rc;
-	if (px->unix_fd < 0 && px->tcp_fd < 0) {
-		fr_log(WHO, "nothing to listen on (--unix or --tcp)");
+	if (px->o.resp && *px->o.resp &&
+	    (rc = listen_tcp(px, px->o.resp, &px->resp_fd, &tag_resp)))
+		return rc;
+	if (px->o.resp_unix && *px->o.resp_unix &&
+	    (rc = listen_unix(px, px->o.resp_unix, &px->resp_unix_fd,
+			      &tag_resp_unix)))
+		return rc;
+	if (px->unix_fd < 0 && px->tcp_fd < 0 && px->resp_fd < 0 &&
+	    px->resp_unix_fd < 0) {
+		fr_log(WHO, "nothing to listen on (--unix, --tcp, --resp)");
 		return FERRY_EINVAL;
 	}
 	return 0;
@@ -271,9 +298,13 @@ static void loop(fr_proxy *px)
 			if (tag == &tag_sig)
 				return;
 			if (tag == &tag_unix)
-				fr_pconn_accept(px, px->unix_fd, 1);
+				fr_pconn_accept(px, px->unix_fd, 1, 0);
 			else if (tag == &tag_tcp)
-				fr_pconn_accept(px, px->tcp_fd, 0);
+				fr_pconn_accept(px, px->tcp_fd, 0, 0);
+			else if (tag == &tag_resp)
+				fr_pconn_accept(px, px->resp_fd, 0, 1);
+			else if (tag == &tag_resp_unix)
+				fr_pconn_accept(px, px->resp_unix_fd, 1, 1);
 			else if (tag != &tag_fab)
 				fr_pconn_event(px, tag, ev[i].events);
 		}
@@ -295,6 +326,7 @@ int fr_proxy_run(const fr_proxy_opts *o)
 		return FERRY_ENOMEM;
 	px->o = *o;
 	px->epfd = px->sigfd = px->unix_fd = px->tcp_fd = px->fab_fd = -1;
+	px->resp_fd = px->resp_unix_fd = -1;
 	rc = setup(px);
 	if (!rc) {
 		fr_log(WHO,
@@ -319,6 +351,13 @@ int fr_proxy_run(const fr_proxy_opts *o)
 	}
 	if (px->tcp_fd >= 0)
 		close(px->tcp_fd);
+	if (px->resp_fd >= 0)
+		close(px->resp_fd);
+	if (px->resp_unix_fd >= 0) {
+		close(px->resp_unix_fd);
+		unlink(o->resp_unix);
+	}
+	fr_resp_scans_free(px);
 	ferry_close(px->fc);
 	if (px->epfd >= 0)
 		close(px->epfd);

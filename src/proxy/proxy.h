@@ -14,6 +14,9 @@ typedef struct fr_proxy_opts {
 	const char *cluster;   /* cluster file (NULL: the usual search) */
 	const char *unix_path; /* Unix socket, NULL or "" for none */
 	const char *tcp;       /* HOST:PORT, NULL or "" for none */
+	const char *resp;      /* Redis protocol on HOST:PORT, or NULL */
+	const char *resp_unix; /* Redis protocol on a Unix socket, or NULL */
+	uint64_t resp_max_request; /* bytes of one RESP request */
 	unsigned max_inflight; /* fabric operations in flight at once */
 	unsigned conn_inflight;  /* per function connection */
 	uint64_t buffer_budget;  /* bytes of stream values held at once */

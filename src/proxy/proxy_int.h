@@ -12,13 +12,17 @@
 
 #define PCONN_MAX_REGIONS 64
 #define PCONN_MAX_FDS 8
+#define FR_PCONN_WQ_PAUSE (64u << 20) /* unread replies that pause reading */
 
 struct pconn;
+struct rcmd;
+struct resp;
 
 /* One function request being served by the warm client. */
 struct pop {
 	ferry_op op;        /* first: ferry_poll hands it back */
 	struct pconn *conn;
+	struct rcmd *rcmd;  /* a Redis command's operation (resp.c) */
 	uint64_t id;
 	uint8_t opcode;
 	int via_arena;      /* GET data lands in the function's arena */
@@ -68,13 +72,15 @@ struct pconn {
 	unsigned inflight;
 	int again; /* whole frames left in rbuf after a pass: epoll will not
 		      say so, the loop comes back for them */
+	int closing; /* reads nothing more; closes once its replies left */
+	struct resp *resp; /* speaks RESP (resp.c), not ferry frames */
 	struct pconn *prev, *next;
 };
 
 typedef struct fr_proxy {
 	fr_proxy_opts o;
 	ferry_client *fc;
-	int epfd, sigfd, unix_fd, tcp_fd, fab_fd;
+	int epfd, sigfd, unix_fd, tcp_fd, fab_fd, resp_fd, resp_unix_fd;
 	struct pconn *conns;
 	struct pop *backlog_head, *backlog_tail;
 	uint64_t nconns, nregions, ops, fabric_inflight;
@@ -84,16 +90,31 @@ typedef struct fr_proxy {
 			      connection buffers, and frames and GET
 			      buffers of operations in flight */
 	uint64_t max_value;
+	uint64_t resp_ids;         /* CLIENT ID of the last RESP connection */
+	struct rscan *scans;       /* SCAN cursors (resp_cmd.c) */
 } fr_proxy;
 
 /* pconn.c */
-void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode);
+void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode, int resp);
 void fr_pconn_event(fr_proxy *px, struct pconn *pc, uint32_t events);
 void fr_pconn_complete(fr_proxy *px, struct pop *pp);
 void fr_pconn_resume(fr_proxy *px);
 void fr_pconn_again(fr_proxy *px);
 void fr_pconn_sweep(fr_proxy *px);
 void fr_pconn_close_all(fr_proxy *px);
+/* For the RESP side, which shares reading, writing and the budget. */
+void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why);
+void fr_pconn_flush(fr_proxy *px, struct pconn *pc);
+/* Appends head (copied) and tail (owned, freed once written). */
+void fr_pconn_queue(fr_proxy *px, struct pconn *pc, const void *head,
+		    size_t head_len, uint8_t *tail, size_t tail_len);
+int fr_pconn_reserve(fr_proxy *px, struct pconn *pc, size_t need);
+void fr_pconn_discharge(fr_proxy *px, struct pconn *pc, size_t bytes);
+/* Reads what the socket has into rbuf: 1, 0 (nothing yet) or -1 (the
+ * connection was killed). */
+int fr_pconn_recv(fr_proxy *px, struct pconn *pc);
+void fr_pconn_pause(fr_proxy *px, struct pconn *pc);
+void fr_pconn_later(fr_proxy *px, struct pconn *pc); /* read again soon */
 
 /* proxy.c */
 int fr_proxy_submit(fr_proxy *px, struct pop *pp);

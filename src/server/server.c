@@ -411,7 +411,8 @@ static int op_simple(struct server *sv, struct slot *s)
 		break;
 	case FR_OP_INCR:
 		rc = fr_store_incr(sv->store, q->blob[0], q->blen[0],
-				   (int64_t)q->w[FR_INCR_DELTA], &v);
+				   (int64_t)q->w[FR_INCR_DELTA],
+				   q->h.flags & FR_F_TEXT, &v);
 		rep.w[FR_INCR_R_VALUE] = (uint64_t)v;
 		break;
 	case FR_OP_LIST:

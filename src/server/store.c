@@ -1,5 +1,6 @@
 #include "server/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,32 +327,41 @@ uint64_t fr_store_next_expiry(const fr_store *s)
 }
 
 int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
-		  int64_t *out)
+		  int text, int64_t *out)
 {
 	static const fr_put_args keep = {.flags = FR_F_KEEPTTL};
 	fr_obj *cur = live(s, key, klen), *o;
-	int64_t v = 0;
+	uint8_t digits[24];
+	long long v = 0;
+	size_t size = 8;
 	int rc;
 
-	if (cur) {
+	if (cur && text && !fr_strict_ll(cur->data, cur->size, &v))
+		return FERRY_ENOTNUM;
+	if (cur && !text) {
 		if (cur->size != 8)
 			return FERRY_ENOTNUM;
-		v = (int64_t)fr_get_u64(cur->data);
+		v = (long long)fr_get_u64(cur->data);
 	}
 	if (__builtin_add_overflow(v, delta, &v))
 		return FERRY_EOVERFLOW;
-	/* A counter that nobody is reading is updated in place; otherwise a
-	 * new version is committed so readers keep a consistent value. Both
-	 * keep the counter's expiry. */
-	if (cur && cur->refs == 1) {
-		fr_put_u64(cur->data, (uint64_t)v);
+	if (text)
+		size = (size_t)snprintf((char *)digits, sizeof(digits), "%lld",
+					v);
+	else
+		fr_put_u64(digits, (uint64_t)v);
+	/* A counter that nobody is reading is updated in place when its
+	 * size stays; otherwise a new version is committed so readers keep a
+	 * consistent value. Both keep the counter's expiry. */
+	if (cur && cur->refs == 1 && cur->size == size) {
+		memcpy(cur->data, digits, size);
 		cur->ctime_ns = fr_wall_ns();
 		cur->version = new_version(s);
 	} else {
-		rc = fr_store_prepare(s, 8, &o);
+		rc = fr_store_prepare(s, size, &o);
 		if (rc)
 			return rc;
-		fr_put_u64(o->data, (uint64_t)v);
+		memcpy(o->data, digits, size);
 		rc = fr_store_commit(s, key, klen, o, &keep, NULL);
 		if (rc)
 			return rc;

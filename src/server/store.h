@@ -113,11 +113,13 @@ uint64_t fr_store_next_expiry(const fr_store *s);
 /* The store's clock: ms since the epoch. */
 uint64_t fr_store_now_ms(fr_store *s);
 
-/* Adds delta to the 8-byte little-endian counter under key (missing or
- * expired: 0, with no expiry; otherwise the expiry stays). Returns 0,
- * FERRY_ENOTNUM, FERRY_EOVERFLOW, FERRY_ENOSPC or FERRY_ENOMEM. */
+/* Adds delta to the counter under key (missing or expired: 0, with no
+ * expiry; otherwise the expiry stays): an 8-byte little-endian integer,
+ * or with text decimal digits as Redis keeps them ("-42", no spaces or
+ * leading zeros). Returns 0, FERRY_ENOTNUM, FERRY_EOVERFLOW, FERRY_ENOSPC
+ * or FERRY_ENOMEM. */
 int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
-		  int64_t *out);
+		  int text, int64_t *out);
 
 /* Packs up to max unexpired keys with prefix, after `after`, into buf
  * (LIST reply format). *count receives the number packed; *more is set when the scan

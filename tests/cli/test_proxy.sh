@@ -46,7 +46,7 @@ expect 2 "ferry-proxy with a stray argument exits 2" \
 
 up=1
 for attempt in 1 2 3 4 5; do
-	base=$(pick_ports 3) || break
+	base=$(pick_ports 4) || break
 	if f cluster up --dir "$HOME_DIR" --port "$base" \
 		--provider "$PROVIDER" --servers 2 --memory 128M; then
 		up=0

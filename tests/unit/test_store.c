@@ -300,6 +300,64 @@ static void put_counter(fr_store *s, const char *key, int64_t v)
 	assert_int_equal(fr_store_commit(s, key, strlen(key), o, NULL, NULL), 0);
 }
 
+static void put_text(fr_store *s, const char *key, const char *text)
+{
+	fr_obj *o;
+
+	assert_int_equal(fr_store_prepare(s, strlen(text), &o), 0);
+	memcpy(o->data, text, strlen(text));
+	assert_int_equal(fr_store_commit(s, key, strlen(key), o, NULL, NULL), 0);
+}
+
+static void expect_text(fr_store *s, const char *key, const char *text)
+{
+	fr_obj *o = fr_store_get(s, key, strlen(key));
+
+	assert_non_null(o);
+	assert_int_equal(o->size, strlen(text));
+	assert_memory_equal(o->data, text, strlen(text));
+	fr_store_release(s, o);
+}
+
+/* Counters as decimal text, as Redis's INCR keeps them. */
+static void test_incr_text(void **state)
+{
+	static const char *const bad[] = {"", " 1", "1 ", "+1", "01", "-0",
+					  "1.5", "abc", "99999999999999999999"};
+	struct fixture f = fx_new(1 * MiB, 1 * MiB);
+	int64_t out = 0;
+
+	assert_int_equal(fr_store_incr(f.s, "t", 1, 9, 1, &out), 0);
+	assert_int_equal(out, 9);
+	expect_text(f.s, "t", "9");
+	/* The text grows and shrinks with the number. */
+	assert_int_equal(fr_store_incr(f.s, "t", 1, 1, 1, &out), 0);
+	expect_text(f.s, "t", "10");
+	assert_int_equal(fr_store_incr(f.s, "t", 1, -110, 1, &out), 0);
+	assert_int_equal(out, -100);
+	expect_text(f.s, "t", "-100");
+	put_text(f.s, "big", "9223372036854775806");
+	assert_int_equal(fr_store_incr(f.s, "big", 3, 1, 1, &out), 0);
+	expect_text(f.s, "big", "9223372036854775807");
+	assert_int_equal(fr_store_incr(f.s, "big", 3, 1, 1, &out),
+			 FERRY_EOVERFLOW);
+	expect_text(f.s, "big", "9223372036854775807");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put_text(f.s, "bad", bad[i]);
+		assert_int_equal(fr_store_incr(f.s, "bad", 3, 1, 1, &out),
+				 FERRY_ENOTNUM);
+		expect_text(f.s, "bad", bad[i]);
+	}
+	/* A binary counter is not text, and text is not binary. */
+	put_counter(f.s, "bin", 7);
+	assert_int_equal(fr_store_incr(f.s, "bin", 3, 1, 1, &out),
+			 FERRY_ENOTNUM);
+	assert_int_equal(fr_store_incr(f.s, "t", 1, 1, 0, &out),
+			 FERRY_ENOTNUM);
+	fx_free(&f);
+	(void)state;
+}
+
 static void test_incr(void **state)
 {
 	struct fixture f = fx_new(1 * MiB, 1 * MiB);
@@ -308,26 +366,26 @@ static void test_incr(void **state)
 	uint64_t v1;
 
 	/* A missing key counts as zero and is created. */
-	assert_int_equal(fr_store_incr(f.s, "c", 1, 5, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 5, 0, &out), 0);
 	assert_int_equal(out, 5);
 	assert_int_equal(counter(f.s, "c"), 5);
-	assert_int_equal(fr_store_incr(f.s, "c", 1, -12, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, -12, 0, &out), 0);
 	assert_int_equal(out, -7);
 	assert_int_equal(counter(f.s, "c"), -7);
-	assert_int_equal(fr_store_incr(f.s, "c", 1, 0, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 0, 0, &out), 0);
 	assert_int_equal(out, -7);
 
 	/* Every update changes the version, in place or not. */
 	reader = fr_store_get(f.s, "c", 1);
 	v1 = reader->version;
 	fr_store_release(f.s, reader);
-	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, 0, &out), 0);
 	reader = fr_store_get(f.s, "c", 1);
 	assert_true(reader->version > v1);
 	v1 = reader->version;
 	/* A reader holding the counter keeps its value: the update goes to
 	 * a new object. */
-	assert_int_equal(fr_store_incr(f.s, "c", 1, 10, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 10, 0, &out), 0);
 	assert_int_equal(out, 4);
 	assert_int_equal((int64_t)fr_get_u64(reader->data), -6);
 	assert_int_equal(reader->version, v1);
@@ -338,30 +396,30 @@ static void test_incr(void **state)
 	assert_int_equal(put(f.s, "s7", 7, 1, 0), 0);
 	assert_int_equal(put(f.s, "s9", 9, 1, 0), 0);
 	assert_int_equal(put(f.s, "s0", 0, 1, 0), 0);
-	assert_int_equal(fr_store_incr(f.s, "s7", 2, 1, &out), FERRY_ENOTNUM);
-	assert_int_equal(fr_store_incr(f.s, "s9", 2, 1, &out), FERRY_ENOTNUM);
-	assert_int_equal(fr_store_incr(f.s, "s0", 2, 1, &out), FERRY_ENOTNUM);
+	assert_int_equal(fr_store_incr(f.s, "s7", 2, 1, 0, &out), FERRY_ENOTNUM);
+	assert_int_equal(fr_store_incr(f.s, "s9", 2, 1, 0, &out), FERRY_ENOTNUM);
+	assert_int_equal(fr_store_incr(f.s, "s0", 2, 1, 0, &out), FERRY_ENOTNUM);
 	expect(f.s, "s7", 7, 1);
 
 	/* Overflow in both directions leaves the counter as it was. */
 	put_counter(f.s, "max", INT64_MAX);
-	assert_int_equal(fr_store_incr(f.s, "max", 3, 1, &out),
+	assert_int_equal(fr_store_incr(f.s, "max", 3, 1, 0, &out),
 			 FERRY_EOVERFLOW);
 	assert_int_equal(counter(f.s, "max"), INT64_MAX);
-	assert_int_equal(fr_store_incr(f.s, "max", 3, INT64_MAX, &out),
+	assert_int_equal(fr_store_incr(f.s, "max", 3, INT64_MAX, 0, &out),
 			 FERRY_EOVERFLOW);
-	assert_int_equal(fr_store_incr(f.s, "max", 3, -1, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "max", 3, -1, 0, &out), 0);
 	assert_int_equal(out, INT64_MAX - 1);
 	put_counter(f.s, "min", INT64_MIN);
-	assert_int_equal(fr_store_incr(f.s, "min", 3, -1, &out),
+	assert_int_equal(fr_store_incr(f.s, "min", 3, -1, 0, &out),
 			 FERRY_EOVERFLOW);
-	assert_int_equal(fr_store_incr(f.s, "min", 3, INT64_MIN, &out),
+	assert_int_equal(fr_store_incr(f.s, "min", 3, INT64_MIN, 0, &out),
 			 FERRY_EOVERFLOW);
 	assert_int_equal(counter(f.s, "min"), INT64_MIN);
-	assert_int_equal(fr_store_incr(f.s, "min", 3, INT64_MAX, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "min", 3, INT64_MAX, 0, &out), 0);
 	assert_int_equal(out, -1);
 	/* A missing key with an extreme delta is fine. */
-	assert_int_equal(fr_store_incr(f.s, "new", 3, INT64_MIN, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "new", 3, INT64_MIN, 0, &out), 0);
 	assert_int_equal(out, INT64_MIN);
 	fx_free(&f);
 }
@@ -400,7 +458,7 @@ static void test_full_keeps_data(void **state)
 			break;
 	}
 	int64_t out;
-	assert_int_equal(fr_store_incr(f.s, "newcounter", 10, 1, &out),
+	assert_int_equal(fr_store_incr(f.s, "newcounter", 10, 1, 0, &out),
 			 FERRY_ENOSPC);
 	assert_null(fr_store_get(f.s, "newcounter", 10));
 	/* Freeing makes room again, for the same size. */
@@ -653,11 +711,11 @@ static void test_expiry(void **state)
 	put_counter(f.s, "c", 41);
 	assert_int_equal(fr_store_expire(f.s, "c", 1, fake_now + 10, 0, &more),
 			 0);
-	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, 0, &out), 0);
 	assert_int_equal(out, 42);
 	assert_int_equal(expiry_of(f.s, "c"), fake_now + 10);
 	fake_now += 10;
-	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, 0, &out), 0);
 	assert_int_equal(out, 1);
 	assert_int_equal(expiry_of(f.s, "c"), 0);
 	fx_free(&f);
@@ -700,10 +758,10 @@ static void test_keepttl(void **state)
 	put_counter(f.s, "c", 1);
 	assert_int_equal(fr_store_expire(f.s, "c", 1, 1000900, 0, &(int){0}),
 			 0);
-	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, 0, &out), 0);
 	assert_int_equal(expiry_of(f.s, "c"), 1000900);
 	reader = fr_store_get(f.s, "c", 1);
-	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "c", 1, 1, 0, &out), 0);
 	assert_int_equal(out, 3);
 	fr_store_release(f.s, reader);
 	assert_int_equal(expiry_of(f.s, "c"), 1000900);
@@ -942,6 +1000,7 @@ int main(void)
 	    cmocka_unit_test(test_abort),
 	    cmocka_unit_test(test_refs_keep_values_alive),
 	    cmocka_unit_test(test_incr),
+	    cmocka_unit_test(test_incr_text),
 	    cmocka_unit_test(test_full_keeps_data),
 	    cmocka_unit_test(test_max_value),
 	    cmocka_unit_test(test_list_paging),
