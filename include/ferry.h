@@ -302,6 +302,55 @@ typedef struct ferry_server_stat {
  * of out (which may be NULL with max 0 to ask for the count). */
 int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max);
 
+/* Watching keys. A watch asks the servers to tell this client about
+ * changes to the keys it matches: every key starting with a prefix, or
+ * with FERRY_WATCH_EXACT one key. Events come in the order each server saw
+ * them (no order between servers) and wait in the client until
+ * ferry_event_next() takes them; nothing is polled. A watch lasts until
+ * ferry_unwatch() or ferry_close(); it survives a restart of the node
+ * proxy (the client registers it again). If events are lost (the client
+ * or a server could not hold them all), a FERRY_EV_LOST event for the
+ * watch says so: re-read what matters. */
+#define FERRY_WATCH_EXACT 0x1u
+
+typedef enum ferry_event_kind {
+	FERRY_EV_SET = 1, /* a value was written (PUT, and Redis SET etc.) */
+	FERRY_EV_DEL,     /* deleted */
+	FERRY_EV_EXPIRED, /* gone because its expiry passed */
+	FERRY_EV_EXPIRE,  /* an expiry was set (FERRY_OP_EXPIRE) */
+	FERRY_EV_PERSIST, /* its expiry was removed */
+	FERRY_EV_INCR,    /* a counter changed (FERRY_OP_INCR) */
+	FERRY_EV_LOST,    /* events of this watch were dropped */
+} ferry_event_kind;
+
+typedef struct ferry_event {
+	uint64_t watch;         /* the id ferry_watch() returned */
+	ferry_event_kind kind;
+	size_t klen;            /* 0 for FERRY_EV_LOST */
+	uint8_t key[FERRY_KEY_MAX];
+} ferry_event;
+
+/* Starts a watch on the keys beginning with prefix[0..plen) (plen 0: all
+ * keys) or, with FERRY_WATCH_EXACT in flags, on the key prefix itself.
+ * On success *watch receives its id. Returns 0 or a FERRY_E* code. */
+int ferry_watch(ferry_client *c, const void *prefix, size_t plen,
+		unsigned flags, uint64_t *watch);
+
+/* Ends a watch; events of it still queued are dropped. */
+int ferry_unwatch(ferry_client *c, uint64_t watch);
+
+/* Takes the oldest queued event into *ev, waiting up to timeout_ms for
+ * one (-1: no limit, 0: do not wait). Returns 1 with an event, 0 on
+ * time-out, or a negative FERRY_E*. */
+int ferry_event_next(ferry_client *c, ferry_event *ev, int timeout_ms);
+
+/* Waits until key exists: returns 0 at once if it does, else as soon as
+ * some client writes it, or FERRY_ETIMEDOUT after timeout_ms (-1: no
+ * limit). Costs no polling: it watches the key. Events of other watches
+ * stay queued for ferry_event_next(). */
+int ferry_wait(ferry_client *c, const void *key, size_t klen,
+	       int timeout_ms);
+
 /* Counters of the node proxy this client goes through. */
 typedef struct ferry_proxy_stat {
 	uint64_t functions;    /* function connections now */

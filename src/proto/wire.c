@@ -41,6 +41,11 @@ static const struct {
 	[FR_OP_PSTAT] = {"PSTAT", {0, NOBLOB, 0, 0}, {5, NOBLOB, 0, 0}},
 	[FR_OP_EXPIRE] = {"EXPIRE", {3, {FR_EXPIRE_KLEN, -1}, 1, 0},
 			  {1, NOBLOB, 0, 0}},
+	[FR_OP_WATCH] = {"WATCH", {2, {FR_WATCH_PLEN, -1}, 0, 1},
+			 {0, NOBLOB, 0, 0}},
+	[FR_OP_UNWATCH] = {"UNWATCH", {1, NOBLOB, 0, 0}, {0, NOBLOB, 0, 0}},
+	[FR_OP_EVENT] = {"EVENT", {3, {FR_EVENT_KLEN, -1}, 1, 0},
+			 {0, NOBLOB, 0, 0}},
 };
 
 const char *fr_op_name(unsigned opcode)

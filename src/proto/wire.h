@@ -43,6 +43,13 @@ enum fr_opcode {
 			    (SCM_RIGHTS) to become a shared region */
 	FR_OP_PSTAT,     /* proxy only: the proxy's own counters */
 	FR_OP_EXPIRE,    /* words: klen expire cond; blob: key */
+	FR_OP_WATCH,     /* words: plen id; blob: prefix (with FR_F_EXACT:
+			    the key itself). Events of keys it matches go
+			    to the sender as EVENT messages under id, an
+			    id the sender chose */
+	FR_OP_UNWATCH,   /* words: id */
+	FR_OP_EVENT,     /* to a watcher, unsolicited (never a reply):
+			    words: id kind klen; blob: key */
 	FR_OP_COUNT
 };
 
@@ -55,7 +62,8 @@ enum fr_opcode {
 #define FR_F_MORE 0x20    /* LIST reply: more keys may follow */
 #define FR_F_KEEPTTL 0x40 /* PUT: a replaced value's expiry carries over */
 #define FR_F_TEXT 0x80    /* INCR: the counter is decimal text */
-#define FR_F_KNOWN 0xff
+#define FR_F_EXACT 0x100  /* WATCH: the blob is a whole key, not a prefix */
+#define FR_F_KNOWN 0x1ff
 
 /* EXPIRE conditions (the request's cond word): the same bits as
  * FERRY_EXPIRE_*. NX excludes the others, GT excludes LT. */
@@ -77,6 +85,9 @@ static inline int fr_expire_cond_ok(uint64_t cond)
 }
 
 /* Word indices, per message. */
+enum { FR_WATCH_PLEN, FR_WATCH_ID };
+enum { FR_UNWATCH_ID };
+enum { FR_EVENT_ID, FR_EVENT_KIND, FR_EVENT_KLEN }; /* kind: FERRY_EV_* */
 enum { FR_HELLO_ADDRLEN };
 enum { FR_HELLO_R_INLINE, FR_HELLO_R_KEYMAX, FR_HELLO_R_VALMAX,
        FR_HELLO_R_SERVERS };
