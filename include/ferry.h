@@ -39,7 +39,7 @@ extern "C" {
 	X(EIO, -14, "input/output error")                                      \
 	X(ENOCLUSTER, -15, "no cluster description found")                    \
 	X(EBUSY, -16, "too many operations in flight")                         \
-	X(ECHANGED, -17, "value changed (version differs)")                     \
+	X(ECHANGED, -17, "value changed (version differs)")                    \
 	X(EQUOTA, -18, "namespace quota exceeded")
 
 enum ferry_errno {
@@ -151,7 +151,7 @@ void ferry_free(ferry_client *c, void *buf);
 /* Metadata of a stored value. */
 typedef struct ferry_stat {
 	uint64_t size;      /* bytes */
-	uint64_t ctime_ns;  /* when this value was written, ns since the epoch */
+	uint64_t ctime_ns;  /* when this value was written, ns since epoch */
 	uint64_t version;   /* changes on every write of the key; never 0 */
 	uint64_t expire_ms; /* when the key expires, ms since the epoch on
 			       the server's clock; 0 = never */

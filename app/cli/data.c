@@ -444,11 +444,10 @@ int cli_stat(int argc, char **argv)
 		printf("expires: never\n");
 	} else {
 		uint64_t now = fr_wall_ms();
+		uint64_t ms = st.expire_ms > now ? st.expire_ms - now : 0;
 		printf("expires: %s (in %s)\n",
 		       fmt_time(st.expire_ms, when, sizeof(when)),
-		       fr_fmt_duration_ms(st.expire_ms > now ? st.expire_ms - now
-							     : 0,
-					  left, sizeof(left)));
+		       fr_fmt_duration_ms(ms, left, sizeof(left)));
 	}
 	return 0;
 }

@@ -98,7 +98,8 @@ char *fr_fmt_duration_ms(uint64_t ms, char *buf, size_t cap)
 		snprintf(buf, cap, "%llum%02llus", (unsigned long long)(s / 60),
 			 (unsigned long long)(s % 60));
 	else if (s < 86400)
-		snprintf(buf, cap, "%lluh%02llum", (unsigned long long)(s / 3600),
+		snprintf(buf, cap, "%lluh%02llum",
+			 (unsigned long long)(s / 3600),
 			 (unsigned long long)(s % 3600 / 60));
 	else
 		snprintf(buf, cap, "%llud%02lluh",
