@@ -11,11 +11,15 @@ static const struct command {
 	const char *args;
 	const char *help;
 } commands[] = {
-	{"put", cli_put, "KEY [FILE]", "store FILE (or stdin) under KEY"},
+	{"put", cli_put, "[--ttl DURATION] KEY [FILE]",
+	 "store FILE (or stdin) under KEY"},
 	{"get", cli_get, "KEY [FILE]", "write KEY's value to FILE (or stdout)"},
 	{"rm", cli_rm, "KEY...", "delete keys"},
 	{"ls", cli_ls, "[PREFIX]", "list keys, in byte order"},
-	{"stat", cli_stat, "[KEY]", "a key's size and time, or cluster stats"},
+	{"expire", cli_expire, "KEY DURATION|--persist",
+	 "set or remove a key's expiry"},
+	{"stat", cli_stat, "[KEY]",
+	 "a key's metadata, or cluster stats"},
 	{"cluster", cli_cluster_cmd, "up|status|down [OPTIONS]",
 	 "start, inspect or stop a local cluster"},
 	{"bench", cli_bench, "[OPTIONS]",
@@ -29,7 +33,7 @@ static void usage(FILE *out)
 		"ferry is an in-memory store for serverless jobs with an RDMA\n"
 		"data path (libfabric). Commands:\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %-26s %s\n", commands[i].name,
+		fprintf(out, "  %-8s %-28s %s\n", commands[i].name,
 			commands[i].args, commands[i].help);
 	fprintf(out,
 		"\nThe cluster is found from --cluster FILE, then $FERRY_CLUSTER,\n"

@@ -39,7 +39,7 @@ extern "C" {
 	X(EIO, -14, "input/output error")                                      \
 	X(ENOCLUSTER, -15, "no cluster description found")                    \
 	X(EBUSY, -16, "too many operations in flight")                         \
-	X(ECHANGED, -17, "value changed (version differs)")                     \
+	X(ECHANGED, -17, "value changed (version differs)")                    \
 	X(EQUOTA, -18, "namespace quota exceeded")
 
 enum ferry_errno {
@@ -155,7 +155,7 @@ void ferry_free(ferry_client *c, void *buf);
 /* Metadata of a stored value. */
 typedef struct ferry_stat {
 	uint64_t size;      /* bytes */
-	uint64_t ctime_ns;  /* when this value was written, ns since the epoch */
+	uint64_t ctime_ns;  /* when this value was written, ns since epoch */
 	uint64_t version;   /* changes on every write of the key; never 0 */
 	uint64_t expire_ms; /* when the key expires, ms since the epoch on
 			       the server's clock; 0 = never */
@@ -237,7 +237,9 @@ int ferry_batch(ferry_client *c, ferry_op *ops, size_t n);
 
 /* Blocking operations. Each returns 0 or a negative FERRY_E*. */
 
-/* Stores vlen bytes (0 .. the server's maximum, 1 GiB by default). */
+/* Stores vlen bytes (0 .. the server's maximum, 1 GiB by default), with
+ * no expiry unless flags has FERRY_PUT_KEEPTTL. For an expiry or a
+ * version condition, submit a FERRY_OP_PUT (ferry_batch with one op). */
 int ferry_put(ferry_client *c, const void *key, size_t klen, const void *val,
 	      size_t vlen, unsigned flags);
 
@@ -252,12 +254,15 @@ int ferry_get(ferry_client *c, const void *key, size_t klen, uint64_t offset,
 int ferry_get_alloc(ferry_client *c, const void *key, size_t klen, void **val,
 		    size_t *vlen);
 
+/* Removes key: FERRY_ENOENT if it is missing or expired. A conditional
+ * delete is a FERRY_OP_DEL with if_version. */
 int ferry_del(ferry_client *c, const void *key, size_t klen);
 int ferry_stat_key(ferry_client *c, const void *key, size_t klen,
 		   ferry_stat *st);
 
 /* Adds delta to the signed 64-bit little-endian counter stored under key
- * (a missing key counts as 0) and stores the new value in *result (may be
+ * (a missing or expired key counts as 0, with no expiry; an existing
+ * counter keeps its expiry) and stores the new value in *result (may be
  * NULL). FERRY_ENOTNUM if the value is not 8 bytes, FERRY_EOVERFLOW if the
  * sum does not fit. Atomic: concurrent increments are never lost. */
 int ferry_incr(ferry_client *c, const void *key, size_t klen, int64_t delta,

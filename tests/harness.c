@@ -238,7 +238,8 @@ static void rm_dir(const char *dir)
 
 static void stop_proxy(ft_cluster *cl)
 {
-	if (cl->proxy_pid > 0 && fr_stop_pids(&cl->proxy_pid, 1, STOP_TIMEOUT_MS))
+	if (cl->proxy_pid > 0 &&
+	    fr_stop_pids(&cl->proxy_pid, 1, STOP_TIMEOUT_MS))
 		fprintf(stderr, "harness: the proxy ignored SIGTERM\n");
 	if (cl->proxy_pid > 0)
 		waitpid(cl->proxy_pid, NULL, WNOHANG);

@@ -34,6 +34,7 @@ int cli_get(int argc, char **argv);
 int cli_rm(int argc, char **argv);
 int cli_ls(int argc, char **argv);
 int cli_stat(int argc, char **argv);
+int cli_expire(int argc, char **argv);
 int cli_cluster_cmd(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 

@@ -1,4 +1,4 @@
-/* put, get, rm, ls, stat. */
+/* put, get, rm, ls, expire, stat. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -74,21 +74,31 @@ static int slurp(ferry_client *c, int fd, uint8_t **out, size_t *len, int *zc)
 
 int cli_put(int argc, char **argv)
 {
-	const char *usage = "ferry put [--create|--replace] KEY [FILE]";
-	unsigned flags = 0;
+	const char *usage =
+	    "ferry put [--create|--replace] [--ttl DURATION] KEY [FILE]\n"
+	    "  --ttl DURATION  the key expires after DURATION (1500ms, 30s,\n"
+	    "                  5m, 2h, 1d; a bare number is seconds)";
+	ferry_op op = {.opcode = FERRY_OP_PUT};
+	uint64_t ttl = 0;
 	int i = 1, fd = 0, zc, rc;
 	uint8_t *buf = NULL;
-	size_t len = 0;
 	ferry_client *c;
 
 	if (wants_help(argc, argv, usage))
 		return 0;
 	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		if (!strcmp(argv[i], "--create"))
-			flags |= FERRY_PUT_CREATE;
+			op.flags |= FERRY_PUT_CREATE;
 		else if (!strcmp(argv[i], "--replace"))
-			flags |= FERRY_PUT_REPLACE;
-		else
+			op.flags |= FERRY_PUT_REPLACE;
+		else if (!strcmp(argv[i], "--ttl") && i + 1 < argc &&
+			 !fr_parse_duration_ms(argv[i + 1], &ttl) && ttl)
+			i++;
+		else if (!strcmp(argv[i], "--ttl")) {
+			fprintf(stderr, "ferry: --ttl needs a duration above "
+					"0, such as 30s\n");
+			return 2;
+		} else
 			break;
 	}
 	if (argc - i < 1 || argc - i > 2) {
@@ -106,9 +116,15 @@ int cli_put(int argc, char **argv)
 	c = cli_connect();
 	if (!c)
 		return 1;
-	rc = slurp(c, fd, &buf, &len, &zc);
+	rc = slurp(c, fd, &buf, &op.len, &zc);
+	op.key = argv[i];
+	op.klen = strlen(argv[i]);
+	op.buf = buf;
+	/* The servers keep absolute times: the lifetime starts now, on
+	 * this host's clock (ferry.h asks for synchronised clocks). */
+	op.expire_ms = ttl ? fr_wall_ms() + ttl : 0;
 	if (!rc)
-		rc = ferry_put(c, argv[i], strlen(argv[i]), buf, len, flags);
+		rc = ferry_batch(c, &op, 1);
 	if (rc)
 		cli_fail(argv[i], rc);
 	zc ? ferry_free(c, buf) : free(buf);
@@ -319,13 +335,86 @@ static void stat_proxy(ferry_client *c)
 	       ps.regions == 1 ? "" : "s", (unsigned long long)ps.ops);
 }
 
+/* "2024-01-02T03:04:05Z" for a time in ms since the epoch. */
+static const char *fmt_time(uint64_t ms, char *buf, size_t cap)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&secs, &tm));
+	return buf;
+}
+
+int cli_expire(int argc, char **argv)
+{
+	const char *usage =
+	    "ferry expire [--nx|--xx|--gt|--lt] KEY DURATION\n"
+	    "       ferry expire KEY --persist\n"
+	    "Sets KEY to expire DURATION from now (1500ms, 30s, 5m, 2h, 1d; a\n"
+	    "bare number is seconds; 0 deletes it now), or with --persist\n"
+	    "removes its expiry. Conditions, as Redis's EXPIRE: --nx only if\n"
+	    "it has no expiry, --xx only if it has one, --gt only if the new\n"
+	    "one is later, --lt only if sooner (no expiry counts as never).\n"
+	    "Exits 1 if the key is missing or a condition kept the expiry.";
+	static const struct {
+		const char *opt;
+		unsigned flag;
+	} conds[] = {{"--nx", FERRY_EXPIRE_NX},
+		     {"--xx", FERRY_EXPIRE_XX},
+		     {"--gt", FERRY_EXPIRE_GT},
+		     {"--lt", FERRY_EXPIRE_LT}};
+	const char *key = NULL, *dur = NULL;
+	unsigned flags = 0;
+	int persist = 0, changed = 0, rc;
+	uint64_t ttl = 0, when = 0;
+	ferry_client *c;
+
+	if (wants_help(argc, argv, usage))
+		return 0;
+	for (int i = 1; i < argc; i++) {
+		size_t k = 0;
+		while (k < FR_ARRAY_LEN(conds) && strcmp(argv[i], conds[k].opt))
+			k++;
+		if (k < FR_ARRAY_LEN(conds))
+			flags |= conds[k].flag;
+		else if (!strcmp(argv[i], "--persist"))
+			persist = 1;
+		else if (!key)
+			key = argv[i];
+		else if (!dur)
+			dur = argv[i];
+		else
+			key = NULL, i = argc; /* too many: usage */
+	}
+	if (!key || persist == !!dur ||
+	    (dur && fr_parse_duration_ms(dur, &ttl))) {
+		fprintf(stderr, "Usage: %s\n", usage);
+		return 2;
+	}
+	c = cli_connect();
+	if (!c)
+		return 1;
+	if (!persist)
+		when = fr_wall_ms() + ttl;
+	if (dur && ttl == 0)
+		when = 1; /* long past: the key goes now */
+	rc = ferry_expire(c, key, strlen(key), when, flags, &changed);
+	ferry_close(c);
+	if (rc)
+		return cli_fail(key, rc);
+	if (!changed) {
+		fprintf(stderr, "ferry: %s: expiry unchanged (%s)\n", key,
+			persist ? "it has none" : "a condition did not hold");
+		return 1;
+	}
+	return 0;
+}
+
 int cli_stat(int argc, char **argv)
 {
 	ferry_client *c;
 	ferry_stat st;
-	char when[64];
-	struct tm tm;
-	time_t secs;
+	char when[64], left[32];
 	int rc;
 
 	if (wants_help(argc, argv, "ferry stat [KEY]"))
@@ -347,10 +436,18 @@ int cli_stat(int argc, char **argv)
 	ferry_close(c);
 	if (rc)
 		return cli_fail(argv[1], rc);
-	secs = (time_t)(st.ctime_ns / 1000000000ull);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&secs, &tm));
 	printf("key:     %s\nsize:    %llu\ncreated: %s\nversion: %llu\n",
-	       argv[1], (unsigned long long)st.size, when,
+	       argv[1], (unsigned long long)st.size,
+	       fmt_time(st.ctime_ns / 1000000, when, sizeof(when)),
 	       (unsigned long long)st.version);
+	if (!st.expire_ms) {
+		printf("expires: never\n");
+	} else {
+		uint64_t now = fr_wall_ms();
+		uint64_t ms = st.expire_ms > now ? st.expire_ms - now : 0;
+		printf("expires: %s (in %s)\n",
+		       fmt_time(st.expire_ms, when, sizeof(when)),
+		       fr_fmt_duration_ms(ms, left, sizeof(left)));
+	}
 	return 0;
 }

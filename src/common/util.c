@@ -34,16 +34,15 @@ uint64_t fr_wall_ms(void)
 	return clock_ns(CLOCK_REALTIME) / 1000000;
 }
 
-int fr_parse_size(const char *s, uint64_t *out)
+struct unit {
+	const char *suffix;
+	uint64_t mult;
+};
+
+/* A decimal number followed by one of units' suffixes (any case). */
+static int parse_units(const char *s, const struct unit *units, size_t n,
+		       uint64_t *out)
 {
-	static const struct {
-		const char *suffix;
-		unsigned shift;
-	} units[] = {
-		{"", 0},    {"b", 0},    {"k", 10},   {"kb", 10}, {"kib", 10},
-		{"m", 20},  {"mb", 20},  {"mib", 20}, {"g", 30},  {"gb", 30},
-		{"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40},
-	};
 	char *end;
 	unsigned long long v;
 
@@ -53,15 +52,61 @@ int fr_parse_size(const char *s, uint64_t *out)
 	v = strtoull(s, &end, 10);
 	if (errno == ERANGE)
 		return FERRY_EINVAL;
-	for (size_t i = 0; i < FR_ARRAY_LEN(units); i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (strcasecmp(end, units[i].suffix) != 0)
 			continue;
-		if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+		if (v > UINT64_MAX / units[i].mult)
 			return FERRY_EINVAL;
-		*out = (uint64_t)v << units[i].shift;
+		*out = (uint64_t)v * units[i].mult;
 		return 0;
 	}
 	return FERRY_EINVAL;
+}
+
+int fr_parse_size(const char *s, uint64_t *out)
+{
+	static const struct unit units[] = {
+		{"", 1},	{"b", 1},	{"k", 1ull << 10},
+		{"kb", 1ull << 10}, {"kib", 1ull << 10}, {"m", 1ull << 20},
+		{"mb", 1ull << 20}, {"mib", 1ull << 20}, {"g", 1ull << 30},
+		{"gb", 1ull << 30}, {"gib", 1ull << 30}, {"t", 1ull << 40},
+		{"tb", 1ull << 40}, {"tib", 1ull << 40},
+	};
+
+	return parse_units(s, units, FR_ARRAY_LEN(units), out);
+}
+
+int fr_parse_duration_ms(const char *s, uint64_t *out)
+{
+	static const struct unit units[] = {
+		{"", 1000},	 {"s", 1000},	    {"ms", 1},
+		{"m", 60000},	 {"min", 60000},    {"h", 3600000},
+		{"d", 86400000},
+	};
+
+	return parse_units(s, units, FR_ARRAY_LEN(units), out);
+}
+
+char *fr_fmt_duration_ms(uint64_t ms, char *buf, size_t cap)
+{
+	uint64_t s = ms / 1000;
+
+	if (ms < 1000)
+		snprintf(buf, cap, "%llums", (unsigned long long)ms);
+	else if (s < 60)
+		snprintf(buf, cap, "%.1fs", (double)ms / 1000);
+	else if (s < 3600)
+		snprintf(buf, cap, "%llum%02llus", (unsigned long long)(s / 60),
+			 (unsigned long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, cap, "%lluh%02llum",
+			 (unsigned long long)(s / 3600),
+			 (unsigned long long)(s % 3600 / 60));
+	else
+		snprintf(buf, cap, "%llud%02lluh",
+			 (unsigned long long)(s / 86400),
+			 (unsigned long long)(s % 86400 / 3600));
+	return buf;
 }
 
 char *fr_fmt_size(uint64_t bytes, char *buf, size_t cap)

@@ -18,6 +18,14 @@ uint64_t fr_wall_ms(void);
 /* Parses "64M", "1G", "4096", "2KiB" into bytes. Returns 0 or FERRY_EINVAL. */
 int fr_parse_size(const char *s, uint64_t *out);
 
+/* Parses a duration, "1500ms", "30s", "5m", "2h", "1d" (a bare number is
+ * seconds), into milliseconds. Returns 0 or FERRY_EINVAL. */
+int fr_parse_duration_ms(const char *s, uint64_t *out);
+
+/* Formats a duration as "300ms", "29.5s", "4m05s", "2h30m", "3d04h" into
+ * buf. Returns buf. */
+char *fr_fmt_duration_ms(uint64_t ms, char *buf, size_t cap);
+
 /* Formats bytes as "1.5 MiB" into buf. Returns buf. */
 char *fr_fmt_size(uint64_t bytes, char *buf, size_t cap);
 

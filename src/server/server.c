@@ -263,7 +263,8 @@ static int start_rma(struct server *sv, struct slot *s, int write,
 static fr_put_args put_args(const fr_msg *q)
 {
 	return (fr_put_args){
-		.flags = q->h.flags & (FR_F_CREATE | FR_F_REPLACE | FR_F_KEEPTTL),
+		.flags = q->h.flags &
+			 (FR_F_CREATE | FR_F_REPLACE | FR_F_KEEPTTL),
 		.if_version = q->w[FR_PUT_IFVER],
 		.expire_ms = q->w[FR_PUT_EXPIRE],
 	};

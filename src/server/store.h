@@ -122,8 +122,8 @@ int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
 		  int text, int64_t *out);
 
 /* Packs up to max unexpired keys with prefix, after `after`, into buf
- * (LIST reply format). *count receives the number packed; *more is set when the scan
- * stopped before the keys ran out. Returns the bytes used. */
+ * (LIST reply format). *count receives the number packed; *more is set
+ * when the scan stopped before the keys ran out. Returns the bytes used. */
 size_t fr_store_list(fr_store *s, const void *prefix, size_t plen,
 		     const void *after, size_t alen, uint32_t max, void *buf,
 		     size_t cap, uint32_t *count, int *more);

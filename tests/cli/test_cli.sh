@@ -2,10 +2,11 @@
 # Black-box tests of the ferry command line, the way a user runs it: a real
 # 'ferry cluster up' (servers and node proxy) on free ports with the
 # provider from $FERRY_TEST_PROVIDER, values through stdin, stdout and
-# files compared byte for byte, listing, removal, errors with their exit
-# codes and messages, --help everywhere, and 'cluster down' stopping every
-# process it started. Prints TAP; the cluster and the scratch folder are
-# always removed (trap), whatever fails.
+# files compared byte for byte, listing, removal, expiry (put --ttl,
+# expire, stat), errors with their exit codes and messages, --help
+# everywhere, and 'cluster down' stopping every process it started. Prints
+# TAP; the cluster and the scratch folder are always removed (trap),
+# whatever fails.
 NAME=ferry-cli
 . "$(dirname "$0")/lib.sh"
 
@@ -29,7 +30,7 @@ help_ok "$BIN/ferry-server" "ferry-server --help" --help
 if [ -x "$BIN/ferry-proxy" ]; then
 	help_ok "$BIN/ferry-proxy" "ferry-proxy --help" --help
 fi
-for cmd in put get rm ls stat cluster bench; do
+for cmd in put get rm ls expire stat cluster bench; do
 	help_ok "$BIN/ferry" "ferry $cmd --help" "$cmd" --help
 done
 help_ok "$BIN/ferry" "ferry cluster up --help" cluster up --help
@@ -135,6 +136,59 @@ grep -qE '^size: +5000000$' "$TMP/out" && ok "stat shows the size" ||
 expect 0 "stat (cluster)" f stat
 grep -qE '^total: 2 servers \(0 down\)' "$TMP/out" && ok "stat shows 2 servers up" ||
 	not_ok "stat shows 2 servers up"
+
+# ---- expiry ---------------------------------------------------------------------------
+
+expect 0 "stat of a key without expiry" f stat big
+grep -qE '^expires: never$' "$TMP/out" && ok "stat shows no expiry for a plain key" ||
+	not_ok "stat shows no expiry for a plain key"
+expect 0 "put --ttl 30s" f put --ttl 30s ttl/a "$TMP/small"
+expect 0 "stat of a key with a ttl" f stat ttl/a
+grep -qE '^expires: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \(in (29\.[0-9]|30\.0)s\)$' "$TMP/out" &&
+	ok "stat shows the expiry and the time left" ||
+	not_ok "stat shows the expiry and the time left"
+expect 0 "stat with --direct" f --direct stat ttl/a
+grep -qE '^expires: .*\(in (29\.[0-9]|30\.0)s\)$' "$TMP/out" &&
+	ok "... the same expiry over the fabric" || not_ok "... the same expiry over the fabric"
+expect 0 "put --ttl 300ms" f put --ttl 300ms ttl/short "$TMP/small"
+expect 0 "... readable at once" f get ttl/short
+sleep 0.5
+expect 1 "... gone after 300 ms" f get ttl/short
+grep -q "no such key" "$TMP/err" && ok "... as no such key" || not_ok "... as no such key"
+expect 2 "put --ttl 0 is refused" f put --ttl 0 ttl/b "$TMP/small"
+expect 2 "put --ttl with a bad duration is refused" f put --ttl 5x ttl/b "$TMP/small"
+expect 1 "... and stored nothing" f get ttl/b
+
+expect 0 "expire KEY 2m" f expire greeting 2m
+expect 0 "stat after expire" f stat greeting
+grep -qE '^expires: .*\(in (1m59s|2m00s)\)$' "$TMP/out" && ok "stat shows the new expiry" ||
+	not_ok "stat shows the new expiry"
+expect 1 "expire --nx on a key with an expiry fails" f expire --nx greeting 5m
+grep -q "unchanged" "$TMP/err" && ok "... saying it is unchanged" ||
+	not_ok "... saying it is unchanged"
+expect 0 "expire --gt with a later time" f expire --gt greeting 5m
+expect 0 "stat after --gt" f stat greeting
+grep -qE '^expires: .*\(in (4m59s|5m00s)\)$' "$TMP/out" && ok "--gt moved the expiry" ||
+	not_ok "--gt moved the expiry"
+expect 0 "expire KEY --persist" f expire greeting --persist
+expect 0 "stat after --persist" f stat greeting
+grep -qE '^expires: never$' "$TMP/out" && ok "--persist removed the expiry" ||
+	not_ok "--persist removed the expiry"
+expect 1 "--persist again has nothing to remove" f expire greeting --persist
+expect 0 "get still works after expire changes" f get greeting
+cmp -s "$TMP/bin" "$TMP/out" && ok "expire left the value as it was" ||
+	not_ok "expire left the value as it was"
+expect 0 "put a key to expire now" f put ttl/now "$TMP/small"
+expect 0 "expire KEY 0 deletes it" f expire ttl/now 0
+expect 1 "... it is gone" f get ttl/now
+expect 1 "expire of a missing key fails" f expire no/such/key 10s
+grep -q "no such key" "$TMP/err" && ok "... with a clear message" ||
+	not_ok "... with a clear message"
+expect 2 "expire without a duration is a usage error" f expire greeting
+expect 2 "expire with a bad duration is a usage error" f expire greeting 10x
+expect 2 "expire with a duration and --persist is a usage error" \
+	f expire greeting 10s --persist
+expect 1 "expire --nx --xx is refused" f expire --nx --xx greeting 10s
 
 # ---- missing keys -------------------------------------------------------------------
 

@@ -2153,7 +2153,8 @@ static void oversized(int unix_mode)
 	}
 	if (unix_mode) {
 		/* A PUT whose frame is exactly the limit is taken. */
-		size_t vlen = FR_MSG_SIZE - FR_HDR_SIZE - 4 * 8 - 8;
+		size_t vlen =
+		    FR_MSG_SIZE - FR_HDR_SIZE - 8 * (FR_PUT_IFVER + 1) - 8;
 		uint8_t *val = malloc(vlen);
 		assert_non_null(val);
 		ft_fill(val, vlen, 17);

@@ -130,6 +130,49 @@ static void test_fmt_size(void **state)
 			    "5120.0 TiB");
 }
 
+static void test_parse_duration(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t ms;
+	} good[] = {
+	    {"0", 0},		 {"30", 30000},	     {"30s", 30000},
+	    {"1500ms", 1500},	 {"1500MS", 1500},   {"5m", 300000},
+	    {"5min", 300000},	 {"2h", 7200000},    {"1d", 86400000},
+	    {"0ms", 0},		 {"18446744073709551615ms", UINT64_MAX},
+	};
+	static const char *const bad[] = {
+	    "", "s", "-1s", "+1s", " 1s", "1s ", "1.5s", "1 s", "1sec", "1w",
+	    "1x", "18446744073709551615s", "99999999999999999999ms",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < FR_ARRAY_LEN(good); i++) {
+		v = 12345;
+		if (fr_parse_duration_ms(good[i].s, &v) != 0 ||
+		    v != good[i].ms)
+			fail_msg("fr_parse_duration_ms(\"%s\") = %llu",
+				 good[i].s, (unsigned long long)v);
+	}
+	for (size_t i = 0; i < FR_ARRAY_LEN(bad); i++) {
+		v = 12345;
+		if (fr_parse_duration_ms(bad[i], &v) != FERRY_EINVAL)
+			fail_msg("fr_parse_duration_ms(\"%s\") accepted",
+				 bad[i]);
+		assert_int_equal(v, 12345);
+	}
+
+	char b[32];
+	assert_string_equal(fr_fmt_duration_ms(0, b, sizeof(b)), "0ms");
+	assert_string_equal(fr_fmt_duration_ms(999, b, sizeof(b)), "999ms");
+	assert_string_equal(fr_fmt_duration_ms(29500, b, sizeof(b)), "29.5s");
+	assert_string_equal(fr_fmt_duration_ms(245000, b, sizeof(b)), "4m05s");
+	assert_string_equal(fr_fmt_duration_ms(9000000, b, sizeof(b)),
+			    "2h30m");
+	assert_string_equal(fr_fmt_duration_ms(273600000, b, sizeof(b)),
+			    "3d04h");
+}
+
 static void test_split_hostport(void **state)
 {
 	char host[16], port[6];
@@ -399,6 +442,7 @@ int main(void)
 	    cmocka_unit_test(test_strerror),
 	    cmocka_unit_test(test_parse_size),
 	    cmocka_unit_test(test_fmt_size),
+	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_split_hostport),
 	    cmocka_unit_test(test_cluster_round_trip),
 	    cmocka_unit_test(test_cluster_parsing),

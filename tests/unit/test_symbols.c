@@ -49,7 +49,7 @@ static void test_api_present(void **state)
 		"ferry_get",     "ferry_del",    "ferry_list",
 		"ferry_incr",    "ferry_submit", "ferry_poll",
 		"ferry_batch",   "ferry_strerror", "ferry_alloc",
-		"ferry_cluster_stat",
+		"ferry_cluster_stat", "ferry_expire",
 	};
 	char cmd[4200], out[65536] = {0};
 	size_t len = 0, r;

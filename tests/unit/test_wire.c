@@ -6,7 +6,9 @@
  * a message it would not produce itself and never reads outside the bytes
  * it was given (each mutated message sits in a buffer of exactly its
  * length, so valgrind or ASan catch any overread: run
- * `valgrind build/tests/test_wire` after changing wire.c).
+ * `valgrind build/tests/test_wire` after changing wire.c). It also checks
+ * that every field of a ferry_op crosses the wire both ways, as the proxy
+ * relays it (client/opmsg.c).
  */
 #include "harness.h"
 
