@@ -61,6 +61,25 @@ const char *ft_bin_dir(void)
 	return dir;
 }
 
+void ft_forget_shm(pid_t pid)
+{
+	char ours[48], theirs[32], path[300];
+	struct dirent *e;
+	DIR *d;
+
+	if (strcmp(ft_provider(), "shm") || !(d = opendir("/dev/shm")))
+		return;
+	snprintf(ours, sizeof(ours), "ferry-%d-", (int)pid);
+	snprintf(theirs, sizeof(theirs), "%d:", (int)pid);
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, ours, strlen(ours)) ||
+		    !strncmp(e->d_name, theirs, strlen(theirs))) {
+			snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+}
+
 uint64_t ft_now_ms(void)
 {
 	struct timespec ts;

@@ -98,6 +98,12 @@ unsigned ft_owner(const ft_cluster *cl, const void *key, size_t klen);
 void ft_isolated(const char *name, void (*fn)(void **state), void **state,
 		 int timeout_ms);
 
+/* libfabric's shm provider keeps each endpoint in a /dev/shm file that a
+ * process killed with SIGKILL leaves behind. Removes those of the dead
+ * process pid (ferry names them "ferry-PID-NONCE:..."; libfabric's own
+ * default is "PID:..."). Does nothing on other providers. */
+void ft_forget_shm(pid_t pid);
+
 /* Milliseconds on the monotonic clock. */
 uint64_t ft_now_ms(void);
 
