@@ -10,13 +10,16 @@
 
 #include <stdint.h>
 
+#define FR_PROXY_BUDGET_MIN (1u << 20) /* smallest buffer_budget */
+
 typedef struct fr_proxy_opts {
 	const char *cluster;   /* cluster file (NULL: the usual search) */
 	const char *unix_path; /* Unix socket, NULL or "" for none */
 	const char *tcp;       /* HOST:PORT, NULL or "" for none */
 	unsigned max_inflight; /* fabric operations in flight at once */
 	unsigned conn_inflight;  /* per function connection */
-	uint64_t buffer_budget;  /* bytes of stream values held at once */
+	uint64_t buffer_budget;  /* bytes of stream data held at once
+				    (at least FR_PROXY_BUDGET_MIN) */
 	uint64_t max_arenas;     /* shared arena bytes per connection (on
 				    verbs, registering them pins them) */
 	unsigned spin_us;
