@@ -29,7 +29,9 @@ static void usage(FILE *out)
 		"                       closed\n"
 		"  --max-inflight N     fabric operations in flight (default 4096)\n"
 		"  --conn-inflight N    per function connection (default 256)\n"
-		"  --buffer-budget SIZE TCP values held at once (default 2G)\n"
+		"  --buffer-budget SIZE stream data held at once, all functions\n"
+		"                       together (default 256M, at least 1M);\n"
+		"                       over TCP a value must fit in it\n"
 		"  --max-arenas SIZE    shared memory one function may attach\n"
 		"                       (default 4G)\n"
 		"  --spin-us N          busy-poll before sleeping (default 50)\n"
@@ -93,7 +95,8 @@ int main(int argc, char **argv)
 			rc = o.conn_inflight < 1;
 			break;
 		case 'b':
-			rc = fr_parse_size(optarg, &o.buffer_budget);
+			rc = fr_parse_size(optarg, &o.buffer_budget) ||
+			     o.buffer_budget < FR_PROXY_BUDGET_MIN;
 			break;
 		case 'a':
 			rc = fr_parse_size(optarg, &o.max_arenas);

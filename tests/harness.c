@@ -61,6 +61,25 @@ const char *ft_bin_dir(void)
 	return dir;
 }
 
+void ft_forget_shm(pid_t pid)
+{
+	char ours[48], theirs[32], path[300];
+	struct dirent *e;
+	DIR *d;
+
+	if (strcmp(ft_provider(), "shm") || !(d = opendir("/dev/shm")))
+		return;
+	snprintf(ours, sizeof(ours), "ferry-%d-", (int)pid);
+	snprintf(theirs, sizeof(theirs), "%d:", (int)pid);
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, ours, strlen(ours)) ||
+		    !strncmp(e->d_name, theirs, strlen(theirs))) {
+			snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+}
+
 uint64_t ft_now_ms(void)
 {
 	struct timespec ts;
@@ -593,4 +612,277 @@ ferry_client *ft_connect(const ft_cluster *cl, int timeout_ms)
 		fail_msg("ferry_connect(%s): %s", cl->file, ferry_strerror(rc));
 	}
 	return c;
+}
+
+/* ---- checks of the operations ---------------------------------------------
+ */
+
+size_t ft_kf(char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(key, 256, fmt, ap);
+	va_end(ap);
+	return (size_t)n;
+}
+
+void ft_put_many(ferry_client *c, const char *fmt, int start, int n)
+{
+	ferry_op *ops = calloc((size_t)n, sizeof(*ops));
+	char(*keys)[32] = calloc((size_t)n, 32);
+
+	assert_non_null(ops);
+	assert_non_null(keys);
+	for (int i = 0; i < n; i++) {
+		ops[i].opcode = FERRY_OP_PUT;
+		ops[i].klen = (size_t)snprintf(keys[i], 32, fmt, start + i);
+		ops[i].key = keys[i];
+		ops[i].buf = keys[i];
+		ops[i].len = ops[i].klen;
+	}
+	ft_assert_rc(ferry_batch(c, ops, (size_t)n), 0);
+	free(ops);
+	free(keys);
+}
+
+static int keycmp(const void *a, size_t al, const void *b, size_t bl)
+{
+	int d = memcmp(a, b, al < bl ? al : bl);
+
+	return d ? d : (al > bl) - (al < bl);
+}
+
+int ft_list_page(ferry_client *c, const char *prefix, size_t plen, char *after,
+		 size_t *alen, size_t cap, unsigned max,
+		 void (*each)(const char *key, void *arg), void *arg)
+{
+	ferry_keys *k = NULL;
+	size_t n;
+	int more;
+
+	ft_assert_rc(
+	    ferry_list(c, prefix, plen, *alen ? after : NULL, *alen, max, &k),
+	    0);
+	n = ferry_keys_count(k);
+	assert_true(n <= max);
+	more = ferry_keys_more(k);
+	if (more) /* a page is full unless it is the last */
+		assert_true(n > 0);
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		const char *key = ferry_keys_at(k, i, &len);
+		assert_non_null(key);
+		assert_true(len > plen && len < cap);
+		assert_memory_equal(key, prefix, plen);
+		/* Strictly increasing across pages: no repeats. */
+		if (*alen && keycmp(after, *alen, key, len) >= 0)
+			fail_msg("%s: key %.*s listed after %.*s",
+				 ferry_mode(c), (int)len, key, (int)*alen,
+				 after);
+		memcpy(after, key, len);
+		after[len] = '\0';
+		*alen = len;
+		each(after, arg);
+	}
+	assert_null(ferry_keys_at(k, n, NULL));
+	ferry_keys_free(k);
+	return more;
+}
+
+void ft_list_edges(ferry_client *c, const char *prefix, size_t plen,
+		   size_t count)
+{
+	char longp[FERRY_KEY_MAX + 1];
+	ferry_keys *k = NULL;
+
+	ft_assert_rc(ferry_list(c, prefix, plen, NULL, 0, 0, &k), FERRY_EINVAL);
+	memset(longp, 'l', sizeof(longp));
+	ft_assert_rc(ferry_list(c, longp, sizeof(longp), NULL, 0, 10, &k),
+		     FERRY_E2BIG);
+	ft_assert_rc(ferry_list(c, longp, FERRY_KEY_MAX, NULL, 0, 10, &k), 0);
+	assert_int_equal(ferry_keys_count(k), 0);
+	assert_int_equal(ferry_keys_more(k), 0);
+	ferry_keys_free(k);
+	ft_assert_rc(ferry_list(c, prefix, plen, NULL, 0, 10000, &k), 0);
+	assert_int_equal(ferry_keys_count(k), count);
+	assert_int_equal(ferry_keys_more(k), 0);
+	ferry_keys_free(k);
+	ferry_keys_free(NULL);
+	assert_int_equal(ferry_keys_count(NULL), 0);
+}
+
+void ft_batch_check(ferry_client *c, ferry_client *checker, const char *fmt,
+		    int n, ft_size_fn size, int zc)
+{
+	ferry_op *ops = calloc((size_t)n, sizeof(*ops));
+	char(*keys)[256] = calloc((size_t)n, 256);
+	uint8_t **bufs = calloc((size_t)n, sizeof(*bufs));
+	char none[256], ctr[256];
+	size_t nl = ft_kf(none, fmt, -1), cl = ft_kf(ctr, fmt, -2);
+
+	assert_non_null(ops);
+	assert_non_null(keys);
+	assert_non_null(bufs);
+	for (int i = 0; i < n; i++) {
+		size_t len = size(i) + 100;
+		bufs[i] = zc && i % zc == 0 ? ferry_alloc(c, len) : malloc(len);
+		assert_non_null(bufs[i]);
+		ft_fill(bufs[i], size(i), 1000 + (uint64_t)i);
+		ops[i] = (ferry_op){.opcode = FERRY_OP_PUT,
+				    .key = keys[i],
+				    .klen = ft_kf(keys[i], fmt, i),
+				    .buf = bufs[i],
+				    .len = size(i)};
+	}
+	ft_assert_rc(ferry_batch(c, ops, (size_t)n), 0);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(ops[i].status, 0);
+		memset(bufs[i], 0, size(i) + 100);
+		ops[i] = (ferry_op){.opcode = FERRY_OP_GET,
+				    .key = keys[i],
+				    .klen = strlen(keys[i]),
+				    .buf = bufs[i],
+				    .len = size(i) + 100,
+				    .user = &bufs[i]};
+	}
+	ft_assert_rc(ferry_batch(c, ops, (size_t)n), 0);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(ops[i].status, 0);
+		assert_int_equal(ops[i].result, size(i));
+		assert_int_equal(ops[i].stat.size, size(i));
+		assert_ptr_equal(ops[i].user, &bufs[i]);
+		if (ft_check(bufs[i], size(i), 1000 + (uint64_t)i) !=
+		    (size_t)-1)
+			fail_msg("%s: batch get of %s returned other bytes",
+				 ferry_mode(c), keys[i]);
+	}
+	/* One op fails: the first failure is returned, the others done. */
+	ferry_op mix[4] = {
+	    {.opcode = FERRY_OP_STAT, .key = keys[1], .klen = strlen(keys[1])},
+	    {.opcode = FERRY_OP_GET,
+	     .key = none,
+	     .klen = nl,
+	     .buf = bufs[0],
+	     .len = 10},
+	    {.opcode = FERRY_OP_DEL, .key = keys[2], .klen = strlen(keys[2])},
+	    {.opcode = FERRY_OP_INCR, .key = ctr, .klen = cl, .delta = 3},
+	};
+	ferry_del(c, ctr, cl);
+	ft_assert_rc(ferry_batch(c, mix, 4), FERRY_ENOENT);
+	assert_int_equal(mix[0].status, 0);
+	assert_int_equal(mix[0].stat.size, size(1));
+	assert_int_equal(mix[1].status, FERRY_ENOENT);
+	assert_int_equal(mix[2].status, 0);
+	assert_int_equal(mix[3].status, 0);
+	assert_int_equal(mix[3].counter, 3);
+	ft_assert_rc(ferry_stat_key(checker, keys[2], strlen(keys[2]), NULL),
+		     FERRY_ENOENT);
+	ft_assert_rc(ferry_batch(c, NULL, 0), 0);
+	ft_assert_rc(ferry_batch(c, NULL, 3), FERRY_EINVAL);
+	ferry_del(c, ctr, cl);
+	for (int i = 0; i < n; i++) {
+		if (zc && i % zc == 0)
+			ferry_free(c, bufs[i]);
+		else
+			free(bufs[i]);
+	}
+	free(bufs);
+	free(keys);
+	free(ops);
+}
+
+size_t ft_async_run(ferry_client *c, ferry_op *ops, size_t n, uint64_t deadline)
+{
+	unsigned char *done = calloc(n ? n : 1, 1);
+	size_t next = 0, completed = 0, inflight = 0, peak = 0;
+	ferry_op *out[64];
+
+	assert_non_null(done);
+	while (completed < n && ft_now_ms() < deadline) {
+		/* Keep submitting until the client says busy. */
+		while (next < n) {
+			int rc = ferry_submit(c, &ops[next]);
+			if (rc == FERRY_EBUSY)
+				break;
+			ft_assert_rc(rc, 0);
+			next++;
+			inflight++;
+			peak = inflight > peak ? inflight : peak;
+		}
+		int k = ferry_poll(c, out, 64, 1000);
+		assert_true(k >= 0);
+		for (int j = 0; j < k; j++) {
+			size_t i = (uintptr_t)out[j]->user - 1;
+			assert_true(i < n);
+			assert_ptr_equal(out[j], &ops[i]);
+			assert_int_equal(done[i], 0); /* once */
+			done[i] = 1;
+			ft_assert_rc(out[j]->status, 0);
+			completed++;
+			inflight--;
+		}
+	}
+	assert_int_equal(completed, n);
+	free(done);
+	return peak;
+}
+
+void ft_async_after(ferry_client *c)
+{
+	ferry_op *out[4];
+	ferry_op bad = {.opcode = FERRY_OP_GET, .key = "", .klen = 0};
+
+	assert_int_equal(ferry_poll(c, out, 4, 0), 0);
+	assert_int_equal(ferry_poll(c, out, 0, 0), FERRY_EINVAL);
+	/* A rejected op is not reported again through poll. */
+	ft_assert_rc(ferry_submit(c, &bad), FERRY_EINVAL);
+	assert_int_equal(bad.status, FERRY_EINVAL);
+	assert_int_equal(ferry_poll(c, out, 4, 50), 0);
+}
+
+void ft_check_value(ferry_client *c, const char *key, size_t size,
+		    uint64_t seed, int zc)
+{
+	size_t total = size + 64, got = 12345, bad;
+	uint8_t *dst = zc ? ferry_alloc(c, total) : malloc(total);
+	ferry_stat st;
+	void *all = NULL;
+	size_t alen = 0;
+
+	assert_non_null(dst);
+	memset(dst, 0xa5, total);
+	ft_assert_rc(ferry_get(c, key, strlen(key), 0, dst, size, &got, &st),
+		     0);
+	assert_int_equal(got, size);
+	assert_int_equal(st.size, size);
+	bad = ft_check(dst, size, seed);
+	if (bad != (size_t)-1)
+		fail_msg("%s: %s (%zu bytes, %s buffer): byte %zu differs",
+			 ferry_mode(c), key, size,
+			 zc ? "ferry_alloc" : "malloc", bad);
+	for (size_t i = size; i < total; i++)
+		if (dst[i] != 0xa5)
+			fail_msg("%s: %s: get wrote past the value at byte %zu",
+				 ferry_mode(c), key, i);
+	/* A larger buffer than the value: still exactly size bytes. */
+	memset(dst, 0xa5, total);
+	ft_assert_rc(ferry_get(c, key, strlen(key), 0, dst, total, &got, NULL),
+		     0);
+	assert_int_equal(got, size);
+	assert_int_equal(ft_check(dst, size, seed), (size_t)-1);
+	for (size_t i = size; i < total; i++)
+		assert_int_equal(dst[i], 0xa5);
+	if (zc)
+		ferry_free(c, dst);
+	else
+		free(dst);
+	ft_assert_rc(ferry_get_alloc(c, key, strlen(key), &all, &alen), 0);
+	assert_non_null(all);
+	assert_int_equal(alen, size);
+	if (ft_check(all, size, seed) != (size_t)-1)
+		fail_msg("%s: ferry_get_alloc(%s) returned other bytes",
+			 ferry_mode(c), key);
+	free(all);
 }

@@ -117,6 +117,12 @@ unsigned ft_owner(const ft_cluster *cl, const void *key, size_t klen);
 void ft_isolated(const char *name, void (*fn)(void **state), void **state,
 		 int timeout_ms);
 
+/* libfabric's shm provider keeps each endpoint in a /dev/shm file that a
+ * process killed with SIGKILL leaves behind. Removes those of the dead
+ * process pid (ferry names them "ferry-PID-NONCE:..."; libfabric's own
+ * default is "PID:..."). Does nothing on other providers. */
+void ft_forget_shm(pid_t pid);
+
 /* Milliseconds on the monotonic clock. */
 uint64_t ft_now_ms(void);
 
@@ -127,6 +133,69 @@ void ft_fill(void *buf, size_t n, uint64_t seed);
 /* Returns the index of the first byte that differs from ft_fill(seed),
  * or (size_t)-1 if all n bytes match. */
 size_t ft_check(const void *buf, size_t n, uint64_t seed);
+
+/* ---- checks of the operations, shared by the direct and proxy tests ---- */
+
+/* Formats a key (at most 255 bytes) into key[256]; returns its length. */
+size_t ft_kf(char *key, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reads key through c into a buffer of exactly size bytes and into a
+ * larger one (a guard zone behind the value must stay untouched), and with
+ * ferry_get_alloc; all must hold size bytes of pattern seed. The buffers
+ * come from ferry_alloc when zc is set, else from malloc. */
+void ft_check_value(ferry_client *c, const char *key, size_t size,
+		    uint64_t seed, int zc);
+
+/* Stores n keys, fmt formatted with start .. start+n-1 (fmt takes one int),
+ * each holding its own name, through one ferry_batch on c. */
+void ft_put_many(ferry_client *c, const char *fmt, int start, int n);
+
+/* Lists one page of at most max keys with prefix [plen] after the cursor
+ * (after[*alen]; *alen 0: from the start; after has room for cap bytes)
+ * and checks it as every page must be: at most max keys, not empty when it
+ * says more follow, every key longer than the prefix, shorter than cap,
+ * starting with it and sorting strictly after the one before (the cursor
+ * included), nothing past the last. Calls each(key, arg), with key
+ * NUL-terminated in after, for every key, and leaves the cursor at the last
+ * one. Returns 1 if more keys may follow, else 0. */
+int ft_list_page(ferry_client *c, const char *prefix, size_t plen, char *after,
+		 size_t *alen, size_t cap, unsigned max,
+		 void (*each)(const char *key, void *arg), void *arg);
+
+/* What ferry_list refuses or returns for the prefix's edge arguments: a
+ * page of 0 keys is FERRY_EINVAL, a prefix longer than FERRY_KEY_MAX is
+ * FERRY_E2BIG, one of FERRY_KEY_MAX bytes lists nothing, and a page of
+ * 10000 holds all of the `count` keys under prefix, with no more after. */
+void ft_list_edges(ferry_client *c, const char *prefix, size_t plen,
+		   size_t count);
+
+/* Sizes of the values ft_batch_check stores, by index. */
+typedef size_t (*ft_size_fn)(int i);
+
+/* Stores n values with one ferry_batch of PUTs (value i: size(i) bytes of
+ * pattern 1000+i under fmt formatted with i; the buffer of every zc-th,
+ * from i = 0, from ferry_alloc, 0: none), then reads them back with one
+ * batch of GETs into buffers 100 bytes larger, checking every status,
+ * result, size, user pointer and byte. Then a mixed batch where one op
+ * fails (a STAT of the value with index 1, a GET of a key that does not
+ * exist, a DEL of the value with index 2, an INCR of a fresh counter):
+ * ferry_batch returns the failure, FERRY_ENOENT, and the others are done,
+ * which checker (any client of the same cluster) must see. Frees all. */
+void ft_batch_check(ferry_client *c, ferry_client *checker, const char *fmt,
+		    int n, ft_size_fn size, int zc);
+
+/* Runs the n operations in ops asynchronously on c: submits while the
+ * client takes them (until FERRY_EBUSY), collects completions with
+ * ferry_poll, and checks that each op (op->user = its index + 1) comes back
+ * exactly once, as itself, with status 0, by deadline (ft_now_ms). Returns
+ * the most operations that were in flight at once. */
+size_t ft_async_run(ferry_client *c, ferry_op *ops, size_t n,
+		    uint64_t deadline);
+
+/* After ft_async_run: nothing is left to collect, ferry_poll refuses a max
+ * of 0, and an op rejected by ferry_submit is not reported again. */
+void ft_async_after(ferry_client *c);
 
 /* Asserts that a ferry call returned an expected code, printing both
  * codes' messages when it did not. */

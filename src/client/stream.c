@@ -11,7 +11,10 @@
  * Over TCP every value travels in the stream.
  *
  * If the proxy goes away, in-flight requests fail with FERRY_EUNREACH and
- * the next request reconnects, attaching the same arenas again.
+ * the next request reconnects, attaching the same arenas again. If it
+ * stops taking bytes for timeout_ms while a request is being written, the
+ * connection is given up the same way, but the requests fail with
+ * FERRY_ETIMEDOUT: the proxy may still be there, only stalled.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +61,8 @@ struct fr_stream {
 	int connecting;
 };
 
-static void disconnect(ferry_client *c)
+/* Gives the connection up; every request in flight on it fails with err. */
+static void disconnect(ferry_client *c, int err)
 {
 	struct fr_stream *s = c->stream;
 
@@ -68,7 +72,7 @@ static void disconnect(ferry_client *c)
 	s->rlen = 0;
 	for (struct sregion *g = s->regions; g; g = g->next)
 		g->attached = 0;
-	fr_client_fail_all(c, FERRY_EUNREACH);
+	fr_client_fail_all(c, err);
 }
 
 /* Reads what the socket has and hands every whole frame to the request
@@ -91,7 +95,7 @@ static int s_progress(ferry_client *c, int timeout_ms)
 			size_t cap = s->rcap ? 2 * s->rcap : 65536;
 			uint8_t *nb = realloc(s->rbuf, cap);
 			if (!nb) {
-				disconnect(c);
+				disconnect(c, FERRY_EUNREACH);
 				return frames;
 			}
 			s->rbuf = nb;
@@ -104,7 +108,7 @@ static int s_progress(ferry_client *c, int timeout_ms)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			disconnect(c);
+			disconnect(c, FERRY_EUNREACH);
 			return frames;
 		}
 		s->rlen += (size_t)n;
@@ -114,7 +118,7 @@ static int s_progress(ferry_client *c, int timeout_ms)
 						    (size_t)s->rbuf[18] << 16 |
 						    (size_t)s->rbuf[19] << 24);
 			if (len > max_frame) {
-				disconnect(c);
+				disconnect(c, FERRY_EUNREACH);
 				return frames;
 			}
 			if (s->rlen < len)
@@ -197,7 +201,7 @@ static int send_frame(ferry_client *c, fr_msg *m, int passfd)
 	iov[1] = (struct iovec){(void *)tail, tail_len};
 	rc = write_all(c, iov, tail_len ? 2 : 1, passfd);
 	if (rc) /* a partial frame leaves the stream unusable */
-		disconnect(c);
+		disconnect(c, rc);
 	return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <rdma/fi_cm.h>
@@ -30,10 +31,18 @@ static const struct prov {
 	int wait_fd;      /* the CQ offers FI_WAIT_FD; shm (libfabric 1.17)
 			     offers only busy waiting, so idle waits there
 			     are short sleeps instead (fr_fab_wait) */
+	int name_self;    /* an endpoint without an address must be given a
+			     unique name (mk_info): shm (libfabric 1.17)
+			     names its /dev/shm region after the pid, a
+			     process killed with SIGKILL leaves the region
+			     behind, and a later process with the same pid
+			     then fails to open an endpoint ("shm file in
+			     use": the stale region's owner, that pid, is
+			     alive: it is the new process itself) */
 } provs[] = {
-	{"tcp", "tcp;ofi_rxm", 1},
-	{"shm", "shm", 0},
-	{"verbs", "verbs;ofi_rxm", 1},
+	{"tcp", "tcp;ofi_rxm", 1, 0},
+	{"shm", "shm", 0, 1},
+	{"verbs", "verbs;ofi_rxm", 1, 0},
 };
 
 #define IDLE_SLEEP_MIN_US 50
@@ -104,10 +113,24 @@ static int fail(fr_fab *f, const char *what, int fi_rc)
 	return FERRY_EFABRIC;
 }
 
+/* A name no other endpoint on this host has had: the pid, which tells a
+ * person whose it is, and a random nonce, since pids come back. */
+static void unique_name(char *buf, size_t cap)
+{
+	uint64_t nonce = 0;
+
+	if (getrandom(&nonce, sizeof(nonce), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(nonce))
+		nonce = fr_now_ns() ^ ((uint64_t)(uintptr_t)buf << 16);
+	snprintf(buf, cap, "ferry-%d-%016llx", (int)getpid(),
+		 (unsigned long long)nonce);
+}
+
 static int mk_info(fr_fab *f, const struct prov *p, const char *host,
 		   const char *port)
 {
 	struct fi_info *hints = lib.dupinfo(NULL);
+	char name[64];
 	int rc;
 
 	if (!hints)
@@ -123,6 +146,13 @@ static int mk_info(fr_fab *f, const struct prov *p, const char *host,
 	/* A reply sent after an RMA write must not overtake the data. */
 	hints->tx_attr->msg_order = FI_ORDER_SAW;
 	hints->fabric_attr->prov_name = strdup(p->fi);
+	if (!host && p->name_self) {
+		/* A client: the name is its source address (fi_shm(7): a
+		 * node alone becomes "fi_shm://NODE", and the endpoint's
+		 * region "NODE:UID:INDEX"). */
+		unique_name(name, sizeof(name));
+		host = name;
+	}
 	rc = lib.getinfo(FR_FI_VERSION, host, port, host ? FI_SOURCE : 0, hints,
 			&f->info);
 	lib.freeinfo(hints);

@@ -26,7 +26,90 @@
 
 #define WHO "ferry-proxy"
 #define FRAMES_PER_PASS 32       /* fairness: frames read per wake-up */
-#define STREAM_GET_MAX (64u << 20) /* largest GET answer over TCP */
+
+/*
+ * The buffer budget (--buffer-budget). Stream bytes the proxy holds are
+ * counted in px->buffered: each connection's read buffer (its capacity,
+ * reserved for the whole frame being read), the frames of operations in
+ * flight, and the GET buffers of operations in flight. Room is taken
+ * before memory is allocated. A connection that cannot have the room it
+ * needs next stops reading (PC_PAUSED) and joins px->paused; whenever
+ * room frees, whoever released it, fr_pconn_resume gives it to the paused
+ * connections in the order they paused, each one whose next need fits
+ * (one that still does not fit keeps its place and stays paused).
+ *
+ * A reply leaves the budget once queued: unread replies are bounded per
+ * connection instead. A GET over the stream starts only while the GET
+ * data its connection has in flight and unread stays within FR_PCONN_WQ_PAUSE (or
+ * it has none), so a function that never reads holds one window at most
+ * and cannot hold the budget for ever. Two things always have room, so
+ * that small requests never wait behind large values: a connection
+ * without a read buffer may take the smallest (FR_MSG_SIZE), and a GET
+ * answer of at most FR_INLINE_MAX bytes; both are bounded per connection
+ * by --conn-inflight.
+ */
+
+/* ---- the budget ---------------------------------------------------------- */
+
+static int have_room(const fr_proxy *px, uint64_t bytes)
+{
+	return bytes <= px->o.buffer_budget &&
+	       px->buffered <= px->o.buffer_budget - bytes;
+}
+
+void fr_pconn_release(fr_proxy *px, size_t bytes)
+{
+	px->buffered -= bytes;
+	if (bytes && px->paused_head)
+		px->wake = 1;
+}
+
+static void set_events(fr_proxy *px, struct pconn *pc);
+
+/* Stops reading pc until fr_pconn_resume finds what it waits for. */
+void fr_pconn_pause(fr_proxy *px, struct pconn *pc)
+{
+	if (pc->state != PC_OPEN)
+		return;
+	pc->state = PC_PAUSED;
+	pc->wnext = NULL;
+	pc->wprev = px->paused_tail;
+	if (px->paused_tail)
+		px->paused_tail->wnext = pc;
+	else
+		px->paused_head = pc;
+	px->paused_tail = pc;
+	set_events(px, pc);
+}
+
+static void unqueue(fr_proxy *px, struct pconn *pc)
+{
+	if (pc->wprev)
+		pc->wprev->wnext = pc->wnext;
+	else
+		px->paused_head = pc->wnext;
+	if (pc->wnext)
+		pc->wnext->wprev = pc->wprev;
+	else
+		px->paused_tail = pc->wprev;
+	pc->wprev = pc->wnext = NULL;
+}
+
+/* The bytes a GET over the stream answers with at most. */
+static uint64_t get_piece(const fr_proxy *px, const fr_msg *q)
+{
+	return FR_MIN(q->w[FR_GET_LEN], px->get_piece);
+}
+
+/* Whether a GET answer of n bytes may start now on pc. */
+static int get_fits(const fr_proxy *px, const struct pconn *pc, uint64_t n)
+{
+	uint64_t out = pc->get_out + pc->wq_bytes;
+
+	if (out && out + n > FR_PCONN_WQ_PAUSE)
+		return 0; /* the function has to read first */
+	return n <= FR_INLINE_MAX || have_room(px, n);
+}
 
 /* ---- replies ------------------------------------------------------------ */
 
@@ -59,13 +142,6 @@ static void conn_free(fr_proxy *px, struct pconn *pc)
 	free(pc);
 }
 
-void fr_pconn_discharge(fr_proxy *px, struct pconn *pc, size_t bytes)
-{
-	bytes = FR_MIN(bytes, pc->charged);
-	pc->charged -= bytes;
-	px->buffered -= bytes;
-}
-
 /* The socket is gone. In-flight operations may still be moving data into
  * this connection's arenas: those stay mapped until the last one ends. */
 void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why)
@@ -74,6 +150,8 @@ void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 		return;
 	if (why)
 		fr_log(WHO, "dropping a function connection: %s", why);
+	if (pc->state == PC_PAUSED)
+		unqueue(px, pc);
 	epoll_ctl(px->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
 	close(pc->fd);
 	for (unsigned i = 0; i < pc->nfds; i++)
@@ -85,9 +163,14 @@ void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 		free(o->tail);
 		free(o);
 	}
-	fr_pconn_discharge(px, pc, pc->charged);
+	/* Its room goes to whoever waits for it. */
+	fr_pconn_release(px, pc->rcap + pc->parked_len);
 	free(pc->rbuf);
 	pc->rbuf = NULL;
+	pc->rcap = pc->rlen = 0;
+	free(pc->parked);
+	pc->parked = NULL;
+	pc->parked_len = 0;
 	if (pc->again) {
 		pc->again = 0;
 		px->again--;
@@ -126,6 +209,8 @@ void fr_pconn_flush(fr_proxy *px, struct pconn *pc)
 			return;
 		}
 		pc->wq_bytes -= (size_t)w;
+		if (pc->state == PC_PAUSED)
+			px->wake = 1; /* it may wait for its replies to go */
 		while (w > 0) {
 			struct pout *o = pc->wq_head;
 			size_t part = FR_MIN((size_t)w, o->len - o->off);
@@ -225,7 +310,8 @@ static void reply_status(fr_proxy *px, struct pconn *pc, uint8_t opcode,
 
 static void pop_free(fr_proxy *px, struct pop *pp)
 {
-	px->buffered -= pp->held;
+	fr_pconn_release(px, pp->held);
+	pp->conn->get_out -= pp->getlen;
 	free(pp->frame);
 	free(pp->getbuf);
 	free(pp);
@@ -251,7 +337,7 @@ static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 	ferry_op *op;
 
 	if (!pp) {
-		px->buffered -= len;
+		fr_pconn_release(px, len);
 		free(frame);
 		return FERRY_ENOMEM;
 	}
@@ -285,12 +371,15 @@ static int start_op(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 			if (!op->buf)
 				goto bad;
 		} else {
-			/* Over the stream, a long value comes in pieces of
-			 * at most STREAM_GET_MAX; the caller sees got <
-			 * size and asks for the rest. */
-			op->len = FR_MIN(op->len, STREAM_GET_MAX);
+			/* Over the stream, a long value comes in pieces
+			 * (get_piece); the caller sees got < size and asks
+			 * for the rest. on_frame made sure the room is
+			 * there: it is taken before the memory. */
+			op->len = get_piece(px, q);
 			pp->held += op->len;
 			px->buffered += op->len;
+			pp->getlen = op->len;
+			pc->get_out += op->len;
 			pp->getbuf = malloc(op->len ? op->len : 1);
 			if (!pp->getbuf) {
 				pop_free(px, pp);
@@ -333,7 +422,7 @@ void fr_pconn_complete(fr_proxy *px, struct pop *pp)
 	pop_free(px, pp);
 	send_reply(px, pc, &rep, tail);
 	if (pc->state == PC_PAUSED)
-		fr_pconn_resume(px);
+		px->wake = 1; /* it may wait for fewer requests in flight */
 }
 
 /* ---- requests answered by the proxy itself ------------------------------- */
@@ -431,7 +520,8 @@ static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 		rep.w[FR_HELLO_R_INLINE] =
 			pc->unix_mode ? FR_INLINE_MAX : UINT64_MAX;
 		rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
-		rep.w[FR_HELLO_R_VALMAX] = px->max_value;
+		rep.w[FR_HELLO_R_VALMAX] =
+			pc->unix_mode ? px->max_value : px->stream_max_value;
 		rep.w[FR_HELLO_R_SERVERS] = px->fc->npeers;
 		break;
 	case FR_OP_SSTAT:
@@ -473,12 +563,22 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 	if (!rc && (q.h.flags & FR_F_REPLY))
 		rc = FERRY_EPROTO, why = "a reply sent to the proxy";
 	if (rc) {
-		px->buffered -= len;
+		fr_pconn_release(px, len);
 		free(frame);
 		fr_pconn_kill(px, pc, why);
 		return;
 	}
 	px->ops++;
+	if (q.h.opcode == FR_OP_GET && !(q.h.flags & FR_F_RMA) &&
+	    !get_fits(px, pc, get_piece(px, &q))) {
+		/* No room for the answer yet: the request waits, and the
+		 * connection reads nothing more until it can start. */
+		pc->parked = frame;
+		pc->parked_len = len;
+		pc->parked_q = q;
+		fr_pconn_pause(px, pc);
+		return;
+	}
 	switch (q.h.opcode) {
 	case FR_OP_PUT:
 	case FR_OP_GET:
@@ -503,8 +603,23 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 	if (rc)
 		reply_status(px, pc, q.h.opcode, q.h.id, rc);
 	if (frame)
-		px->buffered -= len;
+		fr_pconn_release(px, len);
 	free(frame);
+}
+
+/* Starts the GET that waited for room (fr_pconn_resume found it). */
+static void unpark(fr_proxy *px, struct pconn *pc)
+{
+	fr_msg q = pc->parked_q;
+	uint8_t *frame = pc->parked;
+	size_t len = pc->parked_len;
+	int rc;
+
+	pc->parked = NULL;
+	pc->parked_len = 0;
+	rc = start_op(px, pc, &q, frame, len);
+	if (rc)
+		reply_status(px, pc, q.h.opcode, q.h.id, rc);
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -530,7 +645,8 @@ static void take_fds(struct pconn *pc, struct msghdr *mh)
  * arrived, or -1 if it announces more than this connection may send. */
 static ssize_t frame_len(fr_proxy *px, struct pconn *pc)
 {
-	size_t max = pc->unix_mode ? FR_MSG_SIZE : FR_MSG_SIZE + px->max_value;
+	size_t max = FR_MSG_SIZE +
+		     (pc->unix_mode ? 0 : (size_t)px->stream_max_value);
 	size_t body;
 
 	if (pc->rlen < FR_HDR_SIZE)
@@ -540,86 +656,148 @@ static ssize_t frame_len(fr_proxy *px, struct pconn *pc)
 	return FR_HDR_SIZE + body > max ? -1 : (ssize_t)(FR_HDR_SIZE + body);
 }
 
-/* Grows rbuf to hold need bytes, charging the growth to the budget of
- * buffered bytes. Returns 0, or 1 when the budget is spent for now. */
+/* The capacity rbuf needs before the next read: the whole frame whose
+ * header is there, and at least FR_MSG_SIZE (a header and then some).
+ * 0 when a whole frame is already there, or the buffer is big enough. */
+static size_t rbuf_need(fr_proxy *px, struct pconn *pc)
+{
+	ssize_t want = frame_len(px, pc);
+	size_t need;
+
+	if (want > 0 && pc->rlen >= (size_t)want)
+		return 0;
+	need = FR_MAX(want > 0 ? (size_t)want : 0, (size_t)FR_MSG_SIZE);
+	return need > pc->rcap ? need : 0;
+}
+
+/* Whether rbuf may grow to need bytes now. A connection without a buffer
+ * may always take the smallest: requests that fit in one never wait
+ * behind large values. */
+static int rbuf_fits(const fr_proxy *px, const struct pconn *pc, size_t need)
+{
+	return (!pc->rcap && need <= FR_MSG_SIZE) ||
+	       have_room(px, need - pc->rcap);
+}
+
+/* Grows rbuf to need bytes, taking the room from the budget first.
+ * Returns 0, 1 when there is no room for now, or -1 when out of memory. */
 int fr_pconn_reserve(fr_proxy *px, struct pconn *pc, size_t need)
 {
 	uint8_t *nb;
 
-	if (need <= pc->rcap)
+	if (!need)
 		return 0;
-	if (px->buffered + (need - pc->charged) > px->o.buffer_budget &&
-	    pc->charged) /* a connection with nothing charged may go */
+	if (!rbuf_fits(px, pc, need))
 		return 1;
+	px->buffered += need - pc->rcap;
 	nb = realloc(pc->rbuf, need);
-	if (!nb)
-		return 1;
+	if (!nb) {
+		px->buffered -= need - pc->rcap;
+		return -1;
+	}
 	pc->rbuf = nb;
 	pc->rcap = need;
-	px->buffered += need - FR_MIN(need, pc->charged);
-	pc->charged = FR_MAX(pc->charged, need);
 	return 0;
+}
+
+/* Frees rbuf when it holds nothing, so an idle connection holds no room
+ * in the budget. */
+static void rbuf_drop_empty(fr_proxy *px, struct pconn *pc)
+{
+	if (pc->rlen || !pc->rbuf)
+		return;
+	free(pc->rbuf);
+	pc->rbuf = NULL;
+	fr_pconn_release(px, pc->rcap);
+	pc->rcap = 0;
+}
+
+/* Takes the whole frame of want bytes off the front of rbuf. Its bytes
+ * stay in the budget, held by the frame until it is done with. Returns
+ * NULL when out of memory. */
+static uint8_t *take_frame(fr_proxy *px, struct pconn *pc, size_t want)
+{
+	size_t rest = pc->rlen - want, cap = pc->rcap;
+	uint8_t *frame, *nb = NULL;
+
+	if (rest && want <= FR_MSG_SIZE) {
+		/* A small frame among others: copy it out. */
+		frame = malloc(want);
+		if (!frame)
+			return NULL;
+		memcpy(frame, pc->rbuf, want);
+		memmove(pc->rbuf, pc->rbuf + want, rest);
+		pc->rlen = rest;
+		px->buffered += want;
+		return frame;
+	}
+	/* Alone, or a large frame (never copied): the buffer becomes the
+	 * frame, and what follows it moves to a new buffer. */
+	if (rest) {
+		nb = malloc(FR_MAX(rest, (size_t)FR_MSG_SIZE));
+		if (!nb)
+			return NULL;
+		memcpy(nb, pc->rbuf + want, rest);
+	}
+	frame = pc->rbuf;
+	if (cap - want > FR_MSG_SIZE) { /* give back what it does not use */
+		uint8_t *f = realloc(frame, want);
+		frame = f ? f : frame;
+	}
+	pc->rbuf = nb;
+	pc->rcap = nb ? FR_MAX(rest, (size_t)FR_MSG_SIZE) : 0;
+	pc->rlen = rest;
+	if (cap >= want + pc->rcap)
+		fr_pconn_release(px, cap - want - pc->rcap);
+	else
+		px->buffered += want + pc->rcap - cap;
+	return frame;
 }
 
 static void read_frames(fr_proxy *px, struct pconn *pc)
 {
-	ssize_t left;
-
 	for (int frames = 0;; ) {
-		if (frames == FRAMES_PER_PASS) {
-			/* Fairness: others get a turn. Whole frames already
-			 * read will not wake epoll, so note them. */
-			left = frame_len(px, pc);
-			if (left > 0 && pc->rlen >= (size_t)left)
-				fr_pconn_later(px, pc);
-			return;
-		}
 		ssize_t want = frame_len(px, pc);
+		int rc;
 
 		if (want < 0) {
 			fr_pconn_kill(px, pc, "frame longer than allowed");
 			return;
 		}
+		if (pc->inflight >= px->o.conn_inflight ||
+		    pc->wq_bytes > FR_PCONN_WQ_PAUSE) {
+			fr_pconn_pause(px, pc);
+			return;
+		}
 		if (want && pc->rlen >= (size_t)want) {
 			uint8_t *frame;
-			/* The frame leaves rbuf: steal the buffer when it
-			 * holds nothing else, else copy it out. */
-			if (pc->rlen == (size_t)want) {
-				frame = pc->rbuf;
-				pc->rbuf = NULL;
-				pc->rcap = 0;
-			} else {
-				frame = malloc((size_t)want);
-				if (frame)
-					memcpy(frame, pc->rbuf, (size_t)want);
-				memmove(pc->rbuf, pc->rbuf + want,
-					pc->rlen - (size_t)want);
+			if (frames == FRAMES_PER_PASS) {
+				/* Fairness: others get a turn. Whole frames
+				 * already read will not wake epoll: note
+				 * them. */
+				fr_pconn_later(px, pc);
+				return;
 			}
-			pc->rlen -= (size_t)want;
-			/* The frame's bytes stay in the budget, now held by
-			 * the frame itself until it is done with. */
-			fr_pconn_discharge(px, pc, pc->charged - pc->rcap);
-			px->buffered += (size_t)want;
+			frame = take_frame(px, pc, (size_t)want);
 			frames++;
 			if (!frame) {
-				px->buffered -= (size_t)want;
 				fr_pconn_kill(px, pc, "out of memory");
 				return;
 			}
 			on_frame(px, pc, frame, (size_t)want);
 			if (pc->state != PC_OPEN)
 				return;
-			if (pc->inflight >= px->o.conn_inflight ||
-			    pc->wq_bytes > FR_PCONN_WQ_PAUSE) {
-				fr_pconn_pause(px, pc);
-				return;
-			}
 			continue;
 		}
-		if (fr_pconn_reserve(px, pc, FR_MAX(want ? (size_t)want : 0,
-					   FR_MAX(pc->rlen + 4096,
-						  (size_t)FR_MSG_SIZE)))) {
-			fr_pconn_pause(px, pc); /* the budget is spent */
+		if (frames == FRAMES_PER_PASS)
+			return;
+		rc = fr_pconn_reserve(px, pc, rbuf_need(px, pc));
+		if (rc < 0) {
+			fr_pconn_kill(px, pc, "out of memory");
+			return;
+		}
+		if (rc) {
+			fr_pconn_pause(px, pc); /* no room in the budget yet */
 			return;
 		}
 		if (fr_pconn_recv(px, pc) <= 0)
@@ -634,15 +812,17 @@ int fr_pconn_recv(fr_proxy *px, struct pconn *pc)
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n;
 
-	if (pc->unix_mode && !pc->resp) {
+	if (pc->unix_mode && !pc->resp) { /* memfds ride with frames */
 		mh.msg_control = cbuf;
 		mh.msg_controllen = sizeof(cbuf);
 	}
 	do
 		n = recvmsg(pc->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		rbuf_drop_empty(px, pc);
 		return 0;
+	}
 	if (n <= 0) {
 		fr_pconn_kill(px, pc, NULL); /* the function went away */
 		return -1;
@@ -651,12 +831,6 @@ int fr_pconn_recv(fr_proxy *px, struct pconn *pc)
 		take_fds(pc, &mh);
 	pc->rlen += (size_t)n;
 	return 1;
-}
-
-void fr_pconn_pause(fr_proxy *px, struct pconn *pc)
-{
-	pc->state = PC_PAUSED;
-	set_events(px, pc);
 }
 
 void fr_pconn_later(fr_proxy *px, struct pconn *pc)
@@ -673,6 +847,27 @@ static void conn_read(fr_proxy *px, struct pconn *pc)
 		fr_resp_read(px, pc);
 	else
 		read_frames(px, pc);
+}
+
+/* Whether paused pc still cannot go on: what it needs next (a request
+ * slot, its replies read, room for a parked GET or for the frame it is
+ * reading) is not there yet. */
+static int still_waits(fr_proxy *px, struct pconn *pc)
+{
+	size_t need;
+
+	if (pc->inflight >= px->o.conn_inflight || pc->wq_bytes > FR_PCONN_WQ_PAUSE)
+		return 1;
+	if (pc->resp) /* the room its next request needs */
+		return pc->resp->queued >= px->o.conn_inflight ||
+		       (pc->resp->need > pc->rcap &&
+			!rbuf_fits(px, pc, pc->resp->need));
+	if (pc->parked)
+		return !get_fits(px, pc, get_piece(px, &pc->parked_q));
+	if (frame_len(px, pc) < 0)
+		return 0; /* read_frames drops it */
+	need = rbuf_need(px, pc);
+	return need && !rbuf_fits(px, pc, need);
 }
 
 /* Frees dead connections whose operations have all ended. Called between
@@ -712,24 +907,35 @@ void fr_pconn_event(fr_proxy *px, struct pconn *pc, uint32_t events)
 		fr_pconn_flush(px, pc);
 	if (pc->state == PC_OPEN && (events & EPOLLIN))
 		conn_read(px, pc);
-	if (pc->state == PC_PAUSED && pc->wq_bytes <= FR_PCONN_WQ_PAUSE)
-		fr_pconn_resume(px);
 }
 
-/* Paused connections read again once what paused them has passed. */
+/* Paused connections read again once what paused them has passed: called
+ * by the loop (never under a caller that holds a connection) when
+ * something was released. They are visited in the order they paused, so
+ * the first to wait is the first served; one whose next need still does
+ * not fit keeps its place, and those behind it may go. One pass: a
+ * connection that pauses again meanwhile goes to the back of the queue
+ * and waits for the next release. */
 void fr_pconn_resume(fr_proxy *px)
 {
-	for (struct pconn *pc = px->conns, *next; pc; pc = next) {
-		next = pc->next;
-		if (pc->state != PC_PAUSED || pc->closing ||
-		    pc->inflight >= px->o.conn_inflight ||
-		    (pc->resp && pc->resp->queued >= px->o.conn_inflight) ||
-		    pc->wq_bytes > FR_PCONN_WQ_PAUSE ||
-		    (px->buffered >= px->o.buffer_budget && pc->charged))
-			continue;
-		pc->state = PC_OPEN;
-		set_events(px, pc);
-		conn_read(px, pc);
+	struct pconn *last = px->paused_tail, *next;
+
+	px->wake = 0;
+	for (struct pconn *pc = px->paused_head; pc; pc = next) {
+		int end = pc == last;
+		/* Serving pc touches no other connection: next stays. */
+		next = pc->wnext;
+		if (!pc->closing && !still_waits(px, pc)) {
+			unqueue(px, pc);
+			pc->state = PC_OPEN;
+			set_events(px, pc);
+			if (pc->parked)
+				unpark(px, pc);
+			if (pc->state == PC_OPEN)
+				conn_read(px, pc);
+		}
+		if (end)
+			break;
 	}
 }
 

@@ -39,7 +39,7 @@ void fr_proxy_opts_init(fr_proxy_opts *o)
 		.unix_path = FERRY_PROXY_SOCKET,
 		.max_inflight = 4096,
 		.conn_inflight = 256,
-		.buffer_budget = 2ull << 30,
+		.buffer_budget = 256ull << 20,
 		.max_arenas = 4ull << 30,
 		.spin_us = 50,
 		.resp_max_request = 512ull << 20,
@@ -220,6 +220,10 @@ static int setup(fr_proxy *px)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (px->o.buffer_budget < FR_PROXY_BUDGET_MIN) {
+		fr_log(WHO, "--buffer-budget must be at least 1M");
+		return FERRY_EINVAL;
+	}
 	ferry_opts_init(&fo);
 	fo.cluster = px->o.cluster;
 	fo.proxy = "direct";
@@ -239,6 +243,15 @@ static int setup(fr_proxy *px)
 		if (!px->fc->peer_status[i])
 			px->max_value =
 				FR_MIN(px->max_value, px->fc->peer_maxval[i]);
+	/* Over TCP a value travels in one frame that must fit in the buffer
+	 * budget: a larger one could never be read, so HELLO tells TCP
+	 * functions this smaller limit and their PUTs fail at once with
+	 * FERRY_E2BIG. GET answers come in pieces of at most half the
+	 * budget, so that one never needs all of it. */
+	px->stream_max_value =
+		FR_MIN(px->max_value, px->o.buffer_budget - FR_MSG_SIZE);
+	px->get_piece = FR_MIN((uint64_t)FR_STREAM_GET_MAX,
+			       px->o.buffer_budget / 2);
 	px->epfd = epoll_create1(EPOLL_CLOEXEC);
 	px->sigfd = fr_stop_signalfd();
 	if (px->epfd < 0 || px->sigfd < 0 || add_fd(px, px->sigfd, &tag_sig))
@@ -278,6 +291,8 @@ static void loop(fr_proxy *px)
 
 		if (reap(px))
 			last = fr_now_ns();
+		if (px->wake)
+			fr_pconn_resume(px);
 		if (px->fabric_inflight) {
 			/* Completions are coming: spin a moment, then sleep
 			 * on the fabric's descriptor (or briefly, when the
@@ -287,7 +302,7 @@ static void loop(fr_proxy *px)
 			else
 				timeout = px->fab_fd >= 0 ? 100 : 1;
 		}
-		if (px->again)
+		if (px->again || px->wake)
 			timeout = 0;
 		n = epoll_wait(px->epfd, ev, 64, timeout);
 		if (n == 0 && timeout == 0)
@@ -312,6 +327,8 @@ static void loop(fr_proxy *px)
 			fr_pconn_again(px);
 			last = fr_now_ns();
 		}
+		if (px->wake)
+			fr_pconn_resume(px);
 		if (px->dead)
 			fr_pconn_sweep(px);
 	}

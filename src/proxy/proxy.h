@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#define FR_PROXY_BUDGET_MIN (1u << 20) /* smallest buffer_budget */
+
 typedef struct fr_proxy_opts {
 	const char *cluster;   /* cluster file (NULL: the usual search) */
 	const char *unix_path; /* Unix socket, NULL or "" for none */
@@ -19,7 +21,8 @@ typedef struct fr_proxy_opts {
 	uint64_t resp_max_request; /* bytes of one RESP request */
 	unsigned max_inflight; /* fabric operations in flight at once */
 	unsigned conn_inflight;  /* per function connection */
-	uint64_t buffer_budget;  /* bytes of stream values held at once */
+	uint64_t buffer_budget;  /* bytes of stream data held at once
+				    (at least FR_PROXY_BUDGET_MIN) */
 	uint64_t max_arenas;     /* shared arena bytes per connection (on
 				    verbs, registering them pins them) */
 	unsigned spin_us;

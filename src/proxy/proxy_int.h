@@ -12,7 +12,10 @@
 
 #define PCONN_MAX_REGIONS 64
 #define PCONN_MAX_FDS 8
-#define FR_PCONN_WQ_PAUSE (64u << 20) /* unread replies that pause reading */
+#define FR_STREAM_GET_MAX (64u << 20) /* largest GET answer over TCP */
+#define FR_PCONN_WQ_PAUSE (64u << 20) /* unread replies that pause reading, and
+					 the window of GET data per
+					 connection */
 
 struct pconn;
 struct rcmd;
@@ -29,6 +32,7 @@ struct pop {
 	uint8_t *frame;     /* owns the request bytes op.key/op.buf point to */
 	uint8_t *getbuf;    /* GET over the stream: the value, owned */
 	size_t held;        /* bytes of frame and getbuf, in the budget */
+	size_t getlen;      /* bytes of getbuf, in the connection's window */
 	struct pop *next;   /* backlog */
 };
 
@@ -50,8 +54,9 @@ struct pregion {
 /* Connection states: what each waits for. */
 enum pconn_state {
 	PC_OPEN,   /* reading requests, writing replies */
-	PC_PAUSED, /* not reading: too many requests in flight, too many
-		      replies unread, or the buffer budget is spent */
+	PC_PAUSED, /* not reading, queued in fr_proxy.paused: too many
+		      requests in flight, too many replies unread, or no
+		      room in the buffer budget for what it needs next */
 	PC_DEAD,   /* socket gone: waits for its in-flight operations to
 		      finish before its arenas are unmapped */
 };
@@ -61,7 +66,14 @@ struct pconn {
 	int fd;
 	int unix_mode;
 	uint8_t *rbuf;
-	size_t rlen, rcap, charged; /* charged: bytes counted in the budget */
+	size_t rlen, rcap; /* rcap: bytes counted in the budget */
+	/* A GET over the stream that waits for room, its frame read and
+	 * decoded (q points into frame; the frame is in the budget). */
+	uint8_t *parked;
+	size_t parked_len;
+	fr_msg parked_q;
+	uint64_t get_out; /* bytes of GET buffers in flight: with wq_bytes,
+			     the window of replies a function has not read */
 	int fds[PCONN_MAX_FDS];
 	unsigned nfds;
 	struct pout *wq_head, *wq_tail;
@@ -72,9 +84,10 @@ struct pconn {
 	unsigned inflight;
 	int again; /* whole frames left in rbuf after a pass: epoll will not
 		      say so, the loop comes back for them */
+	struct pconn *prev, *next;
+	struct pconn *wprev, *wnext; /* in fr_proxy.paused, while paused */
 	int closing; /* reads nothing more; closes once its replies left */
 	struct resp *resp; /* speaks RESP (resp.c), not ferry frames */
-	struct pconn *prev, *next;
 };
 
 typedef struct fr_proxy {
@@ -89,7 +102,12 @@ typedef struct fr_proxy {
 	uint64_t buffered; /* bytes of stream data held: partial frames in
 			      connection buffers, and frames and GET
 			      buffers of operations in flight */
-	uint64_t max_value;
+	struct pconn *paused_head, *paused_tail; /* in the order they paused */
+	int wake;          /* something paused connections wait for was
+			      released: fr_pconn_resume looks at them */
+	uint64_t max_value;        /* the servers' smallest value limit */
+	uint64_t stream_max_value; /* over TCP: also a frame within budget */
+	uint64_t get_piece;        /* largest GET answer over the stream */
 	uint64_t resp_ids;         /* CLIENT ID of the last RESP connection */
 	struct rscan *scans;       /* SCAN cursors (resp_cmd.c) */
 } fr_proxy;
@@ -108,8 +126,11 @@ void fr_pconn_flush(fr_proxy *px, struct pconn *pc);
 /* Appends head (copied) and tail (owned, freed once written). */
 void fr_pconn_queue(fr_proxy *px, struct pconn *pc, const void *head,
 		    size_t head_len, uint8_t *tail, size_t tail_len);
+/* Grows rbuf to need bytes, room in the budget first: 0, 1 (no room
+ * yet: pause) or -1 (out of memory). */
 int fr_pconn_reserve(fr_proxy *px, struct pconn *pc, size_t need);
-void fr_pconn_discharge(fr_proxy *px, struct pconn *pc, size_t bytes);
+/* Gives bytes back to the budget (paused connections may go on). */
+void fr_pconn_release(fr_proxy *px, size_t bytes);
 /* Reads what the socket has into rbuf: 1, 0 (nothing yet) or -1 (the
  * connection was killed). */
 int fr_pconn_recv(fr_proxy *px, struct pconn *pc);

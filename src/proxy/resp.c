@@ -156,7 +156,7 @@ uint8_t *rc_buf(fr_proxy *px, struct rcmd *c, size_t len)
 		return NULL;
 	c->bufs[c->nbufs++] = (struct rbuf){b, len};
 	c->held += len;
-	px->buffered += len;
+	px->buffered += len; /* taken, not asked: a command's own reads */
 	return b;
 }
 
@@ -165,7 +165,7 @@ void rc_drop_bufs(fr_proxy *px, struct rcmd *c)
 	for (unsigned i = 0; i < c->nbufs; i++) {
 		free(c->bufs[i].p);
 		c->held -= c->bufs[i].len;
-		px->buffered -= c->bufs[i].len;
+		fr_pconn_release(px, c->bufs[i].len);
 	}
 	c->nbufs = 0;
 }
@@ -193,7 +193,7 @@ ferry_op *rc_op(struct rcmd *c)
 static void rc_free(fr_proxy *px, struct rcmd *c)
 {
 	rc_drop_bufs(px, c);
-	px->buffered -= c->held;
+	fr_pconn_release(px, c->held);
 	free(c->bufs);
 	free(c->tail);
 	free(c->ops);
@@ -445,7 +445,7 @@ static void protocol_error(fr_proxy *px, struct pconn *pc)
 	enqueue(pc->resp, c);
 }
 
-static void run(fr_proxy *px, struct pconn *pc, uint8_t *req, size_t len)
+static void run(fr_proxy *px, struct pconn *pc, uint8_t *req, size_t held)
 {
 	struct resp *rs = pc->resp;
 	struct fr_resp_parser *ps = &rs->ps;
@@ -453,14 +453,14 @@ static void run(fr_proxy *px, struct pconn *pc, uint8_t *req, size_t len)
 
 	if (!c || !(c->argv = malloc(ps->argc * sizeof(*c->argv)))) {
 		free(c);
-		px->buffered -= len;
+		fr_pconn_release(px, held);
 		free(req);
 		fr_pconn_kill(px, pc, "out of memory");
 		return;
 	}
 	c->pc = pc;
 	c->req = req;
-	c->held = len;
+	c->held = held;
 	c->argc = ps->argc;
 	c->ops_step = -1;
 	for (size_t i = 0; i < ps->argc; i++)
@@ -494,21 +494,25 @@ static void run(fr_proxy *px, struct pconn *pc, uint8_t *req, size_t len)
 	start_ready(px, pc);
 }
 
-/* Moves the request rbuf[off, off+len) out of the read buffer. */
-static uint8_t *take(fr_proxy *px, struct pconn *pc, size_t off, size_t len)
+/* Moves the request rbuf[off, off+len) out of the read buffer; *held
+ * receives the bytes of the budget it now holds. */
+static uint8_t *take(fr_proxy *px, struct pconn *pc, size_t off, size_t len,
+		     size_t *held)
 {
 	uint8_t *req;
 
 	if (off == 0 && len == pc->rlen) {
-		req = pc->rbuf; /* the buffer holds nothing else: steal it */
+		/* The buffer holds nothing else: it becomes the request,
+		 * with the room it had in the budget. */
+		req = pc->rbuf;
+		*held = pc->rcap;
 		pc->rbuf = NULL;
 		pc->rcap = pc->rlen = 0;
-		fr_pconn_discharge(px, pc, pc->charged);
 	} else if ((req = malloc(len ? len : 1))) {
 		memcpy(req, pc->rbuf + off, len);
-	}
-	if (req)
+		*held = len;
 		px->buffered += len;
+	}
 	return req;
 }
 
@@ -527,13 +531,14 @@ void fr_resp_read(fr_proxy *px, struct pconn *pc)
 				fr_resp_parser_next(&rs->ps);
 				continue;
 			}
-			uint8_t *req = take(px, pc, off, len);
+			size_t held;
+			uint8_t *req = take(px, pc, off, len, &held);
 			off = pc->rbuf ? off + len : 0;
 			if (!req) {
 				fr_pconn_kill(px, pc, "out of memory");
 				break;
 			}
-			run(px, pc, req, len);
+			run(px, pc, req, held);
 			fr_resp_parser_next(&rs->ps);
 			if (pc->state == PC_DEAD)
 				return;
@@ -572,8 +577,14 @@ void fr_resp_read(fr_proxy *px, struct pconn *pc)
 		size_t want = FR_MAX(rs->ps.need, pc->rlen + 4096);
 		want = FR_MIN(want, FR_MAX(pc->rcap * 2, (size_t)64 * 1024));
 		want = FR_MAX(want, pc->rlen + 1);
-		if (fr_pconn_reserve(px, pc, want)) {
-			fr_pconn_pause(px, pc); /* the budget is spent */
+		int rc = want > pc->rcap ? fr_pconn_reserve(px, pc, want) : 0;
+		if (rc < 0) {
+			fr_pconn_kill(px, pc, "out of memory");
+			return;
+		}
+		if (rc) {
+			rs->need = want; /* fr_pconn_resume looks at it */
+			fr_pconn_pause(px, pc); /* no room in the budget yet */
 			break;
 		}
 		int got = fr_pconn_recv(px, pc);
@@ -608,7 +619,7 @@ void fr_resp_complete(fr_proxy *px, struct pop *pp)
 	drain(px, pc);
 	fr_pconn_flush(px, pc);
 	if (pc->state == PC_PAUSED)
-		fr_pconn_resume(px);
+		px->wake = 1; /* it may wait for fewer commands queued */
 }
 
 void fr_resp_free(fr_proxy *px, struct pconn *pc)

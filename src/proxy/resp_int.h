@@ -93,6 +93,7 @@ struct resp {
 	struct fr_resp_parser ps;
 	struct rcmd *head, *tail;
 	unsigned queued;
+	size_t need;       /* read buffer it waits for room for (paused) */
 	unsigned waiting;  /* queued commands not started (ordering) */
 	int resp3;
 	int closing;       /* read nothing more; close once replies left */

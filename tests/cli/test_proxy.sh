@@ -41,6 +41,11 @@ expect 2 "ferry-proxy with an unknown option exits 2" \
 	quiet timeout 10 "$BIN/ferry-proxy" --no-such-option
 expect 2 "ferry-proxy with a stray argument exits 2" \
 	quiet timeout 10 "$BIN/ferry-proxy" stray
+expect 2 "ferry-proxy refuses a buffer budget under 1M" \
+	quiet timeout 10 "$BIN/ferry-proxy" --buffer-budget 100K
+grep -q 'bad value for --buffer-budget' "$TMP/err" &&
+	ok "and says which option was wrong" ||
+	not_ok "and says which option was wrong" "$(head -c 200 "$TMP/err")"
 
 # ---- a cluster with its proxy ---------------------------------------------------
 

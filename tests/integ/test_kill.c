@@ -381,8 +381,72 @@ static void test_sigterm_exits_cleanly(void **state)
 		fail_msg("server stopped by SIGINT with status 0x%x", st);
 }
 
-int main(void)
+/* ---- a pid that comes back ------------------------------------------------
+ *
+ * libfabric's shm provider keeps each endpoint in a /dev/shm file that a
+ * process killed with SIGKILL leaves behind, and by default names it after
+ * the pid. A later process with the same pid then found "its" file owned
+ * by a live process (itself) and could not open an endpoint. Here one pid
+ * lives twice: a stage that opens a client and execs (which, like SIGKILL,
+ * closes nothing), and a second stage, the same pid in a fresh image, that
+ * must connect and work. */
+
+#define STAGE_ARG "--pid-reuse-stage"
+
+static int run_stage(int stage, const char *cluster)
 {
+	ferry_opts o;
+	ferry_client *sc = NULL;
+	char st[4];
+
+	ferry_opts_init(&o);
+	o.cluster = cluster;
+	o.proxy = "direct";
+	o.timeout_ms = TIMEOUT_MS;
+	if (ferry_connect(&o, &sc))
+		return 10 + stage;
+	if (stage == 1) {
+		snprintf(st, sizeof(st), "%d", 2);
+		execl("/proc/self/exe", "test_kill", STAGE_ARG, st, cluster,
+		      (char *)NULL);
+		return 30;
+	}
+	if (ferry_put(sc, "kill/reuse", 10, "v", 1, 0))
+		return 20;
+	ferry_close(sc);
+	return 0;
+}
+
+static void test_pid_reused_after_kill(void **state)
+{
+	int st = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_kill", STAGE_ARG, "1", cl->file,
+		      (char *)NULL);
+		_exit(40);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("a process reusing a pid whose earlier life left its "
+			 "endpoint behind could not work (status 0x%x: %s)",
+			 st,
+			 WIFEXITED(st) && WEXITSTATUS(st) == 12
+			     ? "ferry_connect failed in the second life"
+			     : "see the stage codes in run_stage");
+	ft_forget_shm(pid); /* what the first life left */
+	c = ft_connect(cl, TIMEOUT_MS);
+	ft_assert_rc(ferry_del(c, "kill/reuse", 10), 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], STAGE_ARG) == 0)
+		return run_stage(atoi(argv[2]), argv[3]);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_kill9_fails_fast, setup,
 					    teardown),
@@ -393,6 +457,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_kill9_during_transfer, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_sigterm_exits_cleanly, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_pid_reused_after_kill, setup,
 					    teardown),
 	};
 

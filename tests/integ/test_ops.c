@@ -41,61 +41,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static size_t kf(char *key, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static size_t kf(char *key, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(key, 256, fmt, ap);
-	va_end(ap);
-	return (size_t)n;
-}
-
-/* Gets key into a fresh buffer of cap bytes (+ a guard zone that must stay
- * untouched) and checks it holds size bytes of pattern seed. */
-static void check_value(const char *key, size_t size, uint64_t seed,
-			int zero_copy)
-{
-	size_t cap = size, got = 12345, bad;
-	size_t total = cap + 64;
-	uint8_t *dst = zero_copy ? ferry_alloc(c, total) : malloc(total);
-	ferry_stat st;
-	void *all = NULL;
-	size_t alen = 0;
-
-	assert_non_null(dst);
-	memset(dst, 0xa5, total);
-	ft_assert_rc(ferry_get(c, key, strlen(key), 0, dst, cap, &got, &st), 0);
-	assert_int_equal(got, size);
-	assert_int_equal(st.size, size);
-	bad = ft_check(dst, size, seed);
-	if (bad != (size_t)-1)
-		fail_msg("%s (%zu bytes, %s buffer): byte %zu differs", key,
-			 size, zero_copy ? "ferry_alloc" : "malloc", bad);
-	for (size_t i = size; i < total; i++)
-		if (dst[i] != 0xa5)
-			fail_msg("%s: get wrote past the value at byte %zu",
-				 key, i);
-	/* A larger buffer than the value: still exactly size bytes. */
-	memset(dst, 0xa5, total);
-	ft_assert_rc(ferry_get(c, key, strlen(key), 0, dst, total, &got, NULL),
-		     0);
-	assert_int_equal(got, size);
-	assert_int_equal(ft_check(dst, size, seed), (size_t)-1);
-	for (size_t i = size; i < total; i++)
-		assert_int_equal(dst[i], 0xa5);
-	zero_copy ? ferry_free(c, dst) : free(dst);
-
-	ft_assert_rc(ferry_get_alloc(c, key, strlen(key), &all, &alen), 0);
-	assert_non_null(all);
-	assert_int_equal(alen, size);
-	assert_int_equal(ft_check(all, size, seed), (size_t)-1);
-	free(all);
-}
-
 static void sizes(int zero_copy)
 {
 	static const size_t sz[] = {0,
@@ -116,18 +61,18 @@ static void sizes(int zero_copy)
 
 		assert_non_null(src);
 		ft_fill(src, size, seed);
-		kf(key, "size/%s/%zu", zero_copy ? "zc" : "malloc", size);
+		ft_kf(key, "size/%s/%zu", zero_copy ? "zc" : "malloc", size);
 		ft_assert_rc(ferry_put(c, key, strlen(key), src, size, 0), 0);
 		/* The source buffer is not modified by a put. */
 		assert_int_equal(ft_check(src, size, seed), (size_t)-1);
 		ft_assert_rc(ferry_stat_key(c, key, strlen(key), &st), 0);
 		assert_int_equal(st.size, size);
-		check_value(key, size, seed, zero_copy);
+		ft_check_value(c, key, size, seed, zero_copy);
 		/* Overwrite with other content of the same size: no stale
 		 * bytes survive. */
 		ft_fill(src, size, seed + 1000);
 		ft_assert_rc(ferry_put(c, key, strlen(key), src, size, 0), 0);
-		check_value(key, size, seed + 1000, !zero_copy);
+		ft_check_value(c, key, size, seed + 1000, !zero_copy);
 		ft_assert_rc(ferry_del(c, key, strlen(key)), 0);
 		zero_copy ? ferry_free(c, src) : free(src);
 	}
@@ -155,7 +100,7 @@ static void test_resize(void **state)
 	for (size_t i = 0; i < FR_ARRAY_LEN(seq); i++) {
 		ft_fill(src, seq[i], i);
 		ft_assert_rc(ferry_put(c, "resize", 6, src, seq[i], 0), 0);
-		check_value("resize", seq[i], i, (int)(i % 2));
+		ft_check_value(c, "resize", seq[i], i, (int)(i % 2));
 	}
 	free(src);
 }
@@ -192,7 +137,7 @@ static void test_put_flags(void **state)
 	/* Replace-only replaces. */
 	ft_assert_rc(
 	    ferry_put(c, "flags/a", 7, big, sizeof(big), FERRY_PUT_REPLACE), 0);
-	check_value("flags/a", sizeof(big), 77, 0);
+	ft_check_value(c, "flags/a", sizeof(big), 77, 0);
 	ft_assert_rc(ferry_put(c, "flags/a", 7, "r2", 2, FERRY_PUT_REPLACE), 0);
 	ft_assert_rc(
 	    ferry_get(c, "flags/a", 7, 0, buf, sizeof(buf), &got, NULL), 0);
@@ -339,91 +284,51 @@ static void test_del(void **state)
 #define NLIST 2500
 #define PAGE 100
 
-static int keycmp(const void *a, size_t al, const void *b, size_t bl)
+/* Counts each key list/NNNNN the listing returns, once. */
+struct seen {
+	unsigned char idx[NLIST];
+	size_t total;
+};
+
+static void see(const char *key, void *arg)
 {
-	int d = memcmp(a, b, al < bl ? al : bl);
+	struct seen *sn = arg;
+	char tail[16] = "";
+	int idx;
 
-	return d ? d : (al > bl) - (al < bl);
-}
-
-static void put_many(const char *fmt, int n, int start)
-{
-	ferry_op *ops = calloc((size_t)n, sizeof(*ops));
-	char(*keys)[32] = calloc((size_t)n, 32);
-
-	assert_non_null(ops);
-	assert_non_null(keys);
-	for (int i = 0; i < n; i++) {
-		ops[i].opcode = FERRY_OP_PUT;
-		ops[i].klen = (size_t)snprintf(keys[i], 32, fmt, start + i);
-		ops[i].key = keys[i];
-		ops[i].buf = keys[i];
-		ops[i].len = ops[i].klen;
+	if (sscanf(key, "list/%5d%15s", &idx, tail) < 1)
+		fail_msg("unexpected key %s", key);
+	if (tail[0] == '\0') {
+		assert_true(idx >= 0 && idx < NLIST);
+		assert_int_equal(sn->idx[idx], 0);
+		sn->idx[idx] = 1;
+		sn->total++;
 	}
-	ft_assert_rc(ferry_batch(c, ops, (size_t)n), 0);
-	free(ops);
-	free(keys);
 }
 
 static void test_list_paging(void **state)
 {
-	static unsigned char seen[NLIST];
-	char after[64] = "";
-	size_t alen = 0, total = 0, added = 0, dels = 0;
+	static struct seen sn;
+	char after[32] = "";
+	size_t alen = 0, added = 0, dels = 0;
 	int pages = 0, more = 1;
 	uint64_t deadline = ft_now_ms() + 60000;
 
-	memset(seen, 0, sizeof(seen));
+	memset(&sn, 0, sizeof(sn));
 	/* The listed keys, keys that will be deleted during the listing,
 	 * and neighbours outside the prefix. */
-	put_many("list/%05d", NLIST, 0);
-	put_many("list/%05d~del", 200, 0);
-	put_many("lisu/%05d", 50, 0);
-	put_many("lis/%05d", 50, 0);
+	ft_put_many(c, "list/%05d", 0, NLIST);
+	ft_put_many(c, "list/%05d~del", 0, 200);
+	ft_put_many(c, "lisu/%05d", 0, 50);
+	ft_put_many(c, "lis/%05d", 0, 50);
 
 	while (more && pages < 200 && ft_now_ms() < deadline) {
-		ferry_keys *k = NULL;
-		size_t n;
-
-		ft_assert_rc(ferry_list(c, "list/", 5, alen ? after : NULL,
-					alen, PAGE, &k),
-			     0);
-		n = ferry_keys_count(k);
-		assert_true(n <= PAGE);
-		more = ferry_keys_more(k);
-		/* A page is full unless it is the last. */
-		if (more)
-			assert_true(n > 0);
-		for (size_t i = 0; i < n; i++) {
-			size_t len;
-			const char *key = ferry_keys_at(k, i, &len);
-			int idx;
-			char tail[16];
-			assert_non_null(key);
-			assert_true(len > 5 && len < 32);
-			assert_memory_equal(key, "list/", 5);
-			/* Strictly increasing across pages: no repeats. */
-			if (alen)
-				assert_true(keycmp(after, alen, key, len) < 0);
-			memcpy(after, key, len);
-			alen = len;
-			after[len] = '\0';
-			tail[0] = '\0';
-			if (sscanf(after, "list/%5d%15s", &idx, tail) < 1)
-				fail_msg("unexpected key %s", after);
-			if (tail[0] == '\0') {
-				assert_true(idx >= 0 && idx < NLIST);
-				assert_int_equal(seen[idx], 0);
-				seen[idx] = 1;
-				total++;
-			}
-		}
-		assert_null(ferry_keys_at(k, n, NULL));
-		ferry_keys_free(k);
+		more = ft_list_page(c, "list/", 5, after, &alen, sizeof(after),
+				    PAGE, see, &sn);
 		/* Meanwhile: new keys in and beside the range, and deletes
 		 * of keys the listing may or may not have passed. */
-		put_many("list/%05d+new", 5, (int)(added * 97 % NLIST));
-		put_many("lisa/%05d", 3, (int)added);
+		ft_put_many(c, "list/%05d+new", (int)(added * 97 % NLIST), 5);
+		ft_put_many(c, "lisa/%05d", (int)added, 3);
 		added += 5;
 		for (int d = 0; d < 2 && dels < 200; d++, dels++) {
 			char key[32];
@@ -436,27 +341,11 @@ static void test_list_paging(void **state)
 	}
 	assert_int_equal(more, 0);
 	/* Every key present during the whole listing, exactly once. */
-	assert_int_equal(total, NLIST);
+	assert_int_equal(sn.total, NLIST);
 	assert_true(pages >= NLIST / PAGE);
 	assert_true(pages < NLIST / PAGE + 30);
-
 	/* Other arguments. */
-	ferry_keys *k = NULL;
-	ft_assert_rc(ferry_list(c, "list/", 5, NULL, 0, 0, &k), FERRY_EINVAL);
-	char longp[FERRY_KEY_MAX + 1];
-	memset(longp, 'l', sizeof(longp));
-	ft_assert_rc(ferry_list(c, longp, sizeof(longp), NULL, 0, 10, &k),
-		     FERRY_E2BIG);
-	ft_assert_rc(ferry_list(c, longp, FERRY_KEY_MAX, NULL, 0, 10, &k), 0);
-	assert_int_equal(ferry_keys_count(k), 0);
-	assert_int_equal(ferry_keys_more(k), 0);
-	ferry_keys_free(k);
-	ft_assert_rc(ferry_list(c, "lis/", 4, NULL, 0, 1000, &k), 0);
-	assert_int_equal(ferry_keys_count(k), 50);
-	assert_int_equal(ferry_keys_more(k), 0);
-	ferry_keys_free(k);
-	ferry_keys_free(NULL);
-	assert_int_equal(ferry_keys_count(NULL), 0);
+	ft_list_edges(c, "lis/", 4, 50);
 }
 
 /* ---- batch and async
@@ -474,78 +363,7 @@ static size_t batch_size(int i)
 
 static void test_batch(void **state)
 {
-	ferry_op *ops = calloc(NBATCH, sizeof(*ops));
-	char(*keys)[32] = calloc(NBATCH, 32);
-	uint8_t **bufs = calloc(NBATCH, sizeof(*bufs));
-
-	assert_non_null(ops);
-	for (int i = 0; i < NBATCH; i++) {
-		size_t n = batch_size(i);
-		bufs[i] = malloc(n + 100);
-		assert_non_null(bufs[i]);
-		ft_fill(bufs[i], n, 1000 + (uint64_t)i);
-		ops[i] = (ferry_op){
-		    .opcode = FERRY_OP_PUT,
-		    .key = keys[i],
-		    .klen = (size_t)snprintf(keys[i], 32, "batch/%d", i),
-		    .buf = bufs[i],
-		    .len = n};
-	}
-	ft_assert_rc(ferry_batch(c, ops, NBATCH), 0);
-	for (int i = 0; i < NBATCH; i++) {
-		assert_int_equal(ops[i].status, 0);
-		memset(bufs[i], 0, batch_size(i) + 100);
-		ops[i] = (ferry_op){.opcode = FERRY_OP_GET,
-				    .key = keys[i],
-				    .klen = strlen(keys[i]),
-				    .buf = bufs[i],
-				    .len = batch_size(i) + 100,
-				    .user = &bufs[i]};
-	}
-	ft_assert_rc(ferry_batch(c, ops, NBATCH), 0);
-	for (int i = 0; i < NBATCH; i++) {
-		assert_int_equal(ops[i].status, 0);
-		assert_int_equal(ops[i].result, batch_size(i));
-		assert_int_equal(ops[i].stat.size, batch_size(i));
-		assert_ptr_equal(ops[i].user, &bufs[i]);
-		if (ft_check(bufs[i], batch_size(i), 1000 + (uint64_t)i) !=
-		    (size_t)-1)
-			fail_msg("batch get of %s returned other bytes",
-				 keys[i]);
-	}
-	/* A mixed batch where one op fails: the first failure is returned,
-	 * the others succeed. */
-	ferry_op mix[4] = {
-	    {.opcode = FERRY_OP_STAT, .key = keys[1], .klen = strlen(keys[1])},
-	    {.opcode = FERRY_OP_GET,
-	     .key = "batch/none",
-	     .klen = 10,
-	     .buf = bufs[0],
-	     .len = 10},
-	    {.opcode = FERRY_OP_DEL, .key = keys[2], .klen = strlen(keys[2])},
-	    {.opcode = FERRY_OP_INCR,
-	     .key = "batch/ctr",
-	     .klen = 9,
-	     .delta = 3},
-	};
-	ferry_del(c, "batch/ctr", 9);
-	ft_assert_rc(ferry_batch(c, mix, 4), FERRY_ENOENT);
-	assert_int_equal(mix[0].status, 0);
-	assert_int_equal(mix[0].stat.size, batch_size(1));
-	assert_int_equal(mix[1].status, FERRY_ENOENT);
-	assert_int_equal(mix[2].status, 0);
-	assert_int_equal(mix[3].status, 0);
-	assert_int_equal(mix[3].counter, 3);
-	ft_assert_rc(ferry_stat_key(c, keys[2], strlen(keys[2]), NULL),
-		     FERRY_ENOENT);
-	ft_assert_rc(ferry_batch(c, NULL, 0), 0);
-	ft_assert_rc(ferry_batch(c, NULL, 3), FERRY_EINVAL);
-
-	for (int i = 0; i < NBATCH; i++)
-		free(bufs[i]);
-	free(bufs);
-	free(keys);
-	free(ops);
+	ft_batch_check(c, c, "batch/%d", NBATCH, batch_size, 0);
 }
 
 #define NASYNC 2000
@@ -555,14 +373,13 @@ static void test_async(void **state)
 	ferry_op *ops = calloc(NASYNC, sizeof(*ops));
 	char(*keys)[32] = calloc(NASYNC, 32);
 	uint64_t *vals = calloc(NASYNC, sizeof(*vals));
-	unsigned char *done = calloc(NASYNC, 1);
-	size_t next = 0, completed = 0, inflight = 0, peak = 0;
 	uint64_t deadline = ft_now_ms() + 60000;
+	size_t peak = 0;
 
 	assert_non_null(ops);
+	assert_non_null(keys);
+	assert_non_null(vals);
 	for (int phase = 0; phase < 2; phase++) {
-		next = completed = 0;
-		memset(done, 0, NASYNC);
 		for (size_t i = 0; i < NASYNC; i++) {
 			ops[i] = (ferry_op){
 			    .opcode = phase ? FERRY_OP_GET : FERRY_OP_PUT,
@@ -574,57 +391,19 @@ static void test_async(void **state)
 			    .user = (void *)(uintptr_t)(i + 1)};
 			vals[i] = phase ? 0 : i * 2654435761u;
 		}
-		while (completed < NASYNC && ft_now_ms() < deadline) {
-			/* Keep submitting until the client says busy. */
-			while (next < NASYNC) {
-				int rc = ferry_submit(c, &ops[next]);
-				if (rc == FERRY_EBUSY)
-					break;
-				ft_assert_rc(rc, 0);
-				next++;
-				inflight++;
-				peak = inflight > peak ? inflight : peak;
-			}
-			ferry_op *out[64];
-			int n = ferry_poll(c, out, 64, 1000);
-			assert_true(n >= 0);
-			for (int j = 0; j < n; j++) {
-				size_t i = (uintptr_t)out[j]->user - 1;
-				assert_true(i < NASYNC);
-				assert_ptr_equal(out[j], &ops[i]);
-				assert_int_equal(done[i], 0); /* once */
-				done[i] = 1;
-				ft_assert_rc(out[j]->status, 0);
-				completed++;
-				inflight--;
-			}
-		}
-		assert_int_equal(completed, NASYNC);
-		for (size_t i = 0; i < NASYNC; i++) {
-			if (phase) {
-				assert_int_equal(ops[i].result, 8);
-				assert_true(vals[i] == i * 2654435761u);
-			}
-		}
+		peak = FR_MAX(peak, ft_async_run(c, ops, NASYNC, deadline));
+	}
+	for (size_t i = 0; i < NASYNC; i++) {
+		assert_int_equal(ops[i].result, 8);
+		assert_true(vals[i] == i * 2654435761u);
 	}
 	/* Many operations were in flight at once. */
 	print_message("# async: up to %zu in flight\n", peak);
 	assert_true(peak >= 64);
-	/* Nothing left to collect. */
-	ferry_op *out[4];
-	assert_int_equal(ferry_poll(c, out, 4, 0), 0);
-	assert_int_equal(ferry_poll(c, out, 0, 0), FERRY_EINVAL);
-
-	/* A rejected op is not reported again through poll. */
-	ferry_op bad = {.opcode = FERRY_OP_GET, .key = "", .klen = 0};
-	ft_assert_rc(ferry_submit(c, &bad), FERRY_EINVAL);
-	assert_int_equal(bad.status, FERRY_EINVAL);
-	assert_int_equal(ferry_poll(c, out, 4, 50), 0);
-
+	ft_async_after(c);
 	free(ops);
 	free(keys);
 	free(vals);
-	free(done);
 }
 
 static void test_inflight_limit(void **state)
@@ -747,7 +526,7 @@ static void test_cluster_stat_and_spread(void **state)
 
 	assert_int_equal(ferry_cluster_stat(c, NULL, 0), 3);
 	assert_int_equal(ferry_cluster_stat(c, a, FT_MAX_SERVERS), 3);
-	put_many("spread/%d", NSPREAD, 0);
+	ft_put_many(c, "spread/%d", 0, NSPREAD);
 	assert_int_equal(ferry_cluster_stat(c, b, FT_MAX_SERVERS), 3);
 	for (int i = 0; i < NSPREAD; i++) {
 		snprintf(key, sizeof(key), "spread/%d", i);
