@@ -15,6 +15,9 @@ extern int cli_direct;          /* --direct: bypass the node proxy */
  * failure. */
 ferry_client *cli_connect(void);
 
+/* 1 (after printing "Usage: usage" on stdout) if argv asks for help. */
+int cli_wants_help(int argc, char **argv, const char *usage);
+
 /* Prints "ferry: what: reason" to stderr and returns 1 (an exit code). */
 int cli_fail(const char *what, int err);
 
@@ -35,6 +38,8 @@ int cli_rm(int argc, char **argv);
 int cli_ls(int argc, char **argv);
 int cli_stat(int argc, char **argv);
 int cli_expire(int argc, char **argv);
+int cli_wait(int argc, char **argv);
+int cli_watch(int argc, char **argv);
 int cli_cluster_cmd(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -6,6 +7,16 @@
 
 const char *cli_cluster;
 int cli_direct;
+
+int cli_wants_help(int argc, char **argv, const char *usage)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("Usage: %s\n", usage);
+			return 1;
+		}
+	return 0;
+}
 
 int cli_fail(const char *what, int err)
 {

@@ -14,16 +14,6 @@
 #define CHUNK (16u << 20) /* file I/O and ranged reads move this much */
 #define LS_PAGE 1000
 
-static int wants_help(int argc, char **argv, const char *usage)
-{
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: %s\n", usage);
-			return 1;
-		}
-	return 0;
-}
-
 /* Reads all of fd into a buffer the fabric can reach without a copy when
  * the size is known up front (a regular file), else into malloc'd memory
  * that grows. *zc tells which, for freeing. */
@@ -84,7 +74,7 @@ int cli_put(int argc, char **argv)
 	uint8_t *buf = NULL;
 	ferry_client *c;
 
-	if (wants_help(argc, argv, usage))
+	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		if (!strcmp(argv[i], "--create"))
@@ -184,7 +174,7 @@ int cli_get(int argc, char **argv)
 	ferry_client *c;
 	int fd = 1, rc;
 
-	if (wants_help(argc, argv, usage))
+	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	if (argc < 2 || argc > 3) {
 		fprintf(stderr, "Usage: %s\n", usage);
@@ -216,7 +206,7 @@ int cli_rm(int argc, char **argv)
 	ferry_client *c;
 	int failed = 0;
 
-	if (wants_help(argc, argv, "ferry rm KEY..."))
+	if (cli_wants_help(argc, argv, "ferry rm KEY..."))
 		return 0;
 	if (argc < 2) {
 		fprintf(stderr, "Usage: ferry rm KEY...\n");
@@ -243,7 +233,7 @@ int cli_ls(int argc, char **argv)
 	size_t alen = 0;
 	int rc;
 
-	if (wants_help(argc, argv, "ferry ls [PREFIX]"))
+	if (cli_wants_help(argc, argv, "ferry ls [PREFIX]"))
 		return 0;
 	if (argc > 2) {
 		fprintf(stderr, "Usage: ferry ls [PREFIX]\n");
@@ -369,7 +359,7 @@ int cli_expire(int argc, char **argv)
 	uint64_t ttl = 0, when = 0;
 	ferry_client *c;
 
-	if (wants_help(argc, argv, usage))
+	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	for (int i = 1; i < argc; i++) {
 		size_t k = 0;
@@ -417,7 +407,7 @@ int cli_stat(int argc, char **argv)
 	char when[64], left[32];
 	int rc;
 
-	if (wants_help(argc, argv, "ferry stat [KEY]"))
+	if (cli_wants_help(argc, argv, "ferry stat [KEY]"))
 		return 0;
 	if (argc > 2) {
 		fprintf(stderr, "Usage: ferry stat [KEY]\n");

@@ -16,6 +16,7 @@
 #define DEFAULT_INFLIGHT 256
 #define SPIN_NS 50000           /* busy-poll this long before sleeping */
 #define TIMEOUT_SCAN_NS 1000000 /* look for expired requests every 1 ms */
+#define IDLE_WAIT_MS 100 /* longest sleep with no request in flight */
 #define GET_ALLOC_TRIES 8
 
 void ferry_opts_init(ferry_opts *o)
@@ -24,6 +25,11 @@ void ferry_opts_init(ferry_opts *o)
 	o->opts_size = sizeof(*o);
 	o->timeout_ms = DEFAULT_TIMEOUT_MS;
 	o->max_inflight = DEFAULT_INFLIGHT;
+}
+
+int fr_peer_down(const ferry_client *c, unsigned p)
+{
+	return fr_now_ns() < c->peer_retry[p] ? c->peer_status[p] : 0;
 }
 
 /* ---- slots -------------------------------------------------------------- */
@@ -51,6 +57,7 @@ struct req *fr_req_get(ferry_client *c, unsigned peer, int sync)
 	r->server = peer;
 	r->passfd = -1;
 	r->gen++;
+	c->inflight++;
 	r->deadline = fr_now_ns() + (uint64_t)c->timeout_ms * 1000000;
 	return r;
 }
@@ -74,6 +81,7 @@ static void req_finish(ferry_client *c, struct req *r, int status)
 	if (r->finished)
 		return;
 	r->finished = 1;
+	c->inflight--;
 	r->status = status;
 	c->tp->release(c, r);
 	if (r->op)
@@ -117,8 +125,13 @@ void fr_client_reply(ferry_client *c, const void *buf, size_t len)
 	uint32_t index;
 	int rc;
 
-	if (fr_msg_decode(buf, len, &rep, NULL) || !(rep.h.flags & FR_F_REPLY))
+	if (fr_msg_decode(buf, len, &rep, NULL))
 		return; /* nothing to match it to: drop */
+	if (!(rep.h.flags & FR_F_REPLY)) {
+		if (rep.h.opcode == FR_OP_EVENT)
+			fr_watch_event(c, &rep);
+		return;
+	}
 	index = (uint32_t)rep.h.id;
 	if (index >= c->nreqs)
 		return;
@@ -153,11 +166,11 @@ static void expire(ferry_client *c, uint64_t now)
 	}
 }
 
-/* Drives the transport until *flag is set, the done queue has entries
- * (when flag is NULL), or deadline (monotonic ns; 0 = none) passes. Spins
- * for SPIN_NS after the last event, yielding the core to anyone who wants
- * it (servers and clients often share few cores), then sleeps. */
-static void drive(ferry_client *c, const int *flag, uint64_t deadline)
+/* Spins for SPIN_NS after the last event, yielding the core to anyone who
+ * wants it (servers and clients often share few cores), then sleeps: 1 ms
+ * at a time while requests are in flight (their time-outs are checked in
+ * between), longer when only events are awaited. */
+void fr_drive(ferry_client *c, const int *flag, uint64_t deadline)
 {
 	uint64_t last = fr_now_ns();
 
@@ -174,7 +187,10 @@ static void drive(ferry_client *c, const int *flag, uint64_t deadline)
 		if (n > 0) {
 			last = now;
 		} else if (now - last > SPIN_NS) {
-			c->tp->progress(c, 1);
+			uint64_t ms = c->inflight ? 1 : IDLE_WAIT_MS;
+			if (deadline && (deadline - now) / 1000000 + 1 < ms)
+				ms = (deadline - now) / 1000000 + 1;
+			c->tp->progress(c, (int)ms);
 			last = fr_now_ns();
 		} else {
 			sched_yield();
@@ -186,7 +202,7 @@ int fr_req_wait(ferry_client *c, struct req *r)
 {
 	int rc;
 
-	drive(c, &r->finished, 0);
+	fr_drive(c, &r->finished, 0);
 	rc = r->status;
 	req_reap(c, r);
 	return rc;
@@ -263,10 +279,11 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 		rc = c->tp->ready(c);
 	if (rc)
 		return op->status = rc;
+	fr_watch_pump(c);
 	if (c->ring.npoints)
 		p = fr_ring_pick(&c->ring, op->key, op->klen);
-	if (c->peer_status[p] && fr_now_ns() < c->peer_retry[p])
-		return op->status = c->peer_status[p];
+	if ((rc = fr_peer_down(c, p)))
+		return op->status = rc;
 	if (op->opcode == FERRY_OP_PUT && op->len > c->peer_maxval[p])
 		return op->status = FERRY_E2BIG;
 	r = fr_req_get(c, p, sync);
@@ -320,7 +337,7 @@ int ferry_poll(ferry_client *c, ferry_op **done, int max, int timeout_ms)
 	if (!c || !done || max < 1)
 		return FERRY_EINVAL;
 	if (!c->done_head)
-		drive(c, NULL,
+		fr_drive(c, NULL,
 		      timeout_ms < 0 ? 0
 				     : now + (uint64_t)timeout_ms * 1000000 + 1);
 	while (c->done_head && n < max) {
@@ -523,9 +540,7 @@ void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 	struct req **rs = calloc(c->npeers, sizeof(*rs));
 
 	for (unsigned i = 0; i < c->npeers; i++) {
-		st[i] = !rs ? FERRY_ENOMEM
-		      : fr_now_ns() < c->peer_retry[i] ? c->peer_status[i]
-						       : 0;
+		st[i] = !rs ? FERRY_ENOMEM : fr_peer_down(c, i);
 		if (st[i])
 			continue;
 		rs[i] = fr_req_get(c, i, 1);
@@ -541,6 +556,35 @@ void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 		if (rs[i])
 			st[i] = fr_req_wait(c, rs[i]);
 	free(rs);
+}
+
+/* Nobody reads the reply of a request sent with fr_send_noreply. */
+static int ignore_reply(ferry_client *c, struct req *r, const fr_msg *rep)
+{
+	return 0;
+}
+
+int fr_send_noreply(ferry_client *c, unsigned peer, fr_msg *m)
+{
+	struct req *r;
+
+	if (c->tp->send_noreply) {
+		m->h.id = FR_ID_NOREPLY;
+		return c->tp->send_noreply(c, m);
+	}
+	r = fr_req_get(c, peer, 1);
+	if (!r)
+		return FERRY_EBUSY;
+	r->reaped = 1; /* recycled once it is sent and answered */
+	r->on_reply = ignore_reply;
+	return send_req(c, r, m);
+}
+
+int fr_ask_up(ferry_client *c, unsigned p, fr_msg *m, reply_fn fn, void *arg)
+{
+	int rc = fr_peer_down(c, p);
+
+	return rc ? rc : fr_ask(c, p, m, fn, arg, -1);
 }
 
 int fr_ask(ferry_client *c, unsigned p, fr_msg *m, reply_fn fn, void *arg,
@@ -614,10 +658,7 @@ int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out)
 		snprintf(out->addr, sizeof(out->addr), "%s", c->peer_names[i]);
 	fr_msg_init(&m, FR_OP_SSTAT, 0, 0);
 	m.w[FR_SSTAT_INDEX] = i;
-	out->status = fr_now_ns() < c->peer_retry[i] ? c->peer_status[i] : 0;
-	if (!out->status)
-		out->status = fr_ask(c, c->stream ? 0 : i, &m, sstat_reply,
-				     out, -1);
+	out->status = fr_ask_up(c, c->stream ? 0 : i, &m, sstat_reply, out);
 	return out->status;
 }
 
@@ -958,6 +999,7 @@ void ferry_close(ferry_client *c)
 	} else if (c->tp) {
 		c->tp->close(c);
 	}
+	fr_watch_free(c);
 	fr_ring_free(&c->ring);
 	free(c->reqs);
 	free(c->peer_names);

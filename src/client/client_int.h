@@ -12,6 +12,11 @@
  * recognised and dropped). A slot is recycled once its operation finished
  * (reply, error or time-out), its send buffer came back, and whoever waits
  * for it reaped it (a blocking call, or ferry_poll for submitted ops).
+ *
+ * Watches (watch.c): the client keeps the watches it asked for and the
+ * events the servers (or the proxy) sent for them, which arrive beside
+ * replies as unsolicited EVENT messages; both transports hand them to
+ * fr_client_reply like replies.
  */
 #ifndef FR_CLIENT_INT_H
 #define FR_CLIENT_INT_H
@@ -74,10 +79,18 @@ struct fr_transport {
 	void *(*alloc)(ferry_client *c, size_t size);
 	int (*free)(ferry_client *c, void *p); /* FERRY_EINVAL: not ours */
 	void (*close)(ferry_client *c);
+	/* Sends m with no slot and no reply awaited (its id is
+	 * FR_ID_NOREPLY, whose reply is dropped). NULL where sending needs
+	 * a slot's buffer (direct). */
+	int (*send_noreply)(ferry_client *c, fr_msg *m);
 };
+
+/* A request id that matches no slot: its reply is dropped on arrival. */
+#define FR_ID_NOREPLY ((uint64_t)UINT32_MAX)
 
 struct fr_direct;
 struct fr_stream;
+struct fr_watchset;
 
 struct ferry_client {
 	const struct fr_transport *tp;
@@ -92,10 +105,13 @@ struct ferry_client {
 	uint64_t *peer_retry;  /* not before then (ns) is it tried again */
 	fr_ring ring;          /* direct: key -> server */
 	unsigned nreqs;
+	unsigned inflight; /* requests taken and not finished */
 	struct req *reqs, *free, *done_head, *done_tail;
 	uint64_t next_scan;
 	struct fr_direct *direct;
 	struct fr_stream *stream;
+	struct fr_watchset *ws; /* watches and events; NULL before the
+				   first ferry_watch */
 };
 
 /* client.c, for the transports. */
@@ -109,11 +125,34 @@ int fr_req_wait(ferry_client *c, struct req *r);
  * -1) and waits for its reply, which fn reads with arg. */
 int fr_ask(ferry_client *c, unsigned peer, fr_msg *m, reply_fn fn, void *arg,
 	   int passfd);
+/* The status of a peer known to be down (until its retry time), else 0. */
+int fr_peer_down(const ferry_client *c, unsigned peer);
+/* fr_ask to a peer not known to be down (else its status at once). */
+int fr_ask_up(ferry_client *c, unsigned peer, fr_msg *m, reply_fn fn,
+	      void *arg);
+/* Sends m to peer without waiting for, or caring about, the reply.
+ * Returns 0, FERRY_EBUSY (no free slot: try later) or why it failed. */
+int fr_send_noreply(ferry_client *c, unsigned peer, fr_msg *m);
+/* Drives the transport until *flag is set (flag NULL: until the done
+ * queue has entries) or deadline (monotonic ns; 0: none) passes. */
+void fr_drive(ferry_client *c, const int *flag, uint64_t deadline);
 int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep);
 /* Statistics of server i (asked directly, or through the proxy). */
 int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out);
 void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 		  int *st);
+
+/* watch.c, for client.c and the transports. */
+/* An EVENT message arrived: queue it for its watch (dropped if unknown). */
+void fr_watch_event(ferry_client *c, const fr_msg *m);
+/* peer may have forgotten this client's watches (direct: a server was
+ * greeted again; stream: the proxy was reconnected): queue a LOST event
+ * for each of its watches and schedule them to be registered again. */
+void fr_watch_resync(ferry_client *c, unsigned peer);
+/* Sends the registrations fr_watch_resync scheduled, as far as slots
+ * allow (all at once where the transport sends without slots). */
+void fr_watch_pump(ferry_client *c);
+void fr_watch_free(ferry_client *c);
 
 /* opmsg.c: public operations and wire messages, both ways. Only the
  * fields every mode carries the same; where a PUT's or GET's bytes travel

@@ -113,7 +113,9 @@ static int encode(struct req *r, fr_msg *m)
 
 /* Queues a HELLO to server i ahead of the next request: messages from one
  * sender arrive in order, so by that request the server knows us. Nobody
- * waits for it; its reply refreshes what the server told us. */
+ * waits for it; its reply refreshes what the server told us. A server
+ * that restarted also forgot our watches: they are registered again
+ * (after the HELLO), and each gets a LOST event for what it missed. */
 static void greet(ferry_client *c, unsigned i)
 {
 	struct req *r = fr_req_get(c, i, 1);
@@ -131,8 +133,10 @@ static void greet(ferry_client *c, unsigned i)
 	m.blob[0] = addr;
 	if (fr_fab_getname(c->direct->fab, addr, &alen) == 0) {
 		m.w[FR_HELLO_ADDRLEN] = alen;
-		if (encode(r, &m) == 0 && post(c, r) == 0)
+		if (encode(r, &m) == 0 && post(c, r) == 0) {
+			fr_watch_resync(c, i);
 			return;
+		}
 	}
 	fr_client_sent(c, r, FERRY_EUNREACH);
 }
@@ -178,10 +182,11 @@ static int d_progress(ferry_client *c, int timeout_ms)
 		on_completion(c, &comps[i]);
 	/* Waiting for a reply: sleep on the wait descriptor. A provider
 	 * without one (shm) also needs this side to make progress for the
-	 * server's transfers to move, so a waiting client keeps polling
-	 * there, yielding the core to anyone who wants it. */
+	 * server's transfers to move, so a client waiting for a reply keeps
+	 * polling there, yielding the core to anyone who wants it; one that
+	 * only waits for events sleeps a little at a time. */
 	if (n <= 0 && timeout_ms > 0) {
-		if (fr_fab_fd(c->direct->fab) >= 0)
+		if (fr_fab_fd(c->direct->fab) >= 0 || !c->inflight)
 			fr_fab_wait(c->direct->fab, timeout_ms);
 		else
 			sched_yield();

@@ -85,8 +85,13 @@ static int s_progress(ferry_client *c, int timeout_ms)
 	struct pollfd p = {.fd = s->fd, .events = POLLIN};
 	int frames = 0;
 
-	if (s->fd < 0)
+	if (s->fd < 0) {
+		/* Disconnected: nothing can arrive until the next call
+		 * reconnects; a caller waiting for events sleeps meanwhile. */
+		if (timeout_ms > 0)
+			poll(NULL, 0, timeout_ms);
 		return 0;
+	}
 	if (timeout_ms > 0 && poll(&p, 1, timeout_ms) <= 0)
 		return 0;
 	for (;;) {
@@ -203,6 +208,11 @@ static int send_frame(ferry_client *c, fr_msg *m, int passfd)
 	if (rc) /* a partial frame leaves the stream unusable */
 		disconnect(c, rc);
 	return rc;
+}
+
+static int s_send_noreply(ferry_client *c, fr_msg *m)
+{
+	return send_frame(c, m, -1);
 }
 
 static int s_send(ferry_client *c, struct req *r, fr_msg *m)
@@ -380,7 +390,9 @@ static int dial(struct fr_stream *s)
 }
 
 /* Connects, says HELLO (which tells the inline threshold and the largest
- * value), and attaches every arena this client already has. */
+ * value), attaches every arena this client already has, and registers
+ * every watch again, before any other request: a new proxy knows none of
+ * them (and each gets a LOST event for what it missed meanwhile). */
 static int reconnect(ferry_client *c)
 {
 	struct fr_stream *s = c->stream;
@@ -398,6 +410,10 @@ static int reconnect(ferry_client *c)
 	for (struct sregion *g = s->regions; !rc && g; g = g->next)
 		rc = attach(c, g);
 	s->connecting = 0;
+	if (!rc) {
+		fr_watch_resync(c, 0);
+		fr_watch_pump(c);
+	}
 	if (rc && s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
@@ -448,6 +464,7 @@ static const struct fr_transport stream_tp = {
 	.alloc = s_alloc,
 	.free = s_free,
 	.close = s_close,
+	.send_noreply = s_send_noreply,
 };
 
 int fr_stream_open(ferry_client *c, const ferry_opts *o, const char *url)

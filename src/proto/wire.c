@@ -7,8 +7,10 @@
 
 /* The shape of each message: how many words, and which word holds the
  * length of each blob (-1: no such blob). `keyed` marks blob 0 as a key
- * (1..FERRY_KEY_MAX bytes); `key2` marks blob 1 as an optional key
- * (0..FERRY_KEY_MAX). A PUT's value blob is present only with FR_F_INLINE. */
+ * (1..FERRY_KEY_MAX bytes); `key2` marks both blobs as optional keys
+ * (0..FERRY_KEY_MAX each: a LIST's prefix and cursor, a WATCH's prefix,
+ * an EVENT's key, empty only for LOST). A PUT's value blob is present
+ * only with FR_F_INLINE. */
 struct shape {
 	uint8_t words;
 	int8_t blob_word[FR_MAX_BLOBS];
@@ -44,7 +46,7 @@ static const struct {
 	[FR_OP_WATCH] = {"WATCH", {2, {FR_WATCH_PLEN, -1}, 0, 1},
 			 {0, NOBLOB, 0, 0}},
 	[FR_OP_UNWATCH] = {"UNWATCH", {1, NOBLOB, 0, 0}, {0, NOBLOB, 0, 0}},
-	[FR_OP_EVENT] = {"EVENT", {3, {FR_EVENT_KLEN, -1}, 1, 0},
+	[FR_OP_EVENT] = {"EVENT", {3, {FR_EVENT_KLEN, -1}, 0, 1},
 			 {0, NOBLOB, 0, 0}},
 };
 
@@ -220,6 +222,13 @@ int fr_msg_decode(const void *buf, size_t len, fr_msg *m, const char **why)
 	if (m->h.opcode == FR_OP_EXPIRE && !(m->h.flags & FR_F_REPLY) &&
 	    !fr_expire_cond_ok(m->w[FR_EXPIRE_COND]))
 		FAIL("unknown or contradictory EXPIRE conditions");
+	if (m->h.opcode == FR_OP_EVENT && !(m->h.flags & FR_F_REPLY)) {
+		if (m->w[FR_EVENT_KIND] < FERRY_EV_SET ||
+		    m->w[FR_EVENT_KIND] > FERRY_EV_LOST)
+			FAIL("unknown event kind");
+		if ((m->blen[0] == 0) != (m->w[FR_EVENT_KIND] == FERRY_EV_LOST))
+			FAIL("event key missing, or given with LOST");
+	}
 	return 0;
 }
 

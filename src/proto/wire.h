@@ -49,7 +49,8 @@ enum fr_opcode {
 			    id the sender chose */
 	FR_OP_UNWATCH,   /* words: id */
 	FR_OP_EVENT,     /* to a watcher, unsolicited (never a reply):
-			    words: id kind klen; blob: key */
+			    words: id kind klen; blob: key (empty only for
+			    kind FERRY_EV_LOST) */
 	FR_OP_COUNT
 };
 

@@ -17,6 +17,7 @@
 #include "fabric/fab.h"
 #include "ferry.h"
 #include "proto/wire.h"
+#include "server/events.h"
 #include "server/store.h"
 
 #define WHO "ferry-server"
@@ -69,6 +70,7 @@ struct server {
 	fr_server_opts o;
 	fr_fab *fab;
 	fr_store *store;
+	fr_events *events; /* watches, and the events sent to watchers */
 	void *arena;
 	fr_mr arena_mr;
 	uint8_t *msgs;
@@ -123,6 +125,11 @@ static int known(const struct server *sv, fi_addr_t a)
 {
 	return a != FI_ADDR_NOTAVAIL && a != sv->self && a < sv->peer_cap &&
 	       sv->peers[a].live;
+}
+
+static int known_cb(void *sv, fi_addr_t a)
+{
+	return known(sv, a);
 }
 
 /* Sends rep to the slot's peer; the slot is reposted when the send
@@ -217,10 +224,13 @@ static int hello(struct server *sv, struct slot *s)
 	return 0;
 }
 
+/* Forgets a peer: its address, and its watches with the events queued
+ * for them. */
 static void bye(struct server *sv, fi_addr_t src)
 {
 	if (!known(sv, src))
 		return;
+	fr_events_forget(sv->events, src);
 	fr_fab_remove(sv->fab, src);
 	sv->peers[src].live = 0;
 	sv->npeers--;
@@ -404,6 +414,14 @@ static int op_simple(struct server *sv, struct slot *s)
 		meta_words(&rep, o);
 		fr_store_release(sv->store, o);
 		break;
+	case FR_OP_WATCH:
+		rc = fr_events_watch(sv->events, s->peer, q->w[FR_WATCH_ID],
+				     !!(q->h.flags & FR_F_EXACT), q->blob[0],
+				     q->blen[0]);
+		break;
+	case FR_OP_UNWATCH:
+		fr_events_unwatch(sv->events, s->peer, q->w[FR_UNWATCH_ID]);
+		break;
 	case FR_OP_EXPIRE:
 		rc = fr_store_expire(sv->store, q->blob[0], q->blen[0],
 				     q->w[FR_EXPIRE_EXPIRE],
@@ -543,10 +561,23 @@ static void on_rma(struct server *sv, struct slot *s, const fr_comp *c)
 static void on_completion(struct server *sv, const fr_comp *c)
 {
 	struct slot_ctx *x = (struct slot_ctx *)c->ctx;
+	fi_addr_t broken;
 	struct slot *s;
 
 	if (!x)
 		return;
+	if (fr_events_complete(sv->events, c, &broken)) {
+		/* An event that could not be delivered: the watcher is gone
+		 * or its connection broke, and tcp;ofi_rxm in libfabric 1.17
+		 * crashes on the next send over a broken connection (see
+		 * on_rma). Forget it; a live one greets us again. */
+		if (known(sv, broken)) {
+			fr_log(WHO, "forgetting a watcher: %s",
+			       fr_fab_error(sv->fab));
+			bye(sv, broken);
+		}
+		return;
+	}
 	s = x->slot;
 	if (x == &s->rx)
 		on_request(sv, s, c);
@@ -613,6 +644,13 @@ static int setup(struct server *sv)
 		fr_log(WHO, "cannot set up the store: %s", ferry_strerror(rc));
 		return rc;
 	}
+	rc = fr_events_new(&sv->events, sv->fab, known_cb, sv);
+	if (rc) {
+		fr_log(WHO, "cannot set up event buffers: %s",
+		       ferry_strerror(rc));
+		return rc;
+	}
+	fr_store_on_event(sv->store, fr_events_emit, sv->events);
 	sv->msgs = aligned_alloc(4096, msg_bytes);
 	sv->slots = calloc(sv->o.slots, sizeof(*sv->slots));
 	if (!sv->msgs || !sv->slots)
@@ -710,7 +748,10 @@ static void loop(struct server *sv)
 
 	for (;;) {
 		int wake = reap(sv);
+		int ev_wake = fr_events_flush(sv->events);
 		int n = fr_fab_poll(sv->fab, comps, 64);
+		if (ev_wake >= 0 && ev_wake < wake)
+			wake = ev_wake;
 		for (int i = 0; i < n; i++)
 			on_completion(sv, &comps[i]);
 		if (n > 0) {
@@ -750,6 +791,7 @@ static void loop(struct server *sv)
 static void teardown(struct server *sv)
 {
 	fr_store_free(&sv->store);
+	fr_events_free(&sv->events);
 	fr_mr_close(&sv->msg_mr);
 	fr_mr_close(&sv->arena_mr);
 	fr_fab_close(&sv->fab);

@@ -20,6 +20,8 @@ struct fr_store {
 	uint64_t next_version;
 	uint64_t (*clock)(void *arg);
 	void *clock_arg;
+	fr_store_event_fn on_event;
+	void *event_arg;
 };
 
 static uint64_t wall_ms(void *arg)
@@ -82,6 +84,18 @@ uint64_t fr_store_now_ms(fr_store *s)
 	return s->clock(s->clock_arg);
 }
 
+void fr_store_on_event(fr_store *s, fr_store_event_fn fn, void *arg)
+{
+	s->on_event = fn;
+	s->event_arg = arg;
+}
+
+static void emit(fr_store *s, int kind, const void *key, size_t klen)
+{
+	if (s->on_event)
+		s->on_event(s->event_arg, kind, key, klen);
+}
+
 void fr_store_set_next_version(fr_store *s, uint64_t v)
 {
 	s->next_version = v;
@@ -115,8 +129,11 @@ static void unpublished(fr_store *s, fr_obj *o)
 	fr_store_release(s, o);
 }
 
-static void remove_key(fr_store *s, fr_obj *o)
+/* Removes o's key, telling watchers why (kind), while the key is still
+ * the index's. */
+static void remove_key(fr_store *s, fr_obj *o, int kind)
 {
+	emit(s, kind, o->key, o->klen);
 	fr_index_del(s->index, o->key, o->klen);
 	unpublished(s, o);
 }
@@ -128,7 +145,7 @@ static fr_obj *live(fr_store *s, const void *key, size_t klen)
 	fr_obj *o = fr_index_get(s->index, key, klen);
 
 	if (o && expired(o, fr_store_now_ms(s))) {
-		remove_key(s, o);
+		remove_key(s, o, FERRY_EV_EXPIRED);
 		o = NULL;
 	}
 	return o;
@@ -197,8 +214,9 @@ void fr_store_abort(fr_store *s, fr_obj *o)
 	fr_store_release(s, o);
 }
 
-int fr_store_commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
-		    const fr_put_args *a, uint64_t *version)
+/* fr_store_commit, reporting a published value as kind. */
+static int commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
+		  const fr_put_args *a, uint64_t *version, int kind)
 {
 	fr_obj *cur;
 	void *old = NULL;
@@ -218,7 +236,7 @@ int fr_store_commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
 	if (expired(o, fr_store_now_ms(s))) {
 		/* Written and expired at once: what remains is no key. */
 		if (cur)
-			remove_key(s, cur);
+			remove_key(s, cur, FERRY_EV_DEL);
 		fr_store_abort(s, o);
 		return 0;
 	}
@@ -237,10 +255,17 @@ int fr_store_commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
 		fr_ttl_push(&s->ttl, o);
 	if (old)
 		unpublished(s, old);
+	emit(s, kind, kept, klen);
 	return 0;
 fail:
 	fr_store_abort(s, o);
 	return rc;
+}
+
+int fr_store_commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
+		    const fr_put_args *a, uint64_t *version)
+{
+	return commit(s, key, klen, o, a, version, FERRY_EV_SET);
 }
 
 fr_obj *fr_store_get(fr_store *s, const void *key, size_t klen)
@@ -261,7 +286,7 @@ int fr_store_del(fr_store *s, const void *key, size_t klen,
 		return FERRY_ENOENT;
 	if (if_version && o->version != if_version)
 		return FERRY_ECHANGED;
-	remove_key(s, o);
+	remove_key(s, o, FERRY_EV_DEL);
 	return 0;
 }
 
@@ -288,21 +313,27 @@ int fr_store_expire(fr_store *s, const void *key, size_t klen,
 	    ((cond & FR_EXPIRE_LT) && !later(cur, expire_ms)) ||
 	    (!expire_ms && !cur))
 		return 0;
+	*changed = 1;
 	if (past(expire_ms, fr_store_now_ms(s))) {
-		remove_key(s, o);
-	} else if (!expire_ms) {
+		remove_key(s, o, FERRY_EV_DEL);
+		return 0;
+	}
+	if (!expire_ms) {
 		fr_ttl_remove(&s->ttl, o);
 		o->expire_ms = 0;
 	} else if (cur) {
 		o->expire_ms = expire_ms;
 		fr_ttl_update(&s->ttl, o);
 	} else {
-		if (fr_ttl_reserve(&s->ttl))
+		if (fr_ttl_reserve(&s->ttl)) {
+			*changed = 0;
 			return FERRY_ENOMEM;
+		}
 		o->expire_ms = expire_ms;
 		fr_ttl_push(&s->ttl, o);
 	}
-	*changed = 1;
+	emit(s, expire_ms ? FERRY_EV_EXPIRE : FERRY_EV_PERSIST, o->key,
+	     o->klen);
 	return 0;
 }
 
@@ -313,7 +344,7 @@ size_t fr_store_reap(fr_store *s, size_t max)
 	fr_obj *o;
 
 	while (n < max && (o = fr_ttl_min(&s->ttl)) && expired(o, now)) {
-		remove_key(s, o);
+		remove_key(s, o, FERRY_EV_EXPIRED);
 		n++;
 	}
 	return n;
@@ -357,12 +388,13 @@ int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
 		memcpy(cur->data, digits, size);
 		cur->ctime_ns = fr_wall_ns();
 		cur->version = new_version(s);
+		emit(s, FERRY_EV_INCR, cur->key, cur->klen);
 	} else {
 		rc = fr_store_prepare(s, size, &o);
 		if (rc)
 			return rc;
 		memcpy(o->data, digits, size);
-		rc = fr_store_commit(s, key, klen, o, &keep, NULL);
+		rc = commit(s, key, klen, o, &keep, NULL, FERRY_EV_INCR);
 		if (rc)
 			return rc;
 	}

@@ -18,6 +18,10 @@
  * ordered by expiry (ttl.h), so the server reclaims memory with no request
  * arriving and without scanning the keys.
  *
+ * Changes: every change to a key is reported to one callback (if set), as
+ * a FERRY_EV_* kind and the key, so that the server can tell watchers
+ * (watch.h, events.h) without the store knowing about them.
+ *
  * Owner: the server's event-loop thread. Not thread-safe.
  */
 #ifndef FR_STORE_H
@@ -57,6 +61,18 @@ void fr_store_free(fr_store **s);
  * tests. */
 void fr_store_set_clock(fr_store *s, uint64_t (*now_ms)(void *arg),
 			void *arg);
+
+/* Tells fn (NULL: nobody) about every change, at the moment it happens:
+ * FERRY_EV_SET when a PUT publishes a value, FERRY_EV_INCR when a counter
+ * changes, FERRY_EV_DEL when a DEL removes a key, or a PUT or EXPIRE with
+ * a time already past does, FERRY_EV_EXPIRED when an expired value is
+ * freed (by the first operation that meets it, or by fr_store_reap),
+ * FERRY_EV_EXPIRE when EXPIRE sets an expiry and FERRY_EV_PERSIST when it
+ * removes one. key is valid only during the call; fn must not call the
+ * store. */
+typedef void (*fr_store_event_fn)(void *arg, int kind, const void *key,
+				  size_t klen);
+void fr_store_on_event(fr_store *s, fr_store_event_fn fn, void *arg);
 
 /* Sets the version the next write gets (0 is skipped), for tests. */
 void fr_store_set_next_version(fr_store *s, uint64_t v);

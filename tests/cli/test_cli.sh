@@ -30,7 +30,7 @@ help_ok "$BIN/ferry-server" "ferry-server --help" --help
 if [ -x "$BIN/ferry-proxy" ]; then
 	help_ok "$BIN/ferry-proxy" "ferry-proxy --help" --help
 fi
-for cmd in put get rm ls expire stat cluster bench; do
+for cmd in put get rm ls expire stat wait watch cluster bench; do
 	help_ok "$BIN/ferry" "ferry $cmd --help" "$cmd" --help
 done
 help_ok "$BIN/ferry" "ferry cluster up --help" cluster up --help
@@ -225,6 +225,139 @@ expect 0 "ls after rm" f ls ls/
 printf 'ls/ab\nls/c\n' >"$TMP/want"
 cmp -s "$TMP/want" "$TMP/out" && ok "ls no longer lists removed keys" ||
 	not_ok "ls no longer lists removed keys"
+
+# ---- waiting and watching ----------------------------------------------------
+
+# bounded_wait PID SECONDS: waits for a background process we started; its
+# exit status, or 124 if it is still running then (it is killed).
+bounded_wait() {
+	local pid=$1 i
+	for i in $(seq 1 $(($2 * 10))); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
+}
+
+# wait_tests LABEL [--direct]: ferry wait, woken by a put from another
+# process, and its time-out.
+wait_tests() {
+	local label=$1 rc
+	shift
+	expect 1 "wait --timeout 300ms on a missing key exits 1 ($label)" \
+		f "$@" wait wait/missing --timeout 300ms
+	grep -q "still missing after 300ms" "$TMP/err" &&
+		ok "... saying it is still missing ($label)" ||
+		not_ok "... saying it is still missing ($label)"
+	expect 0 "wait on an existing key exits 0 at once ($label)" \
+		f "$@" wait greeting --timeout 5s
+	timeout "$CMD_TIMEOUT" "$BIN/ferry" "$@" wait "wait/bg/$label" \
+		>"$TMP/wait.out" 2>"$TMP/wait.err" &
+	local wpid=$!
+	pids+=("$wpid")
+	sleep 1.5
+	if kill -0 "$wpid" 2>/dev/null; then
+		ok "wait blocks while the key is missing ($label)"
+	else
+		not_ok "wait blocks while the key is missing ($label)" \
+			"it exited: $(cat "$TMP/wait.err")"
+	fi
+	expect 0 "put from another process" f put "wait/bg/$label" <"$TMP/small"
+	bounded_wait "$wpid" 10
+	rc=$?
+	[ "$rc" -eq 0 ] && ok "the put wakes the waiter, exit 0 ($label)" ||
+		not_ok "the put wakes the waiter, exit 0 ($label)" \
+			"exit status $rc: $(cat "$TMP/wait.err")"
+}
+
+wait_tests direct --direct
+# The node proxy serves waits once it relays WATCH (src/proxy).
+f wait wait/probe --timeout 0
+if grep -q "protocol error" "$TMP/err"; then
+	skip "wait through the node proxy" "the proxy does not relay WATCH yet"
+else
+	wait_tests proxy
+fi
+
+expect 2 "wait without a key is a usage error" f wait
+expect 2 "wait with a bad --timeout is a usage error" f wait k --timeout 5x
+expect 2 "watch --count 0 is a usage error" f watch w/ --count 0
+expect 2 "watch --exact of an empty key is a usage error" f watch --exact ""
+
+# A watch over the fabric: it is ready once an event of a sync key comes
+# back; then every kind of change shows, in order, keys escaped.
+timeout "$CMD_TIMEOUT" "$BIN/ferry" --direct watch wt/ --timeout 40s \
+	>"$TMP/watch.out" 2>"$TMP/watch.err" &
+wpid=$!
+pids+=("$wpid")
+synced=0
+for i in $(seq 1 100); do
+	printf '%s' "$i" | timeout "$CMD_TIMEOUT" "$BIN/ferry" put wt/sync || true
+	if grep -q '^set wt/sync$' "$TMP/watch.out" 2>/dev/null; then
+		synced=1
+		break
+	fi
+	sleep 0.2
+done
+[ "$synced" -eq 1 ] && ok "watch reports a put (set KEY)" ||
+	not_ok "watch reports a put (set KEY)" "$(cat "$TMP/watch.err")"
+f put wt/a <"$TMP/small"
+f expire wt/a 5m
+f expire wt/a --persist
+f rm wt/a
+odd=$(printf 'wt/x\001y\\z')
+f put --ttl 300ms "$odd" <"$TMP/small"
+cat >"$TMP/want" <<'WANT'
+set wt/a
+expire wt/a
+persist wt/a
+del wt/a
+set wt/x\x01y\\z
+expired wt/x\x01y\\z
+WANT
+for i in $(seq 1 50); do
+	grep -v '^set wt/sync$' "$TMP/watch.out" >"$TMP/got"
+	cmp -s "$TMP/want" "$TMP/got" && break
+	sleep 0.2
+done
+cmp -s "$TMP/want" "$TMP/got" &&
+	ok "watch prints set, expire, persist, del, set, expired in order, escaped" ||
+	not_ok "watch prints set, expire, persist, del, set, expired in order, escaped" \
+		"got: $(tr '\n' '|' <"$TMP/got")"
+kill "$wpid" 2>/dev/null
+wait "$wpid" 2>/dev/null
+
+expect 0 "watch --timeout with nothing happening exits 0" \
+	f --direct watch quiet/ --timeout 300ms
+[ ! -s "$TMP/out" ] && ok "... and prints nothing" || not_ok "... and prints nothing"
+expect 1 "watch --count 1 --timeout 300ms with nothing happening exits 1" \
+	f --direct watch quiet/ --count 1 --timeout 300ms
+grep -q "0 of 1 events" "$TMP/err" && ok "... saying how many came" ||
+	not_ok "... saying how many came"
+
+# --exact and --count: only the key itself, and it stops after N events.
+timeout "$CMD_TIMEOUT" "$BIN/ferry" --direct watch --exact wc/k --count 2 \
+	--timeout 40s >"$TMP/watch.out" 2>"$TMP/watch.err" &
+wpid=$!
+pids+=("$wpid")
+for i in $(seq 1 200); do
+	kill -0 "$wpid" 2>/dev/null || break
+	f put wc/kk <"$TMP/small"
+	f put wc/k <"$TMP/small"
+	sleep 0.1
+done
+bounded_wait "$wpid" 10
+rc=$?
+[ "$rc" -eq 0 ] && [ "$(grep -c '^set wc/k$' "$TMP/watch.out")" -eq 2 ] &&
+	[ "$(wc -l <"$TMP/watch.out")" -eq 2 ] &&
+	ok "watch --exact --count 2 prints 2 events of the key only, exit 0" ||
+	not_ok "watch --exact --count 2 prints 2 events of the key only, exit 0" \
+		"exit status $rc: $(tr '\n' '|' <"$TMP/watch.out")"
 
 # ---- down -------------------------------------------------------------------------------
 

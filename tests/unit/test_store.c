@@ -4,8 +4,9 @@
  * references keeping replaced and deleted values alive, counters, a full
  * arena that keeps earlier data intact, the value size limit, paged
  * listing; expiry on a fake clock (lazy and active reclaim, KEEPTTL, INCR,
- * EXPIRE's NX/XX/GT/LT), version-conditional writes and deletes, and the
- * expiry heap's order under many keys.
+ * EXPIRE's NX/XX/GT/LT), version-conditional writes and deletes, the
+ * expiry heap's order under many keys, and the change reported for every
+ * kind of change (and none for what changed nothing).
  */
 #include "harness.h"
 
@@ -990,6 +991,151 @@ static void test_reap_order(void **state)
 	fx_free(&f);
 }
 
+/* ---- changes reported to watchers ------------------------------------- */
+
+struct changes {
+	int n;
+	int kind[32];
+	char key[32][16];
+};
+
+static void record(void *arg, int kind, const void *key, size_t klen)
+{
+	struct changes *c = arg;
+
+	assert_true(c->n < 32 && klen < 16);
+	c->kind[c->n] = kind;
+	memcpy(c->key[c->n], key, klen);
+	c->key[c->n][klen] = '\0';
+	c->n++;
+}
+
+/* The changes since the last call must be exactly kinds on keys. */
+static void changed(struct changes *c, int n, const int *kinds,
+		    const char *const *keys)
+{
+	if (c->n != n)
+		fail_msg("%d changes reported, expected %d (first: %d on %s)",
+			 c->n, n, c->n ? c->kind[0] : 0,
+			 c->n ? c->key[0] : "-");
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(c->kind[i], kinds[i]);
+		assert_string_equal(c->key[i], keys[i]);
+	}
+	c->n = 0;
+}
+
+#define CHANGED(c, ...)                                                        \
+	do {                                                                   \
+		static const struct {                                          \
+			int kind;                                              \
+			const char *key;                                       \
+		} want_[] = {__VA_ARGS__};                                     \
+		int k_[32];                                                    \
+		const char *s_[32];                                            \
+		for (size_t i_ = 0; i_ < FR_ARRAY_LEN(want_); i_++) {          \
+			k_[i_] = want_[i_].kind;                               \
+			s_[i_] = want_[i_].key;                                \
+		}                                                              \
+		changed((c), (int)FR_ARRAY_LEN(want_), k_, s_);                \
+	} while (0)
+#define NOTHING(c) changed((c), 0, NULL, NULL)
+
+static void test_change_events(void **state)
+{
+	struct fixture f = fx_clocked(1 * MiB);
+	struct changes c = {0};
+	int64_t out;
+	int ch;
+	fr_obj *o;
+
+	fr_store_on_event(f.s, record, &c);
+	assert_int_equal(put(f.s, "a", 10, 1, 0), 0);
+	CHANGED(&c, {FERRY_EV_SET, "a"});
+	assert_int_equal(put(f.s, "a", 10, 2, FR_F_CREATE), FERRY_EEXIST);
+	assert_int_equal(put(f.s, "a", 10, 2, 0), 0); /* replace */
+	CHANGED(&c, {FERRY_EV_SET, "a"});
+	/* A prepared write that is aborted changes nothing. */
+	assert_int_equal(fr_store_prepare(f.s, 10, &o), 0);
+	fr_store_abort(f.s, o);
+	NOTHING(&c);
+
+	/* EXPIRE: set, a condition that stops it, persist, nothing to
+	 * persist, a time already past. */
+	assert_int_equal(fr_store_expire(f.s, "a", 1, 2000000, 0, &ch), 0);
+	assert_int_equal(fr_store_expire(f.s, "a", 1, 3000000, FR_EXPIRE_NX,
+					 &ch),
+			 0);
+	assert_int_equal(fr_store_expire(f.s, "a", 1, 0, 0, &ch), 0);
+	assert_int_equal(fr_store_expire(f.s, "a", 1, 0, 0, &ch), 0);
+	assert_int_equal(ch, 0);
+	CHANGED(&c, {FERRY_EV_EXPIRE, "a"}, {FERRY_EV_PERSIST, "a"});
+	assert_int_equal(fr_store_expire(f.s, "zz", 2, 2000000, 0, &ch),
+			 FERRY_ENOENT);
+	NOTHING(&c);
+
+	/* INCR: a new counter, in place, and through a new version while a
+	 * reader holds the old one; a value that is no counter: nothing. */
+	assert_int_equal(fr_store_incr(f.s, "n", 1, 1, 0, &out), 0);
+	assert_int_equal(fr_store_incr(f.s, "n", 1, 1, 0, &out), 0);
+	o = fr_store_get(f.s, "n", 1);
+	assert_int_equal(fr_store_incr(f.s, "n", 1, 1, 0, &out), 0);
+	fr_store_release(f.s, o);
+	assert_int_equal(fr_store_incr(f.s, "a", 1, 1, 0, &out),
+			 FERRY_ENOTNUM);
+	CHANGED(&c, {FERRY_EV_INCR, "n"}, {FERRY_EV_INCR, "n"},
+		{FERRY_EV_INCR, "n"});
+
+	/* DEL, a missing key, a version that differs. */
+	assert_int_equal(fr_store_del(f.s, "a", 1, 12345), FERRY_ECHANGED);
+	assert_int_equal(fr_store_del(f.s, "a", 1, 0), 0);
+	assert_int_equal(fr_store_del(f.s, "a", 1, 0), FERRY_ENOENT);
+	CHANGED(&c, {FERRY_EV_DEL, "a"});
+
+	/* A write already expired removes what was there (a delete), and
+	 * changes nothing where nothing was. */
+	assert_int_equal(put_ttl(f.s, "n", 10, 3, fake_now), 0);
+	assert_int_equal(put_ttl(f.s, "n", 10, 3, fake_now - 1), 0);
+	CHANGED(&c, {FERRY_EV_DEL, "n"});
+	/* So does an EXPIRE to a time already past. */
+	assert_int_equal(put(f.s, "p", 10, 4, 0), 0);
+	assert_int_equal(fr_store_expire(f.s, "p", 1, 5, 0, &ch), 0);
+	assert_int_equal(ch, 1);
+	CHANGED(&c, {FERRY_EV_SET, "p"}, {FERRY_EV_DEL, "p"});
+
+	/* Expiry: the first operation that meets an expired value frees it
+	 * (EXPIRED, then its own outcome), and the reaper frees the rest. */
+	assert_int_equal(put_ttl(f.s, "t", 10, 5, fake_now + 10), 0);
+	assert_int_equal(put_ttl(f.s, "u", 10, 6, fake_now + 20), 0);
+	CHANGED(&c, {FERRY_EV_SET, "t"}, {FERRY_EV_SET, "u"});
+	fake_now += 10;
+	assert_null(fr_store_get(f.s, "t", 1));
+	assert_null(fr_store_get(f.s, "t", 1));
+	CHANGED(&c, {FERRY_EV_EXPIRED, "t"});
+	fake_now += 10;
+	assert_int_equal(put(f.s, "u", 10, 7, FR_F_CREATE), 0);
+	CHANGED(&c, {FERRY_EV_EXPIRED, "u"}, {FERRY_EV_SET, "u"});
+	assert_int_equal(put_ttl(f.s, "r", 10, 8, fake_now + 5), 0);
+	assert_int_equal(put_ttl(f.s, "s", 10, 9, fake_now + 6), 0);
+	c.n = 0;
+	fake_now += 10;
+	assert_int_equal(fr_store_reap(f.s, 10), 2);
+	CHANGED(&c, {FERRY_EV_EXPIRED, "r"}, {FERRY_EV_EXPIRED, "s"});
+	/* Listing skips expired keys without freeing them: no change. */
+	assert_int_equal(put_ttl(f.s, "v", 10, 10, fake_now + 1), 0);
+	c.n = 0;
+	fake_now += 1;
+	char keys[8][32];
+	int more;
+	list_page(f.s, "", NULL, 0, 8, keys, &more, FR_MSG_SIZE);
+	NOTHING(&c);
+	/* Nobody listening: nothing is called. */
+	fr_store_on_event(f.s, NULL, NULL);
+	assert_int_equal(fr_store_reap(f.s, 10), 1);
+	NOTHING(&c);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1009,6 +1155,7 @@ int main(void)
 	    cmocka_unit_test(test_conditional),
 	    cmocka_unit_test(test_expire_conditions),
 	    cmocka_unit_test(test_reap_order),
+	    cmocka_unit_test(test_change_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

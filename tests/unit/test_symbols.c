@@ -50,6 +50,8 @@ static void test_api_present(void **state)
 		"ferry_incr",    "ferry_submit", "ferry_poll",
 		"ferry_batch",   "ferry_strerror", "ferry_alloc",
 		"ferry_cluster_stat", "ferry_expire",
+		"ferry_watch",   "ferry_unwatch", "ferry_event_next",
+		"ferry_wait",
 	};
 	char cmd[4200], out[65536] = {0};
 	size_t len = 0, r;

@@ -8,7 +8,9 @@
  * length, so valgrind or ASan catch any overread: run
  * `valgrind build/tests/test_wire` after changing wire.c). It also checks
  * that every field of a ferry_op crosses the wire both ways, as the proxy
- * relays it (client/opmsg.c).
+ * relays it (client/opmsg.c). WATCH, UNWATCH and EVENT: prefixes of 0 to
+ * 1024 bytes, every event kind, LOST with no key and no other kind
+ * without one.
  */
 #include "harness.h"
 
@@ -742,6 +744,24 @@ static size_t corpus(uint8_t out[][2048], size_t *lens)
 	fr_msg_init(&m, FR_OP_EXPIRE, FR_F_REPLY, 19);
 	m.w[FR_EXPIRE_R_CHANGED] = 1;
 	ADD();
+	fr_msg_init(&m, FR_OP_WATCH, FR_F_EXACT, 20);
+	m.w[FR_WATCH_PLEN] = 3;
+	m.w[FR_WATCH_ID] = 77;
+	m.blob[0] = key;
+	ADD();
+	fr_msg_init(&m, FR_OP_UNWATCH, 0, 21);
+	m.w[FR_UNWATCH_ID] = 77;
+	ADD();
+	fr_msg_init(&m, FR_OP_EVENT, 0, 0);
+	m.w[FR_EVENT_ID] = 77;
+	m.w[FR_EVENT_KIND] = FERRY_EV_SET;
+	m.w[FR_EVENT_KLEN] = 4;
+	m.blob[0] = key;
+	ADD();
+	fr_msg_init(&m, FR_OP_EVENT, 0, 0);
+	m.w[FR_EVENT_ID] = 77;
+	m.w[FR_EVENT_KIND] = FERRY_EV_LOST;
+	ADD();
 #undef ADD
 	return n;
 }
@@ -990,6 +1010,64 @@ static void test_op_mapping(void **state)
 	assert_int_equal(fr_op_from_request(&m, &o), FERRY_EPROTO);
 }
 
+/* WATCH, UNWATCH and EVENT, both good and bad. */
+static void test_watch_messages(void **state)
+{
+	fr_msg m;
+	size_t n;
+
+	setup_bytes();
+	/* A prefix of 0 to 1024 bytes; with FR_F_EXACT, a key. */
+	size_t plens[] = {0, 1, FERRY_KEY_MAX};
+	for (size_t i = 0; i < FR_ARRAY_LEN(plens); i++) {
+		fr_msg_init(&m, FR_OP_WATCH, i ? FR_F_EXACT : 0, 30);
+		m.w[FR_WATCH_PLEN] = plens[i];
+		m.w[FR_WATCH_ID] = UINT64_MAX - i;
+		m.blob[0] = key;
+		assert_int_equal(round_trip(&m),
+				 FR_HDR_SIZE + 16 + plens[i]);
+	}
+	m.w[FR_WATCH_PLEN] = FERRY_KEY_MAX + 1;
+	n = fr_msg_encode(&m, buf, sizeof(buf));
+	expect_eproto(buf, n, "WATCH prefix of 1025 bytes");
+	fr_msg_init(&m, FR_OP_WATCH, FR_F_REPLY, 31);
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE);
+	fr_msg_init(&m, FR_OP_UNWATCH, 0, 32);
+	m.w[FR_UNWATCH_ID] = 5;
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE + 8);
+	fr_msg_init(&m, FR_OP_UNWATCH, FR_F_REPLY, 33);
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE);
+
+	/* Every kind with a key; LOST without one. */
+	for (int k = FERRY_EV_SET; k <= FERRY_EV_LOST; k++) {
+		size_t klen = k == FERRY_EV_LOST ? 0 : (size_t)k * 100;
+		fr_msg_init(&m, FR_OP_EVENT, 0, 0);
+		m.w[FR_EVENT_ID] = 9;
+		m.w[FR_EVENT_KIND] = (uint64_t)k;
+		m.w[FR_EVENT_KLEN] = klen;
+		m.blob[0] = key;
+		assert_int_equal(round_trip(&m), FR_HDR_SIZE + 24 + klen);
+	}
+	fr_msg_init(&m, FR_OP_EVENT, 0, 0);
+	m.w[FR_EVENT_KIND] = FERRY_EV_SET;
+	m.blob[0] = key;
+	n = fr_msg_encode(&m, buf, sizeof(buf));
+	expect_eproto(buf, n, "SET event without a key");
+	m.w[FR_EVENT_KLEN] = FERRY_KEY_MAX + 1;
+	n = fr_msg_encode(&m, buf, sizeof(buf));
+	expect_eproto(buf, n, "event key of 1025 bytes");
+	m.w[FR_EVENT_KLEN] = 1;
+	m.w[FR_EVENT_KIND] = FERRY_EV_LOST;
+	n = fr_msg_encode(&m, buf, sizeof(buf));
+	expect_eproto(buf, n, "LOST event with a key");
+	static const uint64_t bad_kinds[] = {0, FERRY_EV_LOST + 1, UINT64_MAX};
+	for (size_t i = 0; i < FR_ARRAY_LEN(bad_kinds); i++) {
+		m.w[FR_EVENT_KIND] = bad_kinds[i];
+		n = fr_msg_encode(&m, buf, sizeof(buf));
+		expect_eproto(buf, n, "unknown event kind");
+	}
+}
+
 static void test_op_names(void **state)
 {
 	assert_string_equal(fr_op_name(FR_OP_PUT), "PUT");
@@ -1016,6 +1094,7 @@ int main(void)
 	    cmocka_unit_test(test_list_truncated),
 	    cmocka_unit_test(test_fuzz_decode),
 	    cmocka_unit_test(test_op_mapping),
+	    cmocka_unit_test(test_watch_messages),
 	    cmocka_unit_test(test_op_names),
 	};
 

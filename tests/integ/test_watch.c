@@ -1,0 +1,533 @@
+/*
+ * Integration tests of watching keys against two real ferry-servers and
+ * a ferry-proxy (run once per provider), each case once per mode: direct,
+ * proxy-unix and proxy-tcp (named "case (mode)"). ferry_wait returns at
+ * once for a key that exists, wakes when another client writes the key
+ * (and says how long that took), and times out with FERRY_ETIMEDOUT; a
+ * prefix watch reports set, expire, persist, del, incr, a put already
+ * expired and an expiry, in order, for one key; an exact watch ignores
+ * other keys; unwatch stops events and drops queued ones; 1000 waiters
+ * on distinct keys in one client all wake; a watcher killed with SIGKILL
+ * leaves servers (and proxy) serving and other watchers hearing; events
+ * from both servers arrive; bad arguments are refused.
+ */
+#include "harness.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define TIMEOUT_MS 20000
+#define EVENT_MS 5000    /* an event that should come comes within this */
+#define QUIET_MS 300     /* an event that should not come: look this long */
+#define SHORT_MS 300     /* a short lifetime */
+#define FAR_MS 600000    /* a lifetime no test outlives */
+#define WAKE_BOUND_MS 1000 /* generous: a wake-up takes ~0.1-1 ms */
+#define WAITERS 1000
+
+static ft_cluster *cl;
+static ferry_client *cs[FT_NMODES];
+static ferry_client *writer; /* direct: another client that writes */
+
+static int setup(void **state)
+{
+	static const char *const args[] = {"--memory", "64M", NULL};
+
+	cl = ft_cluster_start(2, args);
+	ft_proxy_start(cl);
+	for (int m = 0; m < FT_NMODES; m++)
+		cs[m] = ft_connect_mode(cl, (enum ft_mode)m, TIMEOUT_MS);
+	writer = ft_connect_mode(cl, FT_DIRECT, TIMEOUT_MS);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	for (int m = 0; m < FT_NMODES; m++)
+		ferry_close(cs[m]);
+	ferry_close(writer);
+	ft_cluster_stop(cl);
+	return 0;
+}
+
+static enum ft_mode mode_of(void **state)
+{
+	return *(enum ft_mode *)*state;
+}
+
+/* "name/MODE" in key (64 bytes). */
+static const char *mkey(char *key, const char *name, enum ft_mode m)
+{
+	snprintf(key, 64, "%s/%s", name, ft_mode_name[m]);
+	return key;
+}
+
+static void put_ttl(ferry_client *c, const char *key, uint64_t expire_ms)
+{
+	ferry_op op = {.opcode = FERRY_OP_PUT, .key = key, .klen = strlen(key),
+		       .buf = "v", .len = 1, .expire_ms = expire_ms};
+
+	ft_assert_rc(ferry_batch(c, &op, 1), 0);
+}
+
+/* The next event, which must come within EVENT_MS and be kind on key. */
+static void expect_event(ferry_client *c, uint64_t watch,
+			 ferry_event_kind kind, const char *key)
+{
+	ferry_event ev;
+	int rc = ferry_event_next(c, &ev, EVENT_MS);
+
+	if (rc != 1)
+		fail_msg("no event (%d) where %d on %s was due", rc, kind, key);
+	if (ev.watch != watch || ev.kind != kind || ev.klen != strlen(key) ||
+	    memcmp(ev.key, key, ev.klen))
+		fail_msg("event %d on %.*s (watch %llx), expected %d on %s "
+			 "(watch %llx)",
+			 ev.kind, (int)ev.klen, ev.key,
+			 (unsigned long long)ev.watch, kind, key,
+			 (unsigned long long)watch);
+}
+
+static void expect_quiet(ferry_client *c)
+{
+	ferry_event ev;
+	int rc = ferry_event_next(c, &ev, QUIET_MS);
+
+	if (rc != 0)
+		fail_msg("unexpected event (%d): kind %d on %.*s", rc, ev.kind,
+			 (int)ev.klen, ev.key);
+}
+
+/* Takes whatever events earlier cases left behind. */
+static void drain(ferry_client *c)
+{
+	ferry_event ev;
+
+	while (ferry_event_next(c, &ev, 0) == 1)
+		;
+}
+
+/* ---- ferry_wait ------------------------------------------------------------ */
+
+static void test_wait_existing(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char key[64];
+	uint64_t t0;
+
+	mkey(key, "w/exists", m);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "x", 1, 0), 0);
+	t0 = ft_now_ms();
+	ft_assert_rc(ferry_wait(cs[m], key, strlen(key), TIMEOUT_MS), 0);
+	/* No limit at all works the same for a key that is there. */
+	ft_assert_rc(ferry_wait(cs[m], key, strlen(key), -1), 0);
+	if (ft_now_ms() - t0 > WAKE_BOUND_MS)
+		fail_msg("waiting for an existing key took %llu ms",
+			 (unsigned long long)(ft_now_ms() - t0));
+}
+
+struct later_put {
+	const char *key;
+	unsigned delay_ms;
+	uint64_t put_ms; /* when the put completed */
+	int rc;
+};
+
+static void *put_later(void *arg)
+{
+	struct later_put *lp = arg;
+
+	usleep(lp->delay_ms * 1000);
+	lp->rc = ferry_put(writer, lp->key, strlen(lp->key), "now", 3, 0);
+	lp->put_ms = ft_now_ms();
+	return NULL;
+}
+
+/* Another client (in another thread) writes the key while this one
+ * waits; the waiter wakes soon after the write. */
+static void test_wait_wakes(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char key[64];
+	struct later_put lp = {.key = key, .delay_ms = 200};
+	uint64_t t0, woke;
+	pthread_t th;
+	int rc;
+
+	mkey(key, "w/later", m);
+	ferry_del(writer, key, strlen(key));
+	drain(cs[m]);
+	t0 = ft_now_ms();
+	assert_int_equal(pthread_create(&th, NULL, put_later, &lp), 0);
+	rc = ferry_wait(cs[m], key, strlen(key), TIMEOUT_MS);
+	woke = ft_now_ms();
+	pthread_join(th, NULL);
+	ft_assert_rc(lp.rc, 0);
+	ft_assert_rc(rc, 0);
+	/* It waited for the put (which started 200 ms in), and woke soon
+	 * after: the put's reply and the event race, so the event may even
+	 * be first. */
+	if (woke < t0 + lp.delay_ms)
+		fail_msg("ferry_wait returned after %llu ms, before the put",
+			 (unsigned long long)(woke - t0));
+	if (woke > lp.put_ms + WAKE_BOUND_MS)
+		fail_msg("ferry_wait woke %llu ms after the put",
+			 (unsigned long long)(woke - lp.put_ms));
+	fprintf(stderr, "# %s: woke %lld ms after the put returned\n",
+		ft_mode_name[m], (long long)woke - (long long)lp.put_ms);
+	/* ferry_wait unwatched: nothing more comes for that key. */
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "again", 5, 0), 0);
+	expect_quiet(cs[m]);
+}
+
+static void test_wait_timeout(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char key[64];
+	uint64_t t0, took;
+
+	mkey(key, "w/never", m);
+	ferry_del(writer, key, strlen(key));
+	t0 = ft_now_ms();
+	ft_assert_rc(ferry_wait(cs[m], key, strlen(key), SHORT_MS),
+		     FERRY_ETIMEDOUT);
+	took = ft_now_ms() - t0;
+	if (took < SHORT_MS || took > SHORT_MS + 5000)
+		fail_msg("a %d ms wait took %llu ms", SHORT_MS,
+			 (unsigned long long)took);
+	ft_assert_rc(ferry_wait(cs[m], key, strlen(key), 0), FERRY_ETIMEDOUT);
+	/* A key deleted meanwhile is no reason to wake. */
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "x", 1, 0), 0);
+	ft_assert_rc(ferry_del(writer, key, strlen(key)), 0);
+	ft_assert_rc(ferry_wait(cs[m], key, strlen(key), 100), FERRY_ETIMEDOUT);
+}
+
+/* ferry_wait takes only its own events: those of other watches stay. */
+static void test_wait_keeps_others(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[64], other[64];
+	uint64_t w;
+
+	mkey(pfx, "wk", m);
+	strcat(pfx, "/");
+	snprintf(key, sizeof(key), "%.50sawaited", pfx);
+	snprintf(other, sizeof(other), "%.50sother", pfx);
+	ferry_del(writer, key, strlen(key));
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	ft_assert_rc(ferry_put(writer, other, strlen(other), "o", 1, 0), 0);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "k", 1, 0), 0);
+	ft_assert_rc(ferry_wait(cs[m], key, strlen(key), EVENT_MS), 0);
+	expect_event(cs[m], w, FERRY_EV_SET, other);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
+/* ---- watches ------------------------------------------------------------------ */
+
+/* Every kind of change to one key, from another client, arrives in the
+ * order the server made them. */
+static void test_prefix_order(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[64];
+	size_t kl;
+	uint64_t w;
+	int changed;
+
+	mkey(pfx, "ord", m);
+	strcat(pfx, "/");
+	snprintf(key, sizeof(key), "%.50skey", pfx);
+	kl = strlen(key);
+	ferry_del(writer, key, kl);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	ft_assert_rc(ferry_put(writer, key, kl, "a", 1, 0), 0);
+	ft_assert_rc(ferry_expire(writer, key, kl, fr_wall_ms() + FAR_MS, 0,
+				  &changed),
+		     0);
+	ft_assert_rc(ferry_expire(writer, key, kl, 0, 0, &changed), 0);
+	ft_assert_rc(ferry_del(writer, key, kl), 0);
+	ft_assert_rc(ferry_incr(writer, key, kl, 5, NULL), 0);
+	/* A put already expired removes the counter: a delete. */
+	put_ttl(writer, key, 1);
+	/* An expiry already past deletes too. */
+	ft_assert_rc(ferry_put(writer, key, kl, "b", 1, 0), 0);
+	ft_assert_rc(ferry_expire(writer, key, kl, 1, 0, &changed), 0);
+	/* And a short lifetime ends with nobody touching the key. */
+	put_ttl(writer, key, fr_wall_ms() + SHORT_MS);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	expect_event(cs[m], w, FERRY_EV_EXPIRE, key);
+	expect_event(cs[m], w, FERRY_EV_PERSIST, key);
+	expect_event(cs[m], w, FERRY_EV_DEL, key);
+	expect_event(cs[m], w, FERRY_EV_INCR, key);
+	expect_event(cs[m], w, FERRY_EV_DEL, key);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	expect_event(cs[m], w, FERRY_EV_DEL, key);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	expect_event(cs[m], w, FERRY_EV_EXPIRED, key);
+	expect_quiet(cs[m]);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
+static void test_exact_ignores_others(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char key[64], longer[80], other[64];
+	uint64_t w;
+
+	mkey(key, "ex/a", m);
+	snprintf(longer, sizeof(longer), "%sb", key);
+	mkey(other, "ex/b", m);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], key, strlen(key), FERRY_WATCH_EXACT,
+				 &w),
+		     0);
+	ft_assert_rc(ferry_put(writer, longer, strlen(longer), "1", 1, 0), 0);
+	ft_assert_rc(ferry_put(writer, other, strlen(other), "1", 1, 0), 0);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "1", 1, 0), 0);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	expect_quiet(cs[m]);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
+static void test_unwatch_stops(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[64];
+	uint64_t w;
+
+	mkey(pfx, "un", m);
+	strcat(pfx, "/");
+	snprintf(key, sizeof(key), "%.50sk", pfx);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "1", 1, 0), 0);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	/* Events queued, not yet taken, go with the watch. */
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "2", 1, 0), 0);
+	ft_assert_rc(ferry_del(writer, key, strlen(key)), 0);
+	usleep(100000);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+	expect_quiet(cs[m]);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "3", 1, 0), 0);
+	expect_quiet(cs[m]);
+	ft_assert_rc(ferry_unwatch(cs[m], w), FERRY_EINVAL);
+}
+
+/* 1000 exact watches on distinct keys, in one client: a batch of puts
+ * from another client wakes every one of them, once. */
+static void test_many_waiters(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	uint64_t *ids = calloc(WAITERS, sizeof(*ids));
+	char (*keys)[64] = calloc(WAITERS, sizeof(*keys));
+	ferry_op *ops = calloc(WAITERS, sizeof(*ops));
+	uint8_t *seen = calloc(WAITERS, 1);
+	size_t got = 0;
+	ferry_event ev;
+
+	assert_true(ids && keys && ops && seen);
+	drain(cs[m]);
+	for (int i = 0; i < WAITERS; i++) {
+		snprintf(keys[i], 64, "many/%s/%d", ft_mode_name[m], i);
+		ft_assert_rc(ferry_watch(cs[m], keys[i], strlen(keys[i]),
+					 FERRY_WATCH_EXACT, &ids[i]),
+			     0);
+		ops[i] = (ferry_op){.opcode = FERRY_OP_PUT, .key = keys[i],
+				    .klen = strlen(keys[i]), .buf = "v",
+				    .len = 1};
+	}
+	ft_assert_rc(ferry_batch(writer, ops, WAITERS), 0);
+	while (got < WAITERS) {
+		int rc = ferry_event_next(cs[m], &ev, EVENT_MS), i;
+		if (rc != 1)
+			fail_msg("%zu of %d waiters woke", got, WAITERS);
+		assert_int_equal(ev.kind, FERRY_EV_SET);
+		for (i = 0; i < WAITERS && ids[i] != ev.watch; i++)
+			;
+		assert_true(i < WAITERS);
+		assert_int_equal(ev.klen, strlen(keys[i]));
+		assert_memory_equal(ev.key, keys[i], ev.klen);
+		if (seen[i]++)
+			fail_msg("waiter %d woke twice", i);
+		got++;
+	}
+	for (int i = 0; i < WAITERS; i++)
+		ft_assert_rc(ferry_unwatch(cs[m], ids[i]), 0);
+	expect_quiet(cs[m]);
+	free(ids);
+	free(keys);
+	free(ops);
+	free(seen);
+}
+
+/* Events of keys on each of the two servers reach one prefix watch. */
+static void test_both_servers(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[2][64];
+	int have[2] = {0, 0}, seen[2] = {0, 0};
+	uint64_t w;
+
+	mkey(pfx, "both", m);
+	strcat(pfx, "/");
+	for (int i = 0; !(have[0] && have[1]) && i < 1000; i++) {
+		char k[64];
+		snprintf(k, sizeof(k), "%s%d", pfx, i);
+		unsigned s = ft_owner(cl, k, strlen(k));
+		if (!have[s]) {
+			strcpy(key[s], k);
+			have[s] = 1;
+		}
+	}
+	assert_true(have[0] && have[1]);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	for (int s = 0; s < 2; s++)
+		ft_assert_rc(ferry_put(writer, key[s], strlen(key[s]), "v", 1,
+				       0),
+			     0);
+	for (int n = 0; n < 2; n++) {
+		ferry_event ev;
+		assert_int_equal(ferry_event_next(cs[m], &ev, EVENT_MS), 1);
+		assert_int_equal(ev.kind, FERRY_EV_SET);
+		for (int s = 0; s < 2; s++)
+			if (ev.klen == strlen(key[s]) &&
+			    !memcmp(ev.key, key[s], ev.klen))
+				seen[s]++;
+	}
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[1], 1);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
+/* A watcher killed with SIGKILL, with events on their way to it: the
+ * servers (and the proxy) keep serving, and other watchers keep hearing.
+ * The child makes its own client after the fork. */
+static void test_dead_watcher(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[64];
+	int pipefd[2], status;
+	uint64_t w;
+	pid_t pid;
+	char c;
+
+	mkey(pfx, "dead", m);
+	strcat(pfx, "/");
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		ferry_opts o;
+		ferry_client *cc;
+		uint64_t id;
+		close(pipefd[0]);
+		ferry_opts_init(&o);
+		o.cluster = cl->file;
+		o.proxy = m == FT_DIRECT       ? "direct"
+			  : m == FT_PROXY_UNIX ? cl->proxy_unix
+					       : cl->proxy_tcp;
+		if (ferry_connect(&o, &cc) ||
+		    ferry_watch(cc, pfx, strlen(pfx), 0, &id))
+			_exit(1);
+		if (write(pipefd[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause(); /* never reads an event */
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		fail_msg("the watcher child could not watch");
+	}
+	close(pipefd[0]);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	/* Events flow to both, then the child dies. */
+	for (int i = 0; i < 50; i++) {
+		snprintf(key, sizeof(key), "%s%d", pfx, i);
+		ft_assert_rc(ferry_put(writer, key, strlen(key), "v", 1, 0), 0);
+		expect_event(cs[m], w, FERRY_EV_SET, key);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(key, sizeof(key), "%s%d", pfx, i % 100);
+		ft_assert_rc(ferry_put(writer, key, strlen(key), "v", 1, 0), 0);
+		expect_event(cs[m], w, FERRY_EV_SET, key);
+	}
+	for (unsigned s = 0; s < cl->n; s++)
+		assert_true(ft_server_alive(cl, s));
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
+static void test_bad_arguments(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char big[FERRY_KEY_MAX + 1];
+	ferry_event ev;
+	uint64_t w;
+
+	memset(big, 'k', sizeof(big));
+	ft_assert_rc(ferry_watch(cs[m], "", 0, FERRY_WATCH_EXACT, &w),
+		     FERRY_EINVAL);
+	ft_assert_rc(ferry_watch(cs[m], "a", 1, 0x80, &w), FERRY_EINVAL);
+	ft_assert_rc(ferry_watch(cs[m], "a", 1, 0, NULL), FERRY_EINVAL);
+	ft_assert_rc(ferry_watch(cs[m], NULL, 3, 0, &w), FERRY_EINVAL);
+	ft_assert_rc(ferry_watch(cs[m], big, sizeof(big), 0, &w), FERRY_E2BIG);
+	ft_assert_rc(ferry_unwatch(cs[m], 12345), FERRY_EINVAL);
+	ft_assert_rc(ferry_event_next(cs[m], NULL, 0), FERRY_EINVAL);
+	ft_assert_rc(ferry_event_next(NULL, &ev, 0), FERRY_EINVAL);
+	ft_assert_rc(ferry_wait(cs[m], "", 0, 0), FERRY_EINVAL);
+	ft_assert_rc(ferry_wait(cs[m], big, sizeof(big), 0), FERRY_E2BIG);
+	/* A watch of every key (an empty prefix) is allowed. */
+	ft_assert_rc(ferry_watch(cs[m], NULL, 0, 0, &w), 0);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CMUnitTestFunction fn;
+	} cases[] = {
+	    {"wait_existing", test_wait_existing},
+	    {"wait_wakes", test_wait_wakes},
+	    {"wait_timeout", test_wait_timeout},
+	    {"wait_keeps_others", test_wait_keeps_others},
+	    {"prefix_order", test_prefix_order},
+	    {"exact_ignores_others", test_exact_ignores_others},
+	    {"unwatch_stops", test_unwatch_stops},
+	    {"many_waiters", test_many_waiters},
+	    {"both_servers", test_both_servers},
+	    {"dead_watcher", test_dead_watcher},
+	    {"bad_arguments", test_bad_arguments},
+	};
+	static enum ft_mode modes[FT_NMODES] = {FT_DIRECT, FT_PROXY_UNIX,
+						FT_PROXY_TCP};
+	static char names[FT_NMODES * FR_ARRAY_LEN(cases)][64];
+	struct CMUnitTest tests[FT_NMODES * FR_ARRAY_LEN(cases)];
+	size_t n = 0;
+
+	for (int m = 0; m < FT_NMODES; m++)
+		for (size_t i = 0; i < FR_ARRAY_LEN(cases); i++, n++) {
+			snprintf(names[n], sizeof(names[n]), "%s (%s)",
+				 cases[i].name, ft_mode_name[m]);
+			tests[n] = (struct CMUnitTest){
+			    .name = names[n],
+			    .test_func = cases[i].fn,
+			    .initial_state = &modes[m],
+			};
+		}
+	return _cmocka_run_group_tests("test_watch", tests, n, setup,
+				       teardown);
+}
