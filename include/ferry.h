@@ -130,6 +130,10 @@ void ferry_free(ferry_client *c, void *buf);
 /* A put that replaces a value keeps that value's expiry (the op's
  * expire_ms is then ignored); a put that creates the key sets none. */
 #define FERRY_PUT_KEEPTTL 0x4u
+/* How watchers hear of the write (default FERRY_EV_SET): for front ends
+ * whose clients tell these apart, as Redis's keyspace events do. */
+#define FERRY_PUT_AS_APPEND 0x8u    /* FERRY_EV_APPEND */
+#define FERRY_PUT_AS_SETRANGE 0x10u /* FERRY_EV_SETRANGE */
 
 /* Expiry. A key may carry an expiry: an absolute time in milliseconds
  * since the Unix epoch, on the clock (CLOCK_REALTIME) of the server that
@@ -319,13 +323,17 @@ int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max);
 #define FERRY_WATCH_EXACT 0x1u
 
 typedef enum ferry_event_kind {
-	FERRY_EV_SET = 1, /* a value was written (PUT, and Redis SET etc.) */
+	FERRY_EV_SET = 1, /* a value was written (PUT, Redis SET etc.); a
+			     PUT with an expiry then reports FERRY_EV_EXPIRE
+			     too */
 	FERRY_EV_DEL,     /* deleted */
 	FERRY_EV_EXPIRED, /* gone because its expiry passed */
 	FERRY_EV_EXPIRE,  /* an expiry was set (FERRY_OP_EXPIRE) */
 	FERRY_EV_PERSIST, /* its expiry was removed */
 	FERRY_EV_INCR,    /* a counter changed (FERRY_OP_INCR) */
 	FERRY_EV_LOST,    /* events of this watch were dropped */
+	FERRY_EV_APPEND,  /* written by a PUT with FERRY_PUT_AS_APPEND */
+	FERRY_EV_SETRANGE, /* written by a PUT with FERRY_PUT_AS_SETRANGE */
 } ferry_event_kind;
 
 typedef struct ferry_event {

@@ -11,7 +11,8 @@ static const char *const kind_name[] = {
 	[FERRY_EV_SET] = "set",		[FERRY_EV_DEL] = "del",
 	[FERRY_EV_EXPIRED] = "expired", [FERRY_EV_EXPIRE] = "expire",
 	[FERRY_EV_PERSIST] = "persist", [FERRY_EV_INCR] = "incr",
-	[FERRY_EV_LOST] = "lost",
+	[FERRY_EV_LOST] = "lost",	[FERRY_EV_APPEND] = "append",
+	[FERRY_EV_SETRANGE] = "setrange",
 };
 
 /* Writes a key so that any bytes read back unambiguously, one key per

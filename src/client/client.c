@@ -251,7 +251,10 @@ static int check_op(const ferry_op *op)
 	switch (op->opcode) {
 	case FERRY_OP_PUT:
 		if (op->flags & ~(FERRY_PUT_CREATE | FERRY_PUT_REPLACE |
-				  FERRY_PUT_KEEPTTL) ||
+				  FERRY_PUT_KEEPTTL | FERRY_PUT_AS_APPEND |
+				  FERRY_PUT_AS_SETRANGE) ||
+		    (op->flags & FERRY_PUT_AS_APPEND &&
+		     op->flags & FERRY_PUT_AS_SETRANGE) ||
 		    (op->flags & (FERRY_PUT_CREATE | FERRY_PUT_REPLACE)) ==
 			(FERRY_PUT_CREATE | FERRY_PUT_REPLACE))
 			return FERRY_EINVAL;

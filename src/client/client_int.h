@@ -173,6 +173,9 @@ int fr_stream_open(ferry_client *c, const ferry_opts *o, const char *url);
 int fr_direct_add_region(ferry_client *c, void *base, size_t len);
 void fr_direct_remove_region(ferry_client *c, void *base);
 int fr_direct_fd(ferry_client *c);
+/* Before sleeping on that fd: 1 if it may sleep (the fd is armed), 0 if
+ * completions are already waiting (libfabric's fi_trywait). */
+int fr_direct_trywait(ferry_client *c);
 uint64_t fr_direct_spin_ns(ferry_client *c, unsigned spin_us);
 
 #endif

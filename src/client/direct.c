@@ -292,6 +292,11 @@ int fr_direct_fd(ferry_client *c)
 	return fr_fab_fd(c->direct->fab);
 }
 
+int fr_direct_trywait(ferry_client *c)
+{
+	return fr_fab_trywait(c->direct->fab);
+}
+
 uint64_t fr_direct_spin_ns(ferry_client *c, unsigned spin_us)
 {
 	return fr_fab_spin_ns(c->direct->fab, spin_us);

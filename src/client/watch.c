@@ -475,7 +475,7 @@ int ferry_event_next(ferry_client *c, ferry_event *ev, int timeout_ms)
 }
 
 /* What the events of watch id queued so far say about its key: 1 if it
- * was written (SET, INCR), 2 if events were lost (look again), else 0.
+ * was written (SET, INCR, APPEND, SETRANGE), 2 if events were lost (look again), else 0.
  * Takes them all off the queue; other watches' events stay. */
 static int written(struct fr_watchset *ws, uint64_t id)
 {
@@ -483,7 +483,8 @@ static int written(struct fr_watchset *ws, uint64_t id)
 	int seen = 0;
 
 	while ((e = take(ws, id))) {
-		if (e->kind == FERRY_EV_SET || e->kind == FERRY_EV_INCR)
+		if (e->kind == FERRY_EV_SET || e->kind == FERRY_EV_INCR ||
+		    e->kind == FERRY_EV_APPEND || e->kind == FERRY_EV_SETRANGE)
 			seen = 1;
 		else if (e->kind == FERRY_EV_LOST && !seen)
 			seen = 2;

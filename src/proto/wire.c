@@ -224,7 +224,7 @@ int fr_msg_decode(const void *buf, size_t len, fr_msg *m, const char **why)
 		FAIL("unknown or contradictory EXPIRE conditions");
 	if (m->h.opcode == FR_OP_EVENT && !(m->h.flags & FR_F_REPLY)) {
 		if (m->w[FR_EVENT_KIND] < FERRY_EV_SET ||
-		    m->w[FR_EVENT_KIND] > FERRY_EV_LOST)
+		    m->w[FR_EVENT_KIND] > FERRY_EV_SETRANGE)
 			FAIL("unknown event kind");
 		if ((m->blen[0] == 0) != (m->w[FR_EVENT_KIND] == FERRY_EV_LOST))
 			FAIL("event key missing, or given with LOST");

@@ -64,7 +64,9 @@ enum fr_opcode {
 #define FR_F_KEEPTTL 0x40 /* PUT: a replaced value's expiry carries over */
 #define FR_F_TEXT 0x80    /* INCR: the counter is decimal text */
 #define FR_F_EXACT 0x100  /* WATCH: the blob is a whole key, not a prefix */
-#define FR_F_KNOWN 0x1ff
+#define FR_F_AS_APPEND 0x200   /* PUT: watchers see FERRY_EV_APPEND */
+#define FR_F_AS_SETRANGE 0x400 /* PUT: watchers see FERRY_EV_SETRANGE */
+#define FR_F_KNOWN 0x7ff
 
 /* EXPIRE conditions (the request's cond word): the same bits as
  * FERRY_EXPIRE_*. NX excludes the others, GT excludes LT. */

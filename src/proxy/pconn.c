@@ -131,6 +131,7 @@ static void conn_free(fr_proxy *px, struct pconn *pc)
 		munmap(pc->regions[i].base, pc->regions[i].len);
 		px->nregions--;
 	}
+	fr_pwatch_conn_gone(px, pc);
 	if (pc->resp)
 		fr_resp_free(px, pc);
 	if (pc->prev)
@@ -552,6 +553,87 @@ static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	return 0;
 }
 
+/* A function's watch: events go to it as EVENT frames under its own id. A
+ * function that lets unread replies pile up loses events; it is told
+ * with a FERRY_EV_LOST event once it reads again. */
+struct fsub {
+	struct psub s;
+	uint64_t id;
+	int lost;
+};
+
+static void send_event(fr_proxy *px, struct pconn *pc, uint64_t id,
+		       unsigned kind, const void *key, size_t klen)
+{
+	fr_msg ev;
+
+	fr_msg_init(&ev, FR_OP_EVENT, 0, 0);
+	ev.w[FR_EVENT_ID] = id;
+	ev.w[FR_EVENT_KIND] = kind;
+	ev.w[FR_EVENT_KLEN] = klen;
+	ev.blob[0] = key;
+	send_reply(px, pc, &ev, NULL);
+}
+
+static void fsub_deliver(fr_proxy *px, struct psub *s, const ferry_event *ev)
+{
+	struct fsub *f = (struct fsub *)s;
+
+	if (s->pc->state == PC_DEAD)
+		return;
+	if (s->pc->wq_bytes > FR_PCONN_WQ_PAUSE) {
+		f->lost = 1;
+		return;
+	}
+	if (f->lost || ev->kind == FERRY_EV_LOST) {
+		f->lost = 0;
+		send_event(px, s->pc, f->id, FERRY_EV_LOST, NULL, 0);
+	}
+	if (ev->kind != FERRY_EV_LOST)
+		send_event(px, s->pc, f->id, ev->kind, ev->key, ev->klen);
+}
+
+static void fsub_gone(struct psub *s)
+{
+	free(s);
+}
+
+static int watch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	struct fsub *f;
+	int rc;
+
+	for (struct psub *s = pc->subs; s; s = s->conn_next)
+		if (((struct fsub *)s)->id == q->w[FR_WATCH_ID])
+			return FERRY_EEXIST;
+	if (!(f = calloc(1, sizeof(*f))))
+		return FERRY_ENOMEM;
+	f->id = q->w[FR_WATCH_ID];
+	f->s.pc = pc;
+	f->s.deliver = fsub_deliver;
+	f->s.gone = fsub_gone;
+	rc = fr_pwatch_add(px, &f->s, q->blob[0], q->blen[0],
+			   !!(q->h.flags & FR_F_EXACT));
+	if (rc) {
+		free(f);
+		return rc;
+	}
+	reply_status(px, pc, FR_OP_WATCH, q->h.id, 0);
+	return 0;
+}
+
+static int unwatch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	for (struct psub *s = pc->subs; s; s = s->conn_next)
+		if (((struct fsub *)s)->id == q->w[FR_UNWATCH_ID]) {
+			fr_pwatch_del(px, s);
+			fsub_gone(s);
+			reply_status(px, pc, FR_OP_UNWATCH, q->h.id, 0);
+			return 0;
+		}
+	return FERRY_ENOENT;
+}
+
 /* Handles one whole frame; frame is owned by the callee. */
 static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 		     size_t len)
@@ -594,6 +676,12 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 		break;
 	case FR_OP_LIST:
 		rc = list(px, pc, &q);
+		break;
+	case FR_OP_WATCH:
+		rc = watch(px, pc, &q);
+		break;
+	case FR_OP_UNWATCH:
+		rc = unwatch(px, pc, &q);
 		break;
 	case FR_OP_BYE:
 		break;

@@ -293,16 +293,21 @@ static void loop(fr_proxy *px)
 			last = fr_now_ns();
 		if (px->wake)
 			fr_pconn_resume(px);
-		if (px->fabric_inflight) {
-			/* Completions are coming: spin a moment, then sleep
-			 * on the fabric's descriptor (or briefly, when the
-			 * provider has none). */
+		fr_pwatch_events(px);
+		if (px->fabric_inflight ||
+		    (px->fab_fd < 0 && fr_pwatch_active(px))) {
+			/* Completions are coming (or events, for watches): spin
+			 * a moment, then sleep on the fabric's descriptor (or
+			 * briefly, when the provider has none). */
 			if (fr_now_ns() - last < spin_ns)
 				timeout = 0;
 			else
 				timeout = px->fab_fd >= 0 ? 100 : 1;
 		}
 		if (px->again || px->wake)
+			timeout = 0;
+		/* The fabric's fd only wakes a sleeper once armed. */
+		if (timeout != 0 && px->fab_fd >= 0 && !fr_direct_trywait(px->fc))
 			timeout = 0;
 		n = epoll_wait(px->epfd, ev, 64, timeout);
 		if (n == 0 && timeout == 0)
@@ -375,6 +380,7 @@ int fr_proxy_run(const fr_proxy_opts *o)
 		unlink(o->resp_unix);
 	}
 	fr_resp_scans_free(px);
+	fr_pwatch_free(px);
 	ferry_close(px->fc);
 	if (px->epfd >= 0)
 		close(px->epfd);

@@ -20,6 +20,21 @@
 struct pconn;
 struct rcmd;
 struct resp;
+struct pwatch;
+struct fr_proxy;
+
+/* A subscriber to a watch (watch.c): a function's WATCH, or a Redis
+ * subscription. Owned by its connection; the registry links it. */
+struct psub {
+	struct psub *next;      /* subscribers of the same watch */
+	struct psub *conn_next; /* subscriptions of the same connection */
+	struct pwatch *w;
+	struct pconn *pc;
+	/* An event of the watch; pc may be dead (then it does nothing). */
+	void (*deliver)(struct fr_proxy *px, struct psub *s,
+			const ferry_event *ev);
+	void (*gone)(struct psub *s); /* unlinked for good: free it */
+};
 
 /* One function request being served by the warm client. */
 struct pop {
@@ -88,6 +103,7 @@ struct pconn {
 	struct pconn *wprev, *wnext; /* in fr_proxy.paused, while paused */
 	int closing; /* reads nothing more; closes once its replies left */
 	struct resp *resp; /* speaks RESP (resp.c), not ferry frames */
+	struct psub *subs; /* its watches (watch.c) */
 };
 
 typedef struct fr_proxy {
@@ -110,6 +126,7 @@ typedef struct fr_proxy {
 	uint64_t get_piece;        /* largest GET answer over the stream */
 	uint64_t resp_ids;         /* CLIENT ID of the last RESP connection */
 	struct rscan *scans;       /* SCAN cursors (resp_cmd.c) */
+	struct fr_pwatches *watches; /* watches at the servers (watch.c) */
 } fr_proxy;
 
 /* pconn.c */
@@ -136,6 +153,19 @@ void fr_pconn_release(fr_proxy *px, size_t bytes);
 int fr_pconn_recv(fr_proxy *px, struct pconn *pc);
 void fr_pconn_pause(fr_proxy *px, struct pconn *pc);
 void fr_pconn_later(fr_proxy *px, struct pconn *pc); /* read again soon */
+
+/* watch.c. fr_pwatch_add registers s (s->pc, deliver and gone set) for
+ * the keys starting with prefix, or the key itself (exact); the first
+ * subscriber of a watch registers it at the servers (synchronously).
+ * Returns 0 or a FERRY_E* code. fr_pwatch_del unlinks s (the last one
+ * unregisters the watch) without calling gone. */
+int fr_pwatch_add(fr_proxy *px, struct psub *s, const void *prefix,
+		  size_t plen, int exact);
+void fr_pwatch_del(fr_proxy *px, struct psub *s);
+void fr_pwatch_conn_gone(fr_proxy *px, struct pconn *pc);
+void fr_pwatch_events(fr_proxy *px);
+int fr_pwatch_active(const fr_proxy *px);
+void fr_pwatch_free(fr_proxy *px);
 
 /* proxy.c */
 int fr_proxy_submit(fr_proxy *px, struct pop *pp);

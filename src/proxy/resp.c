@@ -392,7 +392,7 @@ static void start_ready(fr_proxy *px, struct pconn *pc)
 /* ---- the connection --------------------------------------------------------- */
 
 /* Sends the replies of finished commands at the head of the queue. */
-static void drain(fr_proxy *px, struct pconn *pc)
+void fr_resp_drain(fr_proxy *px, struct pconn *pc)
 {
 	struct resp *rs = pc->resp;
 
@@ -417,7 +417,7 @@ static void drain(fr_proxy *px, struct pconn *pc)
 	}
 }
 
-static void enqueue(struct resp *rs, struct rcmd *c)
+void fr_resp_enqueue(struct resp *rs, struct rcmd *c)
 {
 	if (rs->tail)
 		rs->tail->next = c;
@@ -435,6 +435,7 @@ static void protocol_error(fr_proxy *px, struct pconn *pc)
 
 	pc->resp->closing = 1;
 	pc->closing = 1;
+	fr_pconn_pause(px, pc); /* reads nothing more */
 	if (!c) {
 		fr_pconn_kill(px, pc, "out of memory");
 		return;
@@ -442,7 +443,7 @@ static void protocol_error(fr_proxy *px, struct pconn *pc)
 	c->pc = pc;
 	c->finished = 1;
 	ro_err(c, "ERR %s", pc->resp->ps.err);
-	enqueue(pc->resp, c);
+	fr_resp_enqueue(pc->resp, c);
 }
 
 static void run(fr_proxy *px, struct pconn *pc, uint8_t *req, size_t held)
@@ -466,7 +467,7 @@ static void run(fr_proxy *px, struct pconn *pc, uint8_t *req, size_t held)
 	for (size_t i = 0; i < ps->argc; i++)
 		c->argv[i] = (struct rarg){req + ps->args[i].off,
 					   ps->args[i].len};
-	enqueue(rs, c);
+	fr_resp_enqueue(rs, c);
 	px->ops++;
 	c->def = fr_resp_lookup(&c->argv[0], NULL);
 	if (!c->def) {
@@ -482,6 +483,17 @@ static void run(fr_proxy *px, struct pconn *pc, uint8_t *req, size_t held)
 			return;
 		}
 		c->def = s;
+	}
+	if (fr_resp_subscribed(rs) && !rs->resp3 &&
+	    c->def->fn != fr_resp_pubsub[0].fn &&
+	    c->def->fn != fr_resp_pubsub[2].fn &&
+	    strcmp(c->def->name, "ping") && strcmp(c->def->name, "quit")) {
+		ro_err(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
+			  "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed "
+			  "in this context",
+		       c->def->name);
+		c->finished = 1;
+		return;
 	}
 	if (c->def->arity > 0 ? c->argc != (size_t)c->def->arity
 			      : c->argc < (size_t)-c->def->arity) {
@@ -597,7 +609,7 @@ void fr_resp_read(fr_proxy *px, struct pconn *pc)
 	}
 	if (pc->state == PC_DEAD)
 		return;
-	drain(px, pc);
+	fr_resp_drain(px, pc);
 	fr_pconn_flush(px, pc);
 }
 
@@ -616,7 +628,7 @@ void fr_resp_complete(fr_proxy *px, struct pop *pp)
 	advance(px, c);
 	if (c->finished)
 		start_ready(px, pc);
-	drain(px, pc);
+	fr_resp_drain(px, pc);
 	fr_pconn_flush(px, pc);
 	if (pc->state == PC_PAUSED)
 		px->wake = 1; /* it may wait for fewer commands queued */
@@ -632,6 +644,7 @@ void fr_resp_free(fr_proxy *px, struct pconn *pc)
 		rc_free(px, c);
 	}
 	fr_resp_parser_free(&rs->ps);
+	fr_resp_subs_free(rs);
 	free(rs->name);
 	free(rs);
 	pc->resp = NULL;

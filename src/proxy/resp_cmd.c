@@ -168,7 +168,7 @@ static int glob(const uint8_t *p, size_t pl, const uint8_t *s, size_t sl,
 	return pl == 0 && sl == 0;
 }
 
-static int glob_match(const struct rarg *pat, const void *s, size_t sl)
+int fr_resp_glob(const struct rarg *pat, const void *s, size_t sl)
 {
 	int skip = 0;
 
@@ -221,7 +221,7 @@ static void cmd_keys(fr_proxy *px, struct rcmd *c)
 		}
 		for (size_t i = 0; i < ferry_keys_count(k); i++) {
 			const void *key = ferry_keys_at(k, i, &klen);
-			if (!glob_match(pat, key, klen))
+			if (!fr_resp_glob(pat, key, klen))
 				continue;
 			ro_fmt(&body, "$%zu\r\n", klen);
 			ro_raw(&body, key, klen);
@@ -346,7 +346,7 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 			return;
 		for (i = 0; i < ferry_keys_count(k); i++) {
 			const void *key = ferry_keys_at(k, i, &klen);
-			if (pat && !glob_match(pat, key, klen))
+			if (pat && !fr_resp_glob(pat, key, klen))
 				continue;
 			ro_fmt(&body, "$%zu\r\n", klen);
 			ro_raw(&body, key, klen);
@@ -460,9 +460,14 @@ static void cmd_flushdb(fr_proxy *px, struct rcmd *c)
 static void cmd_ping(fr_proxy *px, struct rcmd *c)
 {
 	(void)px;
-	if (c->argc > 2)
+	if (c->argc > 2) {
 		ro_err(c, "ERR wrong number of arguments for 'ping' command");
-	else if (c->argc == 2)
+	} else if (fr_resp_subscribed(c->pc->resp) && !c->pc->resp->resp3) {
+		ro_array(c, 2); /* as Redis answers a subscriber */
+		ro_str(c, "pong");
+		ro_bulk(c, c->argc == 2 ? c->argv[1].p : NULL,
+			c->argc == 2 ? c->argv[1].len : 0);
+	} else if (c->argc == 2)
 		ro_bulk(c, c->argv[1].p, c->argv[1].len);
 	else
 		ro_raw(&c->out, "+PONG\r\n", 7);
@@ -476,10 +481,10 @@ static void cmd_echo(fr_proxy *px, struct rcmd *c)
 
 static void cmd_quit(fr_proxy *px, struct rcmd *c)
 {
-	(void)px;
 	ro_ok(c);
 	c->pc->resp->closing = 1;
 	c->pc->closing = 1;
+	fr_pconn_pause(px, c->pc); /* reads nothing more */
 }
 
 static void cmd_select(fr_proxy *px, struct rcmd *c)
@@ -638,22 +643,29 @@ static size_t count_table(const struct rdef *t)
 	return n;
 }
 
+static const struct rdef *const tables[] = {fr_resp_commands, fr_resp_strings,
+					    fr_resp_pubsub};
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
+
 static void cmd_command_count(fr_proxy *px, struct rcmd *c)
 {
+	size_t n = 0;
+
 	(void)px;
-	ro_int(c, (long long)(count_table(fr_resp_commands) +
-			      count_table(fr_resp_strings)));
+	for (size_t t = 0; t < NTABLES; t++)
+		n += count_table(tables[t]);
+	ro_int(c, (long long)n);
 }
 
 /* COMMAND DOCS [name...]: a map of name to its (short) documentation. */
 static void cmd_command_docs(fr_proxy *px, struct rcmd *c)
 {
-	const struct rdef *tables[] = {fr_resp_commands, fr_resp_strings};
+	static const char *const groups[] = {"server", "string", "pubsub"};
 	size_t n = 0;
 	struct rout body = {0};
 
 	(void)px;
-	for (size_t t = 0; t < 2; t++)
+	for (size_t t = 0; t < NTABLES; t++)
 		for (const struct rdef *d = tables[t]; d->name; d++) {
 			int want = c->argc == 2;
 			for (size_t i = 2; i < c->argc && !want; i++)
@@ -667,8 +679,7 @@ static void cmd_command_docs(fr_proxy *px, struct rcmd *c)
 			ro_fmt(&body, "$7\r\nsummary\r\n$%zu\r\n%s\r\n",
 			       strlen("served by ferry"), "served by ferry");
 			ro_fmt(&body, "$5\r\ngroup\r\n$%zu\r\n%s\r\n",
-			       strlen(t ? "string" : "server"),
-			       t ? "string" : "server");
+			       strlen(groups[t]), groups[t]);
 			n++;
 		}
 	ro_map(c, n);
@@ -742,8 +753,6 @@ const struct rdef fr_resp_commands[] = {
 const struct rdef *fr_resp_lookup(const struct rarg *name,
 				  const struct rdef *sub_of)
 {
-	const struct rdef *tables[] = {fr_resp_commands, fr_resp_strings};
-
 	if (sub_of) {
 		size_t skip = strlen(sub_of->name) + 1; /* "client|" */
 		for (const struct rdef *d = sub_of->sub; d->name; d++)
@@ -751,7 +760,7 @@ const struct rdef *fr_resp_lookup(const struct rarg *name,
 				return d;
 		return NULL;
 	}
-	for (size_t t = 0; t < 2; t++)
+	for (size_t t = 0; t < NTABLES; t++)
 		for (const struct rdef *d = tables[t]; d->name; d++)
 			if (rarg_is(name, d->name))
 				return d;

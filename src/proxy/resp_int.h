@@ -99,10 +99,15 @@ struct resp {
 	int closing;       /* read nothing more; close once replies left */
 	uint64_t id;
 	char *name;
+	struct rsub *subs; /* channels and patterns (resp_pubsub.c) */
 };
 
 /* resp.c */
 void fr_resp_read(fr_proxy *px, struct pconn *pc);
+/* Appends a command (a finished one: a message) to the reply order, and
+ * sends the replies that are due. */
+void fr_resp_enqueue(struct resp *rs, struct rcmd *c);
+void fr_resp_drain(fr_proxy *px, struct pconn *pc);
 void fr_resp_complete(fr_proxy *px, struct pop *pp);
 void fr_resp_free(fr_proxy *px, struct pconn *pc);
 
@@ -152,8 +157,15 @@ int rarg_ll(struct rcmd *c, const struct rarg *a, long long *v);
 void ro_ferr(struct rcmd *c, int err); /* a FERRY_E* code as an error */
 void fr_resp_scans_free(fr_proxy *px);
 extern const struct rdef fr_resp_commands[];
+/* Redis's glob-style match (KEYS, SCAN MATCH, PSUBSCRIBE). */
+int fr_resp_glob(const struct rarg *pattern, const void *s, size_t len);
 
 /* resp_str.c: string and key commands. */
 extern const struct rdef fr_resp_strings[];
+
+/* resp_pubsub.c: keyspace notifications. */
+extern const struct rdef fr_resp_pubsub[];
+int fr_resp_subscribed(const struct resp *rs);
+void fr_resp_subs_free(struct resp *rs);
 
 #endif

@@ -557,6 +557,8 @@ static void cmd_splice(fr_proxy *px, struct rcmd *c)
 		op = put_op(c, 1, nb, (size_t)c->n[0]);
 		if (op) {
 			op->flags = FERRY_PUT_KEEPTTL |
+				    (append ? FERRY_PUT_AS_APPEND
+					    : FERRY_PUT_AS_SETRANGE) |
 				    (c->saved.status ? FERRY_PUT_CREATE : 0);
 			op->if_version =
 				c->saved.status ? 0 : c->saved.stat.version;

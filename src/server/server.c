@@ -274,7 +274,8 @@ static fr_put_args put_args(const fr_msg *q)
 {
 	return (fr_put_args){
 		.flags = q->h.flags &
-			 (FR_F_CREATE | FR_F_REPLACE | FR_F_KEEPTTL),
+			 (FR_F_CREATE | FR_F_REPLACE | FR_F_KEEPTTL |
+			  FR_F_AS_APPEND | FR_F_AS_SETRANGE),
 		.if_version = q->w[FR_PUT_IFVER],
 		.expire_ms = q->w[FR_PUT_EXPIRE],
 	};

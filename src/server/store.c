@@ -255,7 +255,15 @@ static int commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
 		fr_ttl_push(&s->ttl, o);
 	if (old)
 		unpublished(s, old);
+	if (kind == FERRY_EV_SET && a && (a->flags & FR_F_AS_APPEND))
+		kind = FERRY_EV_APPEND;
+	if (kind == FERRY_EV_SET && a && (a->flags & FR_F_AS_SETRANGE))
+		kind = FERRY_EV_SETRANGE;
 	emit(s, kind, kept, klen);
+	/* A write that sets an expiry says so too, as Redis's SET EX. */
+	if (kind != FERRY_EV_INCR && o->expire_ms &&
+	    !(a && (a->flags & FR_F_KEEPTTL)))
+		emit(s, FERRY_EV_EXPIRE, kept, klen);
 	return 0;
 fail:
 	fr_store_abort(s, o);

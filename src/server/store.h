@@ -46,7 +46,9 @@ typedef struct fr_obj {
 
 /* Conditions and expiry of a write. A NULL fr_put_args means none. */
 typedef struct fr_put_args {
-	unsigned flags;      /* FR_F_CREATE, FR_F_REPLACE, FR_F_KEEPTTL */
+	unsigned flags;      /* FR_F_CREATE, FR_F_REPLACE, FR_F_KEEPTTL;
+				FR_F_AS_APPEND, FR_F_AS_SETRANGE: the
+				event watchers see */
 	uint64_t if_version; /* only over the value with this version; 0: any */
 	uint64_t expire_ms;  /* 0: never; ignored with FR_F_KEEPTTL, which
 				keeps the replaced value's expiry */

@@ -64,6 +64,66 @@ if [ "$PROVIDER" = tcp ]; then
 	suite "real redis-server" bash "$ROOT/tests/resp/run_redis.sh"
 fi
 
+# ---- after all that, an idle proxy sleeps ------------------------------------------
+
+# cpu_ticks PID: user+system clock ticks the process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+proxy_pid=$(awk '$1 == "pid" { p = $2 } END { print p }' "$HOME_DIR/cluster")
+sleep 0.5
+t0=$(cpu_ticks "$proxy_pid")
+sleep 2
+t1=$(cpu_ticks "$proxy_pid")
+# 200 ticks would be a core busy: a spinning loop. Allow a few.
+[ $((t1 - t0)) -le 20 ] && ok "the idle proxy sleeps after the suites ($((t1 - t0)) ticks in 2 s)" ||
+	not_ok "the idle proxy sleeps after the suites" "$((t1 - t0)) ticks in 2 s"
+
+# ---- a bounded request size (--resp-max-request) ---------------------------------
+
+lport=$(pick_ports 1)
+"$BIN/ferry-proxy" --cluster "$HOME_DIR/cluster" --unix "" \
+	--resp "127.0.0.1:$lport" --resp-max-request 1M \
+	>"$TMP/limited.log" 2>&1 &
+pids+=($!)
+for i in $(seq 1 50); do
+	redis-cli -p "$lport" ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+# limited PAYLOAD-PYTHON-EXPR: the reply to that request, then whether
+# the proxy closed the connection.
+limited() {
+	timeout 60 python3 - "$lport" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+try:
+    s.sendall(eval(sys.argv[2]))
+except OSError:
+    pass
+data = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+except OSError:
+    pass
+print(data.split(b"\r\n")[0].decode(errors="replace"))
+PY
+}
+out=$(limited 'b"*2\r\n$3\r\nGET\r\n$2000000\r\n"')
+[ "$out" = "-ERR Protocol error: invalid bulk length" ] &&
+	ok "a bulk over --resp-max-request: Redis's error, then closed" ||
+	not_ok "a bulk over --resp-max-request: Redis's error, then closed" "got: $out"
+out=$(limited 'b"*300000\r\n" + b"$1\r\nx\r\n" * 300000')
+case $out in
+"-ERR Protocol error: request larger than --resp-max-request")
+	ok "many small arguments over the limit: a clear error, then closed" ;;
+*) not_ok "many small arguments over the limit: a clear error, then closed" "got: $out" ;;
+esac
+[ "$(redis-cli -p "$lport" echo still)" = still ] &&
+	ok "the proxy keeps serving others" || not_ok "the proxy keeps serving others"
+kill "${pids[-1]}" 2>/dev/null
+
 expect 0 "cluster down" f cluster down
 echo "1..$n"
 [ "$failed" -eq 0 ]
