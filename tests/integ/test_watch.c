@@ -9,7 +9,9 @@
  * other keys; unwatch stops events and drops queued ones; 1000 waiters
  * on distinct keys in one client all wake; a watcher killed with SIGKILL
  * leaves servers (and proxy) serving and other watchers hearing; events
- * from both servers arrive; bad arguments are refused.
+ * from both servers arrive; bad arguments are refused. Direct: a watch
+ * outlives a restart of its server (a LOST event, then events again);
+ * proxy modes: it outlives a restart of the proxy the same way.
  */
 #include "harness.h"
 
@@ -31,15 +33,14 @@
 #define WAKE_BOUND_MS 1000 /* generous: a wake-up takes ~0.1-1 ms */
 #define WAITERS 1000
 
+static const char *const server_args[] = {"--memory", "64M", NULL};
 static ft_cluster *cl;
 static ferry_client *cs[FT_NMODES];
 static ferry_client *writer; /* direct: another client that writes */
 
 static int setup(void **state)
 {
-	static const char *const args[] = {"--memory", "64M", NULL};
-
-	cl = ft_cluster_start(2, args);
+	cl = ft_cluster_start(2, server_args);
 	ft_proxy_start(cl);
 	for (int m = 0; m < FT_NMODES; m++)
 		cs[m] = ft_connect_mode(cl, (enum ft_mode)m, TIMEOUT_MS);
@@ -470,6 +471,91 @@ static void test_dead_watcher(void **state)
 	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
 }
 
+/* A key with prefix pfx that lives on server s. */
+static void key_on(char *key, const char *pfx, unsigned s)
+{
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, 64, "%s%d", pfx, i);
+		if (ft_owner(cl, key, strlen(key)) == s)
+			return;
+	}
+	fail_msg("no key on server %u", s);
+}
+
+/* After a restart that lost events: the next event of watch w is LOST,
+ * and writing key again (until the watch is registered anew: more LOST
+ * events may come while the client greets the new process) brings its
+ * SET. */
+static void lost_then_heard(ferry_client *c, ferry_client *wr, uint64_t w,
+			    const char *key)
+{
+	uint64_t end = ft_now_ms() + 20000;
+	ferry_event ev;
+	int rc = ferry_event_next(c, &ev, 20000);
+
+	if (rc != 1 || ev.kind != FERRY_EV_LOST || ev.watch != w)
+		fail_msg("after the restart: %d, kind %d, expected LOST", rc,
+			 rc == 1 ? (int)ev.kind : 0);
+	do {
+		if (ft_now_ms() > end)
+			fail_msg("no event after the restart");
+		ft_assert_rc(ferry_put(wr, key, strlen(key), "v", 1, 0), 0);
+		rc = ferry_event_next(c, &ev, 1000);
+		assert_true(rc >= 0);
+	} while (rc == 0 || ev.kind == FERRY_EV_LOST);
+	assert_int_equal(ev.watch, w);
+	assert_int_equal(ev.kind, FERRY_EV_SET);
+	assert_int_equal(ev.klen, strlen(key));
+	assert_memory_equal(ev.key, key, ev.klen);
+}
+
+/* Direct: a server restarts and forgets every watch. A client that only
+ * waits notices (its probe of the server times out), greets it again and
+ * registers its watches again: a LOST event, then events again. */
+static void test_server_restart(void **state)
+{
+	ferry_client *c = ft_connect_mode(cl, FT_DIRECT, 1000), *wr;
+	char key[64];
+	uint64_t w;
+
+	key_on(key, "rst/", 0);
+	ft_assert_rc(ferry_watch(c, "rst/", 4, 0, &w), 0);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "v", 1, 0), 0);
+	expect_event(c, w, FERRY_EV_SET, key);
+	ft_server_restart(cl, 0, server_args);
+	/* A new writer: the old one's connection to the server broke. */
+	wr = ft_connect_mode(cl, FT_DIRECT, TIMEOUT_MS);
+	lost_then_heard(c, wr, w, key);
+	ft_assert_rc(ferry_unwatch(c, w), 0);
+	ferry_close(wr);
+	ferry_close(c);
+	/* The shared writer greets the new server after one failure. */
+	for (int i = 0; i < 3 && ferry_put(writer, key, strlen(key), "v", 1,
+					   0); i++)
+		;
+}
+
+/* Proxy modes: the proxy restarts; a client waiting for events
+ * reconnects, registers its watches again, and hears a LOST event, then
+ * events again. */
+static void test_proxy_restart(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[64];
+	uint64_t w;
+
+	mkey(pfx, "prs", m);
+	strcat(pfx, "/");
+	snprintf(key, sizeof(key), "%.50sk", pfx);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "v", 1, 0), 0);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	ft_proxy_restart(cl);
+	lost_then_heard(cs[m], writer, w, key);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
 static void test_bad_arguments(void **state)
 {
 	enum ft_mode m = mode_of(state);
@@ -496,21 +582,25 @@ static void test_bad_arguments(void **state)
 
 int main(void)
 {
+	enum { ALL = 7, DIRECT = 1, PROXY = 6 }; /* modes, as bits */
 	static const struct {
 		const char *name;
 		CMUnitTestFunction fn;
+		unsigned modes;
 	} cases[] = {
-	    {"wait_existing", test_wait_existing},
-	    {"wait_wakes", test_wait_wakes},
-	    {"wait_timeout", test_wait_timeout},
-	    {"wait_keeps_others", test_wait_keeps_others},
-	    {"prefix_order", test_prefix_order},
-	    {"exact_ignores_others", test_exact_ignores_others},
-	    {"unwatch_stops", test_unwatch_stops},
-	    {"many_waiters", test_many_waiters},
-	    {"both_servers", test_both_servers},
-	    {"dead_watcher", test_dead_watcher},
-	    {"bad_arguments", test_bad_arguments},
+	    {"wait_existing", test_wait_existing, ALL},
+	    {"wait_wakes", test_wait_wakes, ALL},
+	    {"wait_timeout", test_wait_timeout, ALL},
+	    {"wait_keeps_others", test_wait_keeps_others, ALL},
+	    {"prefix_order", test_prefix_order, ALL},
+	    {"exact_ignores_others", test_exact_ignores_others, ALL},
+	    {"unwatch_stops", test_unwatch_stops, ALL},
+	    {"many_waiters", test_many_waiters, ALL},
+	    {"both_servers", test_both_servers, ALL},
+	    {"dead_watcher", test_dead_watcher, ALL},
+	    {"bad_arguments", test_bad_arguments, ALL},
+	    {"server_restart", test_server_restart, DIRECT},
+	    {"proxy_restart", test_proxy_restart, PROXY},
 	};
 	static enum ft_mode modes[FT_NMODES] = {FT_DIRECT, FT_PROXY_UNIX,
 						FT_PROXY_TCP};
@@ -519,7 +609,9 @@ int main(void)
 	size_t n = 0;
 
 	for (int m = 0; m < FT_NMODES; m++)
-		for (size_t i = 0; i < FR_ARRAY_LEN(cases); i++, n++) {
+		for (size_t i = 0; i < FR_ARRAY_LEN(cases); i++) {
+			if (!(cases[i].modes & (1u << m)))
+				continue;
 			snprintf(names[n], sizeof(names[n]), "%s (%s)",
 				 cases[i].name, ft_mode_name[m]);
 			tests[n] = (struct CMUnitTest){
@@ -527,6 +619,7 @@ int main(void)
 			    .test_func = cases[i].fn,
 			    .initial_state = &modes[m],
 			};
+			n++;
 		}
 	return _cmocka_run_group_tests("test_watch", tests, n, setup,
 				       teardown);
