@@ -69,6 +69,15 @@ static const char *mkey(char *key, const char *name, enum ft_mode m)
 	return key;
 }
 
+/* "name/MODE/" in pfx (64 bytes), and with key (may be NULL) the key
+ * "name/MODE/k". */
+static void mprefix(char *pfx, char *key, const char *name, enum ft_mode m)
+{
+	snprintf(pfx, 64, "%s/%s/", name, ft_mode_name[m]);
+	if (key)
+		snprintf(key, 64, "%.50sk", pfx);
+}
+
 static void put_ttl(ferry_client *c, const char *key, uint64_t expire_ms)
 {
 	ferry_op op = {.opcode = FERRY_OP_PUT, .key = key, .klen = strlen(key),
@@ -112,6 +121,21 @@ static void drain(ferry_client *c)
 
 	while (ferry_event_next(c, &ev, 0) == 1)
 		;
+}
+
+/* Watches "name/MODE/" from mode m's client and sees the SET of one put
+ * of its key "name/MODE/k". Returns the watch. */
+static uint64_t watch_heard(enum ft_mode m, const char *name, char *key)
+{
+	char pfx[64];
+	uint64_t w;
+
+	mprefix(pfx, key, name, m);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "1", 1, 0), 0);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	return w;
 }
 
 /* ---- ferry_wait ------------------------------------------------------------ */
@@ -216,8 +240,7 @@ static void test_wait_keeps_others(void **state)
 	char pfx[64], key[64], other[64];
 	uint64_t w;
 
-	mkey(pfx, "wk", m);
-	strcat(pfx, "/");
+	mprefix(pfx, NULL, "wk", m);
 	snprintf(key, sizeof(key), "%.50sawaited", pfx);
 	snprintf(other, sizeof(other), "%.50sother", pfx);
 	ferry_del(writer, key, strlen(key));
@@ -243,8 +266,7 @@ static void test_prefix_order(void **state)
 	uint64_t w;
 	int changed;
 
-	mkey(pfx, "ord", m);
-	strcat(pfx, "/");
+	mprefix(pfx, NULL, "ord", m);
 	snprintf(key, sizeof(key), "%.50skey", pfx);
 	kl = strlen(key);
 	ferry_del(writer, key, kl);
@@ -302,16 +324,9 @@ static void test_exact_ignores_others(void **state)
 static void test_unwatch_stops(void **state)
 {
 	enum ft_mode m = mode_of(state);
-	char pfx[64], key[64];
-	uint64_t w;
+	char key[64];
+	uint64_t w = watch_heard(m, "un", key);
 
-	mkey(pfx, "un", m);
-	strcat(pfx, "/");
-	snprintf(key, sizeof(key), "%.50sk", pfx);
-	drain(cs[m]);
-	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
-	ft_assert_rc(ferry_put(writer, key, strlen(key), "1", 1, 0), 0);
-	expect_event(cs[m], w, FERRY_EV_SET, key);
 	/* Events queued, not yet taken, go with the watch. */
 	ft_assert_rc(ferry_put(writer, key, strlen(key), "2", 1, 0), 0);
 	ft_assert_rc(ferry_del(writer, key, strlen(key)), 0);
@@ -370,26 +385,28 @@ static void test_many_waiters(void **state)
 	free(seen);
 }
 
+/* A key with prefix pfx that lives on server s. */
+static void key_on(char *key, const char *pfx, unsigned s)
+{
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, 64, "%.50s%d", pfx, i);
+		if (ft_owner(cl, key, strlen(key)) == s)
+			return;
+	}
+	fail_msg("no key on server %u", s);
+}
+
 /* Events of keys on each of the two servers reach one prefix watch. */
 static void test_both_servers(void **state)
 {
 	enum ft_mode m = mode_of(state);
 	char pfx[64], key[2][64];
-	int have[2] = {0, 0}, seen[2] = {0, 0};
+	int seen[2] = {0, 0};
 	uint64_t w;
 
-	mkey(pfx, "both", m);
-	strcat(pfx, "/");
-	for (int i = 0; !(have[0] && have[1]) && i < 1000; i++) {
-		char k[64];
-		snprintf(k, sizeof(k), "%s%d", pfx, i);
-		unsigned s = ft_owner(cl, k, strlen(k));
-		if (!have[s]) {
-			strcpy(key[s], k);
-			have[s] = 1;
-		}
-	}
-	assert_true(have[0] && have[1]);
+	mprefix(pfx, NULL, "both", m);
+	key_on(key[0], pfx, 0);
+	key_on(key[1], pfx, 1);
 	drain(cs[m]);
 	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
 	for (int s = 0; s < 2; s++)
@@ -422,8 +439,7 @@ static void test_dead_watcher(void **state)
 	pid_t pid;
 	char c;
 
-	mkey(pfx, "dead", m);
-	strcat(pfx, "/");
+	mprefix(pfx, NULL, "dead", m);
 	assert_int_equal(pipe(pipefd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -469,17 +485,6 @@ static void test_dead_watcher(void **state)
 	for (unsigned s = 0; s < cl->n; s++)
 		assert_true(ft_server_alive(cl, s));
 	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
-}
-
-/* A key with prefix pfx that lives on server s. */
-static void key_on(char *key, const char *pfx, unsigned s)
-{
-	for (int i = 0; i < 10000; i++) {
-		snprintf(key, 64, "%s%d", pfx, i);
-		if (ft_owner(cl, key, strlen(key)) == s)
-			return;
-	}
-	fail_msg("no key on server %u", s);
 }
 
 /* After a restart that lost events: the next event of watch w is LOST,
@@ -541,16 +546,9 @@ static void test_server_restart(void **state)
 static void test_proxy_restart(void **state)
 {
 	enum ft_mode m = mode_of(state);
-	char pfx[64], key[64];
-	uint64_t w;
+	char key[64];
+	uint64_t w = watch_heard(m, "prs", key);
 
-	mkey(pfx, "prs", m);
-	strcat(pfx, "/");
-	snprintf(key, sizeof(key), "%.50sk", pfx);
-	drain(cs[m]);
-	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
-	ft_assert_rc(ferry_put(writer, key, strlen(key), "v", 1, 0), 0);
-	expect_event(cs[m], w, FERRY_EV_SET, key);
 	ft_proxy_restart(cl);
 	lost_then_heard(cs[m], writer, w, key);
 	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
