@@ -554,6 +554,119 @@ static void test_proxy_restart(void **state)
 	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
 }
 
+/* Puts n values under pfx (on 64 keys) from client c, in batches. */
+static void put_many(ferry_client *c, const char *pfx, int n)
+{
+	enum { BATCH = 1000 };
+	static char keys[64][64];
+	static ferry_op ops[BATCH];
+
+	for (int k = 0; k < 64; k++)
+		snprintf(keys[k], sizeof(keys[k]), "%.50s%d", pfx, k);
+	for (int done = 0; done < n; done += BATCH) {
+		int b = n - done < BATCH ? n - done : BATCH;
+		for (int i = 0; i < b; i++)
+			ops[i] = (ferry_op){.opcode = FERRY_OP_PUT,
+					    .key = keys[(done + i) % 64],
+					    .klen = strlen(keys[(done + i) % 64]),
+					    .buf = "v",
+					    .len = 1};
+		ft_assert_rc(ferry_batch(c, ops, (size_t)b), 0);
+	}
+}
+
+/* The client holds at most 65536 events: a client busy with its own
+ * requests, taking no events meanwhile, keeps the first 65536, then one
+ * LOST; its watch goes on working. */
+static void test_client_queue_bound(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[64];
+	ferry_event ev;
+	int sets = 0, rc;
+	uint64_t w;
+
+	mprefix(pfx, key, "cq", m);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	/* The events of its own puts arrive while it waits for their
+	 * replies. */
+	put_many(cs[m], pfx, 70000);
+	while ((rc = ferry_event_next(cs[m], &ev, 2000)) == 1 &&
+	       ev.kind == FERRY_EV_SET)
+		sets++;
+	assert_int_equal(rc, 1);
+	assert_int_equal(ev.kind, FERRY_EV_LOST);
+	assert_true(ev.watch == w && ev.klen == 0);
+	if (sets != 65536)
+		fail_msg("%d events before LOST, expected 65536", sets);
+	/* Events that came once there was room again follow; no LOST. */
+	while ((rc = ferry_event_next(cs[m], &ev, QUIET_MS)) == 1)
+		assert_int_equal(ev.kind, FERRY_EV_SET);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "v", 1, 0), 0);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
+/* A watcher that stops reading (SIGSTOP) while 100000 events are due:
+ * the servers keep serving, drop what they cannot hold, and once the
+ * watcher reads again it gets a LOST event, then events again. */
+static void test_server_drops_for_slow_watcher(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[64];
+	int ready[2], status;
+	pid_t pid;
+	char c;
+
+	mprefix(pfx, key, "slow", m);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		ferry_opts o;
+		ferry_client *cc;
+		ferry_event ev;
+		uint64_t id;
+		int rc, lost = 0, n = 0;
+		close(ready[0]);
+		ferry_opts_init(&o);
+		o.cluster = cl->file;
+		o.proxy = m == FT_DIRECT       ? "direct"
+			  : m == FT_PROXY_UNIX ? cl->proxy_unix
+					       : cl->proxy_tcp;
+		if (ferry_connect(&o, &cc) ||
+		    ferry_watch(cc, pfx, strlen(pfx), 0, &id) ||
+		    write(ready[1], "r", 1) != 1)
+			_exit(2);
+		raise(SIGSTOP);
+		/* Continued: read until a LOST came and a quiet second. */
+		while ((rc = ferry_event_next(cc, &ev, 1000)) == 1) {
+			lost |= ev.kind == FERRY_EV_LOST;
+			n++;
+		}
+		fprintf(stderr, "# slow watcher: %d events, LOST %s\n", n,
+			lost ? "seen" : "not seen");
+		_exit(rc == 0 && lost ? 0 : 1);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		fail_msg("the watcher child could not watch");
+	}
+	close(ready[0]);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+	put_many(writer, pfx, 100000);
+	for (unsigned s = 0; s < cl->n; s++)
+		assert_true(ft_server_alive(cl, s));
+	kill(pid, SIGCONT);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("the slow watcher saw no LOST event (status 0x%x)",
+			 status);
+}
+
 static void test_bad_arguments(void **state)
 {
 	enum ft_mode m = mode_of(state);
@@ -596,6 +709,9 @@ int main(void)
 	    {"many_waiters", test_many_waiters, ALL},
 	    {"both_servers", test_both_servers, ALL},
 	    {"dead_watcher", test_dead_watcher, ALL},
+	    {"client_queue_bound", test_client_queue_bound, ALL},
+	    {"server_drops_for_slow_watcher",
+	     test_server_drops_for_slow_watcher, ALL},
 	    {"bad_arguments", test_bad_arguments, ALL},
 	    {"server_restart", test_server_restart, DIRECT},
 	    {"proxy_restart", test_proxy_restart, PROXY},
