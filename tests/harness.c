@@ -377,37 +377,62 @@ void ft_dump_logs(const ft_cluster *cl)
 	}
 }
 
+/* Starts server i at cl->addrs[i], logging to cl->logs[i]. */
+static int spawn_server(ft_cluster *cl, unsigned i, const char *const *extra)
+{
+	char bin[4200];
+	char *argv[64];
+	int a = 0, rc;
+
+	snprintf(bin, sizeof(bin), "%s/ferry-server", ft_bin_dir());
+	argv[a++] = bin;
+	argv[a++] = "--listen";
+	argv[a++] = cl->addrs[i];
+	argv[a++] = "--provider";
+	argv[a++] = cl->provider;
+	for (int e = 0; extra && extra[e] && a < 60; e++)
+		argv[a++] = (char *)extra[e];
+	argv[a] = NULL;
+	rc = fr_spawn_ready(argv, cl->logs[i], START_TIMEOUT_MS, &cl->pids[i]);
+	if (rc)
+		cl->pids[i] = 0;
+	return rc;
+}
+
 /* One attempt: n servers on ports base..base+n-1. Returns 0 or the first
  * spawn error (servers started so far are stopped). */
 static int start_at(ft_cluster *cl, unsigned base, const char *const *extra)
 {
-	char bin[4200];
-	char *argv[64];
 	int rc = 0;
 
-	snprintf(bin, sizeof(bin), "%s/ferry-server", ft_bin_dir());
 	for (unsigned i = 0; i < cl->n && !rc; i++) {
-		int a = 0;
 		snprintf(cl->addrs[i], sizeof(cl->addrs[i]), "127.0.0.1:%u",
 			 base + i);
 		snprintf(cl->logs[i], sizeof(cl->logs[i]), "%s/server-%u.log",
 			 cl->dir, i);
-		argv[a++] = bin;
-		argv[a++] = "--listen";
-		argv[a++] = cl->addrs[i];
-		argv[a++] = "--provider";
-		argv[a++] = cl->provider;
-		for (int e = 0; extra && extra[e] && a < 60; e++)
-			argv[a++] = (char *)extra[e];
-		argv[a] = NULL;
-		rc = fr_spawn_ready(argv, cl->logs[i], START_TIMEOUT_MS,
-				    &cl->pids[i]);
-		if (rc)
-			cl->pids[i] = 0;
+		rc = spawn_server(cl, i, extra);
 	}
 	if (rc)
 		stop_servers(cl);
 	return rc;
+}
+
+void ft_server_restart(ft_cluster *cl, unsigned i, const char *const *extra)
+{
+	int rc = FERRY_EIO;
+
+	ft_server_kill(cl, i, SIGKILL);
+	/* The port may linger a moment after the kill. */
+	for (int attempt = 0; attempt < 40 && rc; attempt++) {
+		if (attempt)
+			usleep(250000);
+		rc = spawn_server(cl, i, extra);
+	}
+	if (rc) {
+		ft_dump_logs(cl);
+		fail_msg("harness: cannot restart server %s: %s", cl->addrs[i],
+			 ferry_strerror(rc));
+	}
 }
 
 ft_cluster *ft_cluster_start(unsigned n, const char *const *extra)
@@ -525,35 +550,69 @@ void ft_isolated(const char *name, void (*fn)(void **state), void **state,
 /* ---- the node proxy ---------------------------------------------------------
  */
 
-void ft_proxy_start(ft_cluster *cl)
+/* Starts the proxy on the socket and the TCP address cl names. */
+static int spawn_proxy(ft_cluster *cl)
 {
-	char bin[4200], sock[320], tcp[32];
-	int rc = FERRY_EIO;
+	char bin[4200];
+	char *argv[] = {bin,
+			"--cluster",
+			cl->file,
+			"--unix",
+			cl->proxy_unix + 7,
+			"--tcp",
+			cl->proxy_tcp + 6,
+			NULL};
+	int rc;
 
 	snprintf(bin, sizeof(bin), "%s/ferry-proxy", ft_bin_dir());
-	snprintf(sock, sizeof(sock), "%s/proxy.sock", cl->dir);
-	snprintf(cl->proxy_unix, sizeof(cl->proxy_unix), "unix://%s", sock);
+	rc = fr_spawn_ready(argv, cl->proxy_log, START_TIMEOUT_MS,
+			    &cl->proxy_pid);
+	if (rc)
+		cl->proxy_pid = 0;
+	return rc;
+}
+
+void ft_proxy_start(ft_cluster *cl)
+{
+	int rc = FERRY_EIO;
+
+	snprintf(cl->proxy_unix, sizeof(cl->proxy_unix), "unix://%s/proxy.sock",
+		 cl->dir);
 	snprintf(cl->proxy_log, sizeof(cl->proxy_log), "%s/proxy.log",
 		 cl->dir);
 	/* The TCP port may be taken between the check and the bind. */
 	for (int attempt = 0; attempt < START_ATTEMPTS && rc; attempt++) {
-		char *argv[] = {bin, "--cluster", cl->file, "--unix", sock,
-				"--tcp", tcp, NULL};
 		unsigned port = ft_free_ports(1);
 		if (!port)
 			continue;
-		snprintf(tcp, sizeof(tcp), "127.0.0.1:%u", port);
-		snprintf(cl->proxy_tcp, sizeof(cl->proxy_tcp), "tcp://%s", tcp);
-		rc = fr_spawn_ready(argv, cl->proxy_log, START_TIMEOUT_MS,
-				    &cl->proxy_pid);
-		if (rc)
-			cl->proxy_pid = 0;
+		snprintf(cl->proxy_tcp, sizeof(cl->proxy_tcp),
+			 "tcp://127.0.0.1:%u", port);
+		rc = spawn_proxy(cl);
 	}
 	if (rc) {
 		ft_dump_logs(cl);
 		fail_msg("harness: cannot start ferry-proxy: %s (log %s)",
 			 ferry_strerror(rc), cl->proxy_log);
 	}
+}
+
+void ft_proxy_restart(ft_cluster *cl)
+{
+	int rc = FERRY_EIO;
+
+	if (cl->proxy_pid > 0) {
+		kill(cl->proxy_pid, SIGKILL);
+		waitpid(cl->proxy_pid, NULL, 0);
+		cl->proxy_pid = 0;
+	}
+	for (int attempt = 0; attempt < 40 && rc; attempt++) {
+		if (attempt)
+			usleep(250000);
+		rc = spawn_proxy(cl);
+	}
+	if (rc)
+		fail_msg("harness: cannot restart ferry-proxy: %s (log %s)",
+			 ferry_strerror(rc), cl->proxy_log);
 }
 
 /* ---- clients --------------------------------------------------------------

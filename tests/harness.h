@@ -92,6 +92,15 @@ ferry_client *ft_connect(const ft_cluster *cl, int timeout_ms);
  * process is gone when this returns). */
 void ft_server_kill(ft_cluster *cl, unsigned i, int sig);
 
+/* kill -9 of server i, then a new one at the same address with extra
+ * arguments (as for ft_cluster_start); it has forgotten everything. Fails
+ * the test if it cannot start. */
+void ft_server_restart(ft_cluster *cl, unsigned i, const char *const *extra);
+
+/* kill -9 of the proxy, then a new one on the same socket and TCP port.
+ * Fails the test if it cannot start. */
+void ft_proxy_restart(ft_cluster *cl);
+
 /* SIGTERM to server i, then waits up to timeout_ms for it to exit. Returns
  * its wait status (as waitpid gives it), or -1 if it did not exit in time
  * (it is then killed). */

@@ -189,3 +189,24 @@ int fr_strict_ll(const uint8_t *s, size_t len, long long *out)
 	*out = neg ? (long long)(0 - v) : (long long)v;
 	return 1;
 }
+
+int fr_grow_zeroed(void **arr, size_t *cap, size_t i, size_t elem)
+{
+	size_t n = *cap ? *cap : 64;
+	char *p;
+
+	if (i < *cap)
+		return 0;
+	while (n <= i) {
+		if (n > SIZE_MAX / 2 / elem)
+			return FERRY_ENOMEM;
+		n *= 2;
+	}
+	p = realloc(*arr, n * elem);
+	if (!p)
+		return FERRY_ENOMEM;
+	memset(p + *cap * elem, 0, (n - *cap) * elem);
+	*arr = p;
+	*cap = n;
+	return 0;
+}

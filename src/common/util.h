@@ -38,6 +38,13 @@ int fr_split_hostport(const char *s, char *host, size_t cap, char *port,
  * leading zeros, at most 20 bytes). Returns 1 and *out, or 0. */
 int fr_strict_ll(const uint8_t *s, size_t len, long long *out);
 
+/* Makes the array *arr, of *cap elements of elem bytes, long enough to
+ * hold index i: its length doubles (from 64) until it does, and the new
+ * elements are zeroed. Returns 0 or FERRY_ENOMEM (the array is then
+ * unchanged). For tables indexed by small integers such as address-vector
+ * entries. */
+int fr_grow_zeroed(void **arr, size_t *cap, size_t i, size_t elem);
+
 /* Daemons log with a level and a reason; the library never logs. */
 void fr_log(const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

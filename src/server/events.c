@@ -147,21 +147,10 @@ size_t fr_events_watches(const fr_events *ev)
 /* The state of peer, made if need be; NULL when out of memory. */
 static struct ev_peer *peer_of(fr_events *ev, fi_addr_t peer)
 {
-	size_t n = ev->npeers ? ev->npeers : 64;
-	struct ev_peer *p;
-
-	if (peer < ev->npeers)
-		return &ev->peers[peer];
-	if (peer >= FR_WATCH_PEER_MAX)
+	if (peer >= FR_WATCH_PEER_MAX ||
+	    fr_grow_zeroed((void **)&ev->peers, &ev->npeers, peer,
+			   sizeof(*ev->peers)))
 		return NULL;
-	while (n <= peer)
-		n *= 2;
-	p = realloc(ev->peers, n * sizeof(*p));
-	if (!p)
-		return NULL;
-	memset(p + ev->npeers, 0, (n - ev->npeers) * sizeof(*p));
-	ev->peers = p;
-	ev->npeers = n;
 	return &ev->peers[peer];
 }
 

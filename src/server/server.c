@@ -166,25 +166,6 @@ static void reply_status(struct server *sv, struct slot *s, int status)
 
 /* ---- peers ------------------------------------------------------------ */
 
-/* Makes sure peers[] has an entry for a. */
-static int peers_reserve(struct server *sv, fi_addr_t a)
-{
-	size_t cap = sv->peer_cap ? sv->peer_cap : 64;
-	struct peer *n;
-
-	if (a < sv->peer_cap)
-		return 0;
-	while (cap <= a)
-		cap *= 2;
-	n = realloc(sv->peers, cap * sizeof(*n));
-	if (!n)
-		return FERRY_ENOMEM;
-	memset(n + sv->peer_cap, 0, (cap - sv->peer_cap) * sizeof(*n));
-	sv->peers = n;
-	sv->peer_cap = cap;
-	return 0;
-}
-
 /* Learns the address a client sends (or finds it known already) and
  * answers there: not to the message's source, which shm (libfabric 1.17)
  * reports as 0 for a sender it does not know. */
@@ -205,7 +186,8 @@ static int hello(struct server *sv, struct slot *s)
 			fr_log(WHO, "HELLO: %s", fr_fab_error(sv->fab));
 			return FERRY_EPROTO;
 		}
-		if (peers_reserve(sv, a)) {
+		if (fr_grow_zeroed((void **)&sv->peers, &sv->peer_cap, a,
+				   sizeof(*sv->peers))) {
 			fr_fab_remove(sv->fab, a);
 			return FERRY_ENOMEM;
 		}

@@ -152,25 +152,6 @@ static void drop(fr_watch_table *t, fr_watch *w)
 	free(w);
 }
 
-/* Makes sure peers[] has an entry for peer. */
-static int peers_reserve(fr_watch_table *t, uint64_t peer)
-{
-	size_t n = t->npeers ? t->npeers : 64;
-	fr_watch **p;
-
-	if (peer < t->npeers)
-		return 0;
-	while (n <= peer)
-		n *= 2;
-	p = realloc(t->peers, n * sizeof(*p));
-	if (!p)
-		return FERRY_ENOMEM;
-	memset(p + t->npeers, 0, (n - t->npeers) * sizeof(*p));
-	t->peers = p;
-	t->npeers = n;
-	return 0;
-}
-
 int fr_watch_add(fr_watch_table *t, uint64_t peer, uint64_t id, int exact,
 		 const void *prefix, size_t plen)
 {
@@ -181,7 +162,9 @@ int fr_watch_add(fr_watch_table *t, uint64_t peer, uint64_t id, int exact,
 		return FERRY_EINVAL;
 	/* Room everywhere first, so nothing fails once the old watch is
 	 * gone. */
-	if (peers_reserve(t, peer) || ht_reserve(&t->ids) ||
+	if (fr_grow_zeroed((void **)&t->peers, &t->npeers, peer,
+			   sizeof(*t->peers)) ||
+	    ht_reserve(&t->ids) ||
 	    (exact && ht_reserve(&t->keys)))
 		return FERRY_ENOMEM;
 	w = calloc(1, sizeof(*w) + plen);

@@ -9,7 +9,9 @@
  * other keys; unwatch stops events and drops queued ones; 1000 waiters
  * on distinct keys in one client all wake; a watcher killed with SIGKILL
  * leaves servers (and proxy) serving and other watchers hearing; events
- * from both servers arrive; bad arguments are refused.
+ * from both servers arrive; bad arguments are refused. Direct: a watch
+ * outlives a restart of its server (a LOST event, then events again);
+ * proxy modes: it outlives a restart of the proxy the same way.
  */
 #include "harness.h"
 
@@ -31,15 +33,14 @@
 #define WAKE_BOUND_MS 1000 /* generous: a wake-up takes ~0.1-1 ms */
 #define WAITERS 1000
 
+static const char *const server_args[] = {"--memory", "64M", NULL};
 static ft_cluster *cl;
 static ferry_client *cs[FT_NMODES];
 static ferry_client *writer; /* direct: another client that writes */
 
 static int setup(void **state)
 {
-	static const char *const args[] = {"--memory", "64M", NULL};
-
-	cl = ft_cluster_start(2, args);
+	cl = ft_cluster_start(2, server_args);
 	ft_proxy_start(cl);
 	for (int m = 0; m < FT_NMODES; m++)
 		cs[m] = ft_connect_mode(cl, (enum ft_mode)m, TIMEOUT_MS);
@@ -66,6 +67,15 @@ static const char *mkey(char *key, const char *name, enum ft_mode m)
 {
 	snprintf(key, 64, "%s/%s", name, ft_mode_name[m]);
 	return key;
+}
+
+/* "name/MODE/" in pfx (64 bytes), and with key (may be NULL) the key
+ * "name/MODE/k". */
+static void mprefix(char *pfx, char *key, const char *name, enum ft_mode m)
+{
+	snprintf(pfx, 64, "%s/%s/", name, ft_mode_name[m]);
+	if (key)
+		snprintf(key, 64, "%.50sk", pfx);
 }
 
 static void put_ttl(ferry_client *c, const char *key, uint64_t expire_ms)
@@ -111,6 +121,21 @@ static void drain(ferry_client *c)
 
 	while (ferry_event_next(c, &ev, 0) == 1)
 		;
+}
+
+/* Watches "name/MODE/" from mode m's client and sees the SET of one put
+ * of its key "name/MODE/k". Returns the watch. */
+static uint64_t watch_heard(enum ft_mode m, const char *name, char *key)
+{
+	char pfx[64];
+	uint64_t w;
+
+	mprefix(pfx, key, name, m);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "1", 1, 0), 0);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	return w;
 }
 
 /* ---- ferry_wait ------------------------------------------------------------ */
@@ -215,8 +240,7 @@ static void test_wait_keeps_others(void **state)
 	char pfx[64], key[64], other[64];
 	uint64_t w;
 
-	mkey(pfx, "wk", m);
-	strcat(pfx, "/");
+	mprefix(pfx, NULL, "wk", m);
 	snprintf(key, sizeof(key), "%.50sawaited", pfx);
 	snprintf(other, sizeof(other), "%.50sother", pfx);
 	ferry_del(writer, key, strlen(key));
@@ -242,8 +266,7 @@ static void test_prefix_order(void **state)
 	uint64_t w;
 	int changed;
 
-	mkey(pfx, "ord", m);
-	strcat(pfx, "/");
+	mprefix(pfx, NULL, "ord", m);
 	snprintf(key, sizeof(key), "%.50skey", pfx);
 	kl = strlen(key);
 	ferry_del(writer, key, kl);
@@ -301,16 +324,9 @@ static void test_exact_ignores_others(void **state)
 static void test_unwatch_stops(void **state)
 {
 	enum ft_mode m = mode_of(state);
-	char pfx[64], key[64];
-	uint64_t w;
+	char key[64];
+	uint64_t w = watch_heard(m, "un", key);
 
-	mkey(pfx, "un", m);
-	strcat(pfx, "/");
-	snprintf(key, sizeof(key), "%.50sk", pfx);
-	drain(cs[m]);
-	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
-	ft_assert_rc(ferry_put(writer, key, strlen(key), "1", 1, 0), 0);
-	expect_event(cs[m], w, FERRY_EV_SET, key);
 	/* Events queued, not yet taken, go with the watch. */
 	ft_assert_rc(ferry_put(writer, key, strlen(key), "2", 1, 0), 0);
 	ft_assert_rc(ferry_del(writer, key, strlen(key)), 0);
@@ -369,26 +385,28 @@ static void test_many_waiters(void **state)
 	free(seen);
 }
 
+/* A key with prefix pfx that lives on server s. */
+static void key_on(char *key, const char *pfx, unsigned s)
+{
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, 64, "%.50s%d", pfx, i);
+		if (ft_owner(cl, key, strlen(key)) == s)
+			return;
+	}
+	fail_msg("no key on server %u", s);
+}
+
 /* Events of keys on each of the two servers reach one prefix watch. */
 static void test_both_servers(void **state)
 {
 	enum ft_mode m = mode_of(state);
 	char pfx[64], key[2][64];
-	int have[2] = {0, 0}, seen[2] = {0, 0};
+	int seen[2] = {0, 0};
 	uint64_t w;
 
-	mkey(pfx, "both", m);
-	strcat(pfx, "/");
-	for (int i = 0; !(have[0] && have[1]) && i < 1000; i++) {
-		char k[64];
-		snprintf(k, sizeof(k), "%s%d", pfx, i);
-		unsigned s = ft_owner(cl, k, strlen(k));
-		if (!have[s]) {
-			strcpy(key[s], k);
-			have[s] = 1;
-		}
-	}
-	assert_true(have[0] && have[1]);
+	mprefix(pfx, NULL, "both", m);
+	key_on(key[0], pfx, 0);
+	key_on(key[1], pfx, 1);
 	drain(cs[m]);
 	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
 	for (int s = 0; s < 2; s++)
@@ -421,8 +439,7 @@ static void test_dead_watcher(void **state)
 	pid_t pid;
 	char c;
 
-	mkey(pfx, "dead", m);
-	strcat(pfx, "/");
+	mprefix(pfx, NULL, "dead", m);
 	assert_int_equal(pipe(pipefd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -470,6 +487,184 @@ static void test_dead_watcher(void **state)
 	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
 }
 
+/* After a restart that lost events: the next event of watch w is LOST,
+ * and writing key again (until the watch is registered anew: more LOST
+ * events may come while the client greets the new process) brings its
+ * SET. */
+static void lost_then_heard(ferry_client *c, ferry_client *wr, uint64_t w,
+			    const char *key)
+{
+	uint64_t end = ft_now_ms() + 20000;
+	ferry_event ev;
+	int rc = ferry_event_next(c, &ev, 20000);
+
+	if (rc != 1 || ev.kind != FERRY_EV_LOST || ev.watch != w)
+		fail_msg("after the restart: %d, kind %d, expected LOST", rc,
+			 rc == 1 ? (int)ev.kind : 0);
+	do {
+		if (ft_now_ms() > end)
+			fail_msg("no event after the restart");
+		ft_assert_rc(ferry_put(wr, key, strlen(key), "v", 1, 0), 0);
+		rc = ferry_event_next(c, &ev, 1000);
+		assert_true(rc >= 0);
+	} while (rc == 0 || ev.kind == FERRY_EV_LOST);
+	assert_int_equal(ev.watch, w);
+	assert_int_equal(ev.kind, FERRY_EV_SET);
+	assert_int_equal(ev.klen, strlen(key));
+	assert_memory_equal(ev.key, key, ev.klen);
+}
+
+/* Direct: a server restarts and forgets every watch. It runs last: the
+ * other clients' connections to the old process are broken (with shm a
+ * client may take long to reach the new one), and no case after it
+ * depends on them. A client that only waits notices (its probe of the server times out), greets it again and
+ * registers its watches again: a LOST event, then events again. */
+static void test_server_restart(void **state)
+{
+	ferry_client *c = ft_connect_mode(cl, FT_DIRECT, 1000), *wr;
+	char key[64];
+	uint64_t w;
+
+	key_on(key, "rst/", 0);
+	ft_assert_rc(ferry_watch(c, "rst/", 4, 0, &w), 0);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "v", 1, 0), 0);
+	expect_event(c, w, FERRY_EV_SET, key);
+	ft_server_restart(cl, 0, server_args);
+	/* A new writer: the old one's connection to the server broke. */
+	wr = ft_connect_mode(cl, FT_DIRECT, TIMEOUT_MS);
+	lost_then_heard(c, wr, w, key);
+	ft_assert_rc(ferry_unwatch(c, w), 0);
+	ferry_close(wr);
+	ferry_close(c);
+}
+
+/* Proxy modes: the proxy restarts; a client waiting for events
+ * reconnects, registers its watches again, and hears a LOST event, then
+ * events again. */
+static void test_proxy_restart(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char key[64];
+	uint64_t w = watch_heard(m, "prs", key);
+
+	ft_proxy_restart(cl);
+	lost_then_heard(cs[m], writer, w, key);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
+/* Puts n values under pfx (on 64 keys) from client c, in batches. */
+static void put_many(ferry_client *c, const char *pfx, int n)
+{
+	enum { BATCH = 1000 };
+	static char keys[64][64];
+	static ferry_op ops[BATCH];
+
+	for (int k = 0; k < 64; k++)
+		snprintf(keys[k], sizeof(keys[k]), "%.50s%d", pfx, k);
+	for (int done = 0; done < n; done += BATCH) {
+		int b = n - done < BATCH ? n - done : BATCH;
+		for (int i = 0; i < b; i++)
+			ops[i] = (ferry_op){.opcode = FERRY_OP_PUT,
+					    .key = keys[(done + i) % 64],
+					    .klen = strlen(keys[(done + i) % 64]),
+					    .buf = "v",
+					    .len = 1};
+		ft_assert_rc(ferry_batch(c, ops, (size_t)b), 0);
+	}
+}
+
+/* The client holds at most 65536 events: a client busy with its own
+ * requests, taking no events meanwhile, keeps the first 65536, then one
+ * LOST; its watch goes on working. */
+static void test_client_queue_bound(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[64];
+	ferry_event ev;
+	int sets = 0, rc;
+	uint64_t w;
+
+	mprefix(pfx, key, "cq", m);
+	drain(cs[m]);
+	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
+	/* The events of its own puts arrive while it waits for their
+	 * replies. */
+	put_many(cs[m], pfx, 70000);
+	while ((rc = ferry_event_next(cs[m], &ev, 2000)) == 1 &&
+	       ev.kind == FERRY_EV_SET)
+		sets++;
+	assert_int_equal(rc, 1);
+	assert_int_equal(ev.kind, FERRY_EV_LOST);
+	assert_true(ev.watch == w && ev.klen == 0);
+	if (sets != 65536)
+		fail_msg("%d events before LOST, expected 65536", sets);
+	/* Events that came once there was room again follow; no LOST. */
+	while ((rc = ferry_event_next(cs[m], &ev, QUIET_MS)) == 1)
+		assert_int_equal(ev.kind, FERRY_EV_SET);
+	ft_assert_rc(ferry_put(writer, key, strlen(key), "v", 1, 0), 0);
+	expect_event(cs[m], w, FERRY_EV_SET, key);
+	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+}
+
+/* A watcher that stops reading (SIGSTOP) while 100000 events are due:
+ * the servers keep serving, drop what they cannot hold, and once the
+ * watcher reads again it gets a LOST event, then events again. */
+static void test_server_drops_for_slow_watcher(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char pfx[64], key[64];
+	int ready[2], status;
+	pid_t pid;
+	char c;
+
+	mprefix(pfx, key, "slow", m);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		ferry_opts o;
+		ferry_client *cc;
+		ferry_event ev;
+		uint64_t id;
+		int rc, lost = 0, n = 0;
+		close(ready[0]);
+		ferry_opts_init(&o);
+		o.cluster = cl->file;
+		o.proxy = m == FT_DIRECT       ? "direct"
+			  : m == FT_PROXY_UNIX ? cl->proxy_unix
+					       : cl->proxy_tcp;
+		if (ferry_connect(&o, &cc) ||
+		    ferry_watch(cc, pfx, strlen(pfx), 0, &id) ||
+		    write(ready[1], "r", 1) != 1)
+			_exit(2);
+		raise(SIGSTOP);
+		/* Continued: read until a LOST came and a quiet second. */
+		while ((rc = ferry_event_next(cc, &ev, 1000)) == 1) {
+			lost |= ev.kind == FERRY_EV_LOST;
+			n++;
+		}
+		fprintf(stderr, "# slow watcher: %d events, LOST %s\n", n,
+			lost ? "seen" : "not seen");
+		_exit(rc == 0 && lost ? 0 : 1);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		fail_msg("the watcher child could not watch");
+	}
+	close(ready[0]);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+	put_many(writer, pfx, 100000);
+	for (unsigned s = 0; s < cl->n; s++)
+		assert_true(ft_server_alive(cl, s));
+	kill(pid, SIGCONT);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("the slow watcher saw no LOST event (status 0x%x)",
+			 status);
+}
+
 static void test_bad_arguments(void **state)
 {
 	enum ft_mode m = mode_of(state);
@@ -496,30 +691,38 @@ static void test_bad_arguments(void **state)
 
 int main(void)
 {
+	enum { ALL = 7, PROXY = 6 }; /* modes, as bits */
 	static const struct {
 		const char *name;
 		CMUnitTestFunction fn;
+		unsigned modes;
 	} cases[] = {
-	    {"wait_existing", test_wait_existing},
-	    {"wait_wakes", test_wait_wakes},
-	    {"wait_timeout", test_wait_timeout},
-	    {"wait_keeps_others", test_wait_keeps_others},
-	    {"prefix_order", test_prefix_order},
-	    {"exact_ignores_others", test_exact_ignores_others},
-	    {"unwatch_stops", test_unwatch_stops},
-	    {"many_waiters", test_many_waiters},
-	    {"both_servers", test_both_servers},
-	    {"dead_watcher", test_dead_watcher},
-	    {"bad_arguments", test_bad_arguments},
+	    {"wait_existing", test_wait_existing, ALL},
+	    {"wait_wakes", test_wait_wakes, ALL},
+	    {"wait_timeout", test_wait_timeout, ALL},
+	    {"wait_keeps_others", test_wait_keeps_others, ALL},
+	    {"prefix_order", test_prefix_order, ALL},
+	    {"exact_ignores_others", test_exact_ignores_others, ALL},
+	    {"unwatch_stops", test_unwatch_stops, ALL},
+	    {"many_waiters", test_many_waiters, ALL},
+	    {"both_servers", test_both_servers, ALL},
+	    {"dead_watcher", test_dead_watcher, ALL},
+	    {"client_queue_bound", test_client_queue_bound, ALL},
+	    {"server_drops_for_slow_watcher",
+	     test_server_drops_for_slow_watcher, ALL},
+	    {"bad_arguments", test_bad_arguments, ALL},
+	    {"proxy_restart", test_proxy_restart, PROXY},
 	};
 	static enum ft_mode modes[FT_NMODES] = {FT_DIRECT, FT_PROXY_UNIX,
 						FT_PROXY_TCP};
 	static char names[FT_NMODES * FR_ARRAY_LEN(cases)][64];
-	struct CMUnitTest tests[FT_NMODES * FR_ARRAY_LEN(cases)];
+	struct CMUnitTest tests[FT_NMODES * FR_ARRAY_LEN(cases) + 1];
 	size_t n = 0;
 
 	for (int m = 0; m < FT_NMODES; m++)
-		for (size_t i = 0; i < FR_ARRAY_LEN(cases); i++, n++) {
+		for (size_t i = 0; i < FR_ARRAY_LEN(cases); i++) {
+			if (!(cases[i].modes & (1u << m)))
+				continue;
 			snprintf(names[n], sizeof(names[n]), "%s (%s)",
 				 cases[i].name, ft_mode_name[m]);
 			tests[n] = (struct CMUnitTest){
@@ -527,7 +730,11 @@ int main(void)
 			    .test_func = cases[i].fn,
 			    .initial_state = &modes[m],
 			};
+			n++;
 		}
+	tests[n++] = (struct CMUnitTest){.name = "server_restart (direct)",
+					 .test_func = test_server_restart,
+					 .initial_state = &modes[FT_DIRECT]};
 	return _cmocka_run_group_tests("test_watch", tests, n, setup,
 				       teardown);
 }
