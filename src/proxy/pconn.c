@@ -26,6 +26,8 @@
 
 #define WHO "ferry-proxy"
 #define FRAMES_PER_PASS 32       /* fairness: frames read per wake-up */
+#define EVENTS_UNREAD (4u << 20) /* unread replies past which a function's
+				    watches lose events (see struct fsub) */
 
 /*
  * The buffer budget (--buffer-budget). Stream bytes the proxy holds are
@@ -181,6 +183,8 @@ void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 	px->dead++; /* freed by fr_pconn_sweep: callers still hold pc */
 }
 
+static void tell_lost(fr_proxy *px, struct pconn *pc);
+
 /* Writes queued replies, several per system call. */
 void fr_pconn_flush(fr_proxy *px, struct pconn *pc)
 {
@@ -230,6 +234,8 @@ void fr_pconn_flush(fr_proxy *px, struct pconn *pc)
 		fr_pconn_kill(px, pc, NULL); /* said its last word */
 		return;
 	}
+	if (pc->events_lost && pc->wq_bytes <= EVENTS_UNREAD / 2)
+		tell_lost(px, pc);
 	set_events(px, pc);
 }
 
@@ -554,8 +560,10 @@ static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 }
 
 /* A function's watch: events go to it as EVENT frames under its own id. A
- * function that lets unread replies pile up loses events; it is told
- * with a FERRY_EV_LOST event once it reads again. */
+ * function that lets unread replies pile up (EVENTS_UNREAD bytes, some
+ * 40000 events) loses events; it is told with a FERRY_EV_LOST event once
+ * half of them are read. */
+
 struct fsub {
 	struct psub s;
 	uint64_t id;
@@ -581,8 +589,9 @@ static void fsub_deliver(fr_proxy *px, struct psub *s, const ferry_event *ev)
 
 	if (s->pc->state == PC_DEAD)
 		return;
-	if (s->pc->wq_bytes > FR_PCONN_WQ_PAUSE) {
+	if (s->pc->wq_bytes > EVENTS_UNREAD) {
 		f->lost = 1;
+		s->pc->events_lost = 1; /* told when its replies drain */
 		return;
 	}
 	if (f->lost || ev->kind == FERRY_EV_LOST) {
@@ -591,6 +600,20 @@ static void fsub_deliver(fr_proxy *px, struct psub *s, const ferry_event *ev)
 	}
 	if (ev->kind != FERRY_EV_LOST)
 		send_event(px, s->pc, f->id, ev->kind, ev->key, ev->klen);
+}
+
+/* The function reads again: each watch that lost events says so. */
+static void tell_lost(fr_proxy *px, struct pconn *pc)
+{
+	pc->events_lost = 0;
+	for (struct psub *s = pc->subs; s && pc->state != PC_DEAD;
+	     s = s->conn_next) {
+		struct fsub *f = (struct fsub *)s;
+		if (f->lost) {
+			f->lost = 0;
+			send_event(px, pc, f->id, FERRY_EV_LOST, NULL, 0);
+		}
+	}
 }
 
 static void fsub_gone(struct psub *s)

@@ -104,6 +104,7 @@ struct pconn {
 	int closing; /* reads nothing more; closes once its replies left */
 	struct resp *resp; /* speaks RESP (resp.c), not ferry frames */
 	struct psub *subs; /* its watches (watch.c) */
+	int events_lost;   /* a watch of it lost events (pconn.c) */
 };
 
 typedef struct fr_proxy {

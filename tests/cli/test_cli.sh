@@ -318,6 +318,7 @@ expire wt/a
 persist wt/a
 del wt/a
 set wt/x\x01y\\z
+expire wt/x\x01y\\z
 expired wt/x\x01y\\z
 WANT
 for i in $(seq 1 50); do
@@ -326,8 +327,8 @@ for i in $(seq 1 50); do
 	sleep 0.2
 done
 cmp -s "$TMP/want" "$TMP/got" &&
-	ok "watch prints set, expire, persist, del, set, expired in order, escaped" ||
-	not_ok "watch prints set, expire, persist, del, set, expired in order, escaped" \
+	ok "watch prints set, expire, persist, del, set, expire, expired in order, escaped" ||
+	not_ok "watch prints set, expire, persist, del, set, expire, expired in order, escaped" \
 		"got: $(tr '\n' '|' <"$TMP/got")"
 kill "$wpid" 2>/dev/null
 wait "$wpid" 2>/dev/null

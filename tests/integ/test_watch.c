@@ -295,6 +295,7 @@ static void test_prefix_order(void **state)
 	expect_event(cs[m], w, FERRY_EV_SET, key);
 	expect_event(cs[m], w, FERRY_EV_DEL, key);
 	expect_event(cs[m], w, FERRY_EV_SET, key);
+	expect_event(cs[m], w, FERRY_EV_EXPIRE, key); /* a put with expiry */
 	expect_event(cs[m], w, FERRY_EV_EXPIRED, key);
 	expect_quiet(cs[m]);
 	ft_assert_rc(ferry_unwatch(cs[m], w), 0);

@@ -1039,7 +1039,7 @@ static void test_watch_messages(void **state)
 	assert_int_equal(round_trip(&m), FR_HDR_SIZE);
 
 	/* Every kind with a key; LOST without one. */
-	for (int k = FERRY_EV_SET; k <= FERRY_EV_LOST; k++) {
+	for (int k = FERRY_EV_SET; k <= FERRY_EV_SETRANGE; k++) {
 		size_t klen = k == FERRY_EV_LOST ? 0 : (size_t)k * 100;
 		fr_msg_init(&m, FR_OP_EVENT, 0, 0);
 		m.w[FR_EVENT_ID] = 9;
@@ -1060,7 +1060,7 @@ static void test_watch_messages(void **state)
 	m.w[FR_EVENT_KIND] = FERRY_EV_LOST;
 	n = fr_msg_encode(&m, buf, sizeof(buf));
 	expect_eproto(buf, n, "LOST event with a key");
-	static const uint64_t bad_kinds[] = {0, FERRY_EV_LOST + 1, UINT64_MAX};
+	static const uint64_t bad_kinds[] = {0, FERRY_EV_SETRANGE + 1, UINT64_MAX};
 	for (size_t i = 0; i < FR_ARRAY_LEN(bad_kinds); i++) {
 		m.w[FR_EVENT_KIND] = bad_kinds[i];
 		n = fr_msg_encode(&m, buf, sizeof(buf));
