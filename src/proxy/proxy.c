@@ -294,16 +294,17 @@ static void loop(fr_proxy *px)
 		if (px->wake)
 			fr_pconn_resume(px);
 		fr_pwatch_events(px);
-		if (px->fabric_inflight ||
-		    (px->fab_fd < 0 && fr_pwatch_active(px))) {
-			/* Completions are coming (or events, for watches): spin
-			 * a moment, then sleep on the fabric's descriptor (or
-			 * briefly, when the provider has none). */
-			if (fr_now_ns() - last < spin_ns)
-				timeout = 0;
-			else
-				timeout = px->fab_fd >= 0 ? 100 : 1;
-		}
+		/* Busy a moment ago: spin (yielding), since a function in a
+		 * tight loop sends its next request microseconds after its
+		 * reply, and completions come as fast; a sleep would cost a
+		 * wake-up each time. Then sleep: on the fabric's descriptor
+		 * while completions (or events, for watches) are due, or
+		 * briefly when the provider has none. */
+		if (fr_now_ns() - last < spin_ns)
+			timeout = 0;
+		else if (px->fabric_inflight ||
+			 (px->fab_fd < 0 && fr_pwatch_active(px)))
+			timeout = px->fab_fd >= 0 ? 100 : 1;
 		if (px->again || px->wake)
 			timeout = 0;
 		/* The fabric's fd only wakes a sleeper once armed. */
