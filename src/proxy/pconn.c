@@ -626,9 +626,14 @@ static int watch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	struct fsub *f;
 	int rc;
 
+	/* An id the function already uses: the new watch replaces it, as
+	 * at a server (a client registering again never duplicates). */
 	for (struct psub *s = pc->subs; s; s = s->conn_next)
-		if (((struct fsub *)s)->id == q->w[FR_WATCH_ID])
-			return FERRY_EEXIST;
+		if (((struct fsub *)s)->id == q->w[FR_WATCH_ID]) {
+			fr_pwatch_del(px, s);
+			fsub_gone(s);
+			break;
+		}
 	if (!(f = calloc(1, sizeof(*f))))
 		return FERRY_ENOMEM;
 	f->id = q->w[FR_WATCH_ID];
@@ -651,10 +656,10 @@ static int unwatch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 		if (((struct fsub *)s)->id == q->w[FR_UNWATCH_ID]) {
 			fr_pwatch_del(px, s);
 			fsub_gone(s);
-			reply_status(px, pc, FR_OP_UNWATCH, q->h.id, 0);
-			return 0;
+			break;
 		}
-	return FERRY_ENOENT;
+	reply_status(px, pc, FR_OP_UNWATCH, q->h.id, 0); /* gone either way */
+	return 0;
 }
 
 /* Handles one whole frame; frame is owned by the callee. */

@@ -12,6 +12,9 @@
 #include "proxy/resp_int.h"
 
 #define CMDS_PER_PASS 64      /* fairness: requests read per wake-up */
+#define HINT_MAX (4u << 20)   /* largest first read a size hint asks for */
+#define DIRECT_GROW (16u << 20) /* a declared request up to this size gets
+				   its whole buffer at once */
 #define PROBE (16u * 1024)    /* a value's first read; longer ones take a
 				 second read of exactly the rest */
 #define FETCH_TRIES 16        /* re-reads of a value replaced meanwhile */
@@ -274,6 +277,8 @@ static int fetch_more(fr_proxy *px, struct rcmd *c, struct rop *ro)
 		return 1;
 	}
 	size = (size_t)op->stat.size;
+	if (!op->status && c->def->last == 1)
+		c->pc->resp->size_hint = FR_MIN(size, (size_t)HINT_MAX);
 	if (op->status || have >= size) {
 		op->buf = ro->base;
 		op->result = op->status ? 0 : have;
@@ -309,8 +314,13 @@ ferry_op *rc_fetch(fr_proxy *px, struct rcmd *c, const struct rarg *key)
 	op->opcode = FERRY_OP_GET;
 	op->key = key->p;
 	op->klen = key->len;
-	op->buf = ro->base = rc_buf(px, c, PROBE + 2);
-	op->len = ro->cap = PROBE;
+	/* A single-key command reads as much as the connection's last value
+	 * at once (clients often read the same kind of value again), so a
+	 * large value usually takes one read, not two. */
+	ro->cap = c->def->last == 1 ? FR_MAX(PROBE, c->pc->resp->size_hint)
+				    : PROBE;
+	op->buf = ro->base = rc_buf(px, c, ro->cap + 2);
+	op->len = ro->cap;
 	ro->fetch = 1;
 	if (!op->buf) {
 		c->nops--;
@@ -587,7 +597,9 @@ void fr_resp_read(fr_proxy *px, struct pconn *pc)
 			off = 0;
 		}
 		size_t want = FR_MAX(rs->ps.need, pc->rlen + 4096);
-		want = FR_MIN(want, FR_MAX(pc->rcap * 2, (size_t)64 * 1024));
+		if (want > DIRECT_GROW) /* grow as bytes come, not as declared */
+			want = FR_MIN(want, FR_MAX(pc->rcap * 2,
+						   (size_t)DIRECT_GROW));
 		want = FR_MAX(want, pc->rlen + 1);
 		int rc = want > pc->rcap ? fr_pconn_reserve(px, pc, want) : 0;
 		if (rc < 0) {

@@ -94,6 +94,7 @@ struct resp {
 	struct rcmd *head, *tail;
 	unsigned queued;
 	size_t need;       /* read buffer it waits for room for (paused) */
+	size_t size_hint;  /* the last value a single-key read found */
 	unsigned waiting;  /* queued commands not started (ordering) */
 	int resp3;
 	int closing;       /* read nothing more; close once replies left */

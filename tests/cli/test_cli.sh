@@ -276,13 +276,7 @@ wait_tests() {
 }
 
 wait_tests direct --direct
-# The node proxy serves waits once it relays WATCH (src/proxy).
-f wait wait/probe --timeout 0
-if grep -q "protocol error" "$TMP/err"; then
-	skip "wait through the node proxy" "the proxy does not relay WATCH yet"
-else
-	wait_tests proxy
-fi
+wait_tests proxy
 
 expect 2 "wait without a key is a usage error" f wait
 expect 2 "wait with a bad --timeout is a usage error" f wait k --timeout 5x
