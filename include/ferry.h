@@ -345,22 +345,32 @@ typedef struct ferry_event {
 
 /* Starts a watch on the keys beginning with prefix[0..plen) (plen 0: all
  * keys) or, with FERRY_WATCH_EXACT in flags, on the key prefix itself.
- * On success *watch receives its id. Returns 0 or a FERRY_E* code. */
+ * On success *watch receives its id. Returns 0 or a FERRY_E* code:
+ * FERRY_EINVAL for an unknown flag or an exact watch of no key,
+ * FERRY_E2BIG for plen over FERRY_KEY_MAX, or why the servers (the key's
+ * server, for an exact watch in direct mode) could not take it. A prefix
+ * watch succeeds when at least one server took it and the others are
+ * unreachable; those get it when they answer again. The prefix is copied. */
 int ferry_watch(ferry_client *c, const void *prefix, size_t plen,
 		unsigned flags, uint64_t *watch);
 
-/* Ends a watch; events of it still queued are dropped. */
+/* Ends a watch; events of it still queued are dropped, and so are any
+ * that arrive later. Does not wait for the servers. Returns 0, or
+ * FERRY_EINVAL if this client has no such watch. */
 int ferry_unwatch(ferry_client *c, uint64_t watch);
 
 /* Takes the oldest queued event into *ev, waiting up to timeout_ms for
  * one (-1: no limit, 0: do not wait). Returns 1 with an event, 0 on
- * time-out, or a negative FERRY_E*. */
+ * time-out, or a negative FERRY_E*. While it waits it also completes the
+ * client's operations in flight (ferry_poll returns them) and, through a
+ * proxy, reconnects to a proxy that restarted. */
 int ferry_event_next(ferry_client *c, ferry_event *ev, int timeout_ms);
 
 /* Waits until key exists: returns 0 at once if it does, else as soon as
  * some client writes it, or FERRY_ETIMEDOUT after timeout_ms (-1: no
  * limit). Costs no polling: it watches the key. Events of other watches
- * stay queued for ferry_event_next(). */
+ * stay queued for ferry_event_next(). Other codes: FERRY_EINVAL or
+ * FERRY_E2BIG for a bad key, or why the key's server could not be asked. */
 int ferry_wait(ferry_client *c, const void *key, size_t klen,
 	       int timeout_ms);
 

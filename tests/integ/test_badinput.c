@@ -3,8 +3,9 @@
  * protocol itself over the fabric layer (src/fabric/fab.h) and sends
  * garbage, truncated and oversized messages, wrong magic and versions,
  * unknown opcodes, lengths that run past the message, ranges past a value,
- * bogus RMA addresses and keys, extreme LIST arguments, and requests from
- * a peer that never said HELLO. After every case the server must still be
+ * bogus RMA addresses and keys, extreme LIST arguments, requests from
+ * a peer that never said HELLO, and bad or many watches (and watches of a
+ * peer that said BYE, which must go with it). After every case the server must still be
  * running, must have answered exactly what the protocol promises (an
  * FERRY_EPROTO reply under the sender's id for a malformed message from a
  * known peer, nothing for an unknown peer or a message too short to carry
@@ -859,6 +860,125 @@ static void test_hello_abuse(void **state)
 	raw_close(r);
 }
 
+/* The next message, which must be an EVENT of watch id, kind, on key. */
+static void raw_event(struct raw *r, uint64_t id, int kind, const char *key)
+{
+	static uint8_t keep[FR_MSG_SIZE];
+	uint64_t end = ft_now_ms() + TIMEOUT_MS;
+	const char *why = NULL;
+	fr_msg ev;
+
+	while (r->head == r->tail && ft_now_ms() < end)
+		pump(r, NULL, 5);
+	if (r->head == r->tail)
+		fail_msg("no event (watch %llu, kind %d, key %s)",
+			 (unsigned long long)id, kind, key);
+	unsigned slot = r->head++ % INBOX;
+	memcpy(keep, r->inbox[slot].buf, r->inbox[slot].len);
+	if (fr_msg_decode(keep, r->inbox[slot].len, &ev, &why))
+		fail_msg("the server sent a malformed message: %s", why);
+	assert_int_equal(ev.h.opcode, FR_OP_EVENT);
+	assert_false(ev.h.flags & FR_F_REPLY);
+	assert_true(ev.w[FR_EVENT_ID] == id);
+	assert_int_equal(ev.w[FR_EVENT_KIND], kind);
+	assert_int_equal(ev.blen[0], strlen(key));
+	assert_memory_equal(ev.blob[0], key, strlen(key));
+}
+
+static int raw_watch(struct raw *r, uint64_t id, uint16_t flags,
+		     const void *p, size_t plen)
+{
+	static uint8_t keep[FR_MSG_SIZE];
+	fr_msg m, rep;
+
+	fr_msg_init(&m, FR_OP_WATCH, flags, 0);
+	m.w[FR_WATCH_PLEN] = plen;
+	m.w[FR_WATCH_ID] = id;
+	m.blob[0] = p;
+	return request(r, &m, &rep, keep);
+}
+
+static int raw_unwatch(struct raw *r, uint64_t id)
+{
+	static uint8_t keep[FR_MSG_SIZE];
+	fr_msg m, rep;
+
+	fr_msg_init(&m, FR_OP_UNWATCH, 0, 0);
+	m.w[FR_UNWATCH_ID] = id;
+	return request(r, &m, &rep, keep);
+}
+
+static void side_put(const char *key)
+{
+	ft_assert_rc(ferry_put(side, key, strlen(key), "v", 1, 0), 0);
+}
+
+/* Watches: bad ones refused, a repeated id replacing, UNWATCH of what
+ * does not exist, an EVENT sent to the server, a thousand watches, and
+ * BYE taking every watch of the peer with it. */
+static void test_watch_abuse(void **state)
+{
+	struct raw *r = raw_open();
+	static uint8_t keep[FR_MSG_SIZE], big[FERRY_KEY_MAX + 1];
+	fr_msg m, rep;
+	uint8_t out[FR_MSG_SIZE];
+
+	begin();
+	raw_hello(r);
+	ft_assert_rc(raw_watch(r, 1, FR_F_EXACT, "", 0), FERRY_EINVAL);
+	ft_assert_rc(raw_unwatch(r, 12345), 0);
+	/* A prefix longer than a key does not decode. */
+	fr_msg_init(&m, FR_OP_WATCH, 0, next_id++);
+	m.w[FR_WATCH_PLEN] = sizeof(big);
+	m.blob[0] = big;
+	expect_rejected(r, out, encode(&m, out), "WATCH prefix of 1025 bytes");
+	/* EVENTs go from servers to clients, never the other way. */
+	fr_msg_init(&m, FR_OP_EVENT, 0, 0);
+	m.w[FR_EVENT_KIND] = FERRY_EV_SET;
+	m.w[FR_EVENT_KLEN] = 1;
+	m.blob[0] = (const uint8_t *)"k";
+	ft_assert_rc(request(r, &m, &rep, keep), FERRY_EPROTO);
+
+	/* A watch, then the same id again on another key: replaced. */
+	ft_assert_rc(raw_watch(r, UINT64_MAX, 0, "bad/w/", 6), 0);
+	side_put("bad/w/x");
+	raw_event(r, UINT64_MAX, FERRY_EV_SET, "bad/w/x");
+	ft_assert_rc(raw_watch(r, UINT64_MAX, FR_F_EXACT, "bad/w/y", 7), 0);
+	side_put("bad/w/x");
+	raw_quiet(r);
+	side_put("bad/w/y");
+	raw_event(r, UINT64_MAX, FERRY_EV_SET, "bad/w/y");
+	ft_assert_rc(raw_unwatch(r, UINT64_MAX), 0);
+	side_put("bad/w/y");
+	raw_quiet(r);
+
+	/* A thousand watches, exact and prefix, then BYE: the server
+	 * forgets them with the peer, sends nothing more, and a new HELLO
+	 * from the same address starts with none. */
+	for (uint64_t id = 0; id < 1000; id++) {
+		char key[32];
+		int n = snprintf(key, sizeof(key), "bad/many/%llu",
+				 (unsigned long long)id);
+		ft_assert_rc(raw_watch(r, id, id % 2 ? FR_F_EXACT : 0, key,
+				       (size_t)n),
+			     0);
+	}
+	side_put("bad/many/7");
+	/* The exact watch 7, and the prefix watch 0 ("bad/many/0" is no
+	 * prefix of it): one event. */
+	raw_event(r, 7, FERRY_EV_SET, "bad/many/7");
+	raw_quiet(r);
+	fr_msg_init(&m, FR_OP_BYE, 0, next_id++);
+	raw_send(r, out, encode(&m, out));
+	raw_quiet(r);
+	side_put("bad/many/7");
+	raw_hello(r);
+	side_put("bad/many/7");
+	raw_quiet(r);
+	still_serving(r);
+	raw_close(r);
+}
+
 /* A peer that never said HELLO is never answered and changes nothing. */
 static void test_unknown_peer(void **state)
 {
@@ -985,6 +1105,7 @@ ISOLATED_NOT_SHM(test_bogus_rma, "names memory it never registered")
 ISOLATED_NOT_SHM(test_client_killed_mid_transfer, "dies mid-transfer")
 ISOLATED(test_list_extremes)
 ISOLATED(test_hello_abuse)
+ISOLATED(test_watch_abuse)
 ISOLATED(test_unknown_peer)
 ISOLATED(test_close_with_requests_in_flight)
 ISOLATED(test_peer_vanishes)
@@ -1004,6 +1125,7 @@ int main(void)
 	    CASE(test_client_killed_mid_transfer),
 	    CASE(test_list_extremes),
 	    CASE(test_hello_abuse),
+	    CASE(test_watch_abuse),
 	    CASE(test_unknown_peer),
 	    CASE(test_close_with_requests_in_flight),
 	    CASE(test_peer_vanishes),

@@ -428,6 +428,51 @@ static void test_both_servers(void **state)
 	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
 }
 
+/* Forks a process that connects in mode m (a client of its own: fork and
+ * an open fabric endpoint do not mix), watches pfx, says so, then runs
+ * then(client) and exits with its result. Returns once it watches. */
+static pid_t fork_watcher(enum ft_mode m, const char *pfx,
+			  int (*then)(ferry_client *c))
+{
+	int ready[2], status;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		ferry_opts o;
+		ferry_client *cc;
+		uint64_t id;
+		close(ready[0]);
+		ferry_opts_init(&o);
+		o.cluster = cl->file;
+		o.proxy = m == FT_DIRECT       ? "direct"
+			  : m == FT_PROXY_UNIX ? cl->proxy_unix
+					       : cl->proxy_tcp;
+		if (ferry_connect(&o, &cc) ||
+		    ferry_watch(cc, pfx, strlen(pfx), 0, &id) ||
+		    write(ready[1], "r", 1) != 1)
+			_exit(2);
+		_exit(then(cc));
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		waitpid(pid, &status, 0);
+		fail_msg("the watcher child could not watch");
+	}
+	close(ready[0]);
+	return pid;
+}
+
+static int never_reads(ferry_client *c)
+{
+	for (;;)
+		pause();
+	return 0;
+}
+
 /* A watcher killed with SIGKILL, with events on their way to it: the
  * servers (and the proxy) keep serving, and other watchers keep hearing.
  * The child makes its own client after the fork. */
@@ -435,39 +480,12 @@ static void test_dead_watcher(void **state)
 {
 	enum ft_mode m = mode_of(state);
 	char pfx[64], key[64];
-	int pipefd[2], status;
+	int status;
 	uint64_t w;
 	pid_t pid;
-	char c;
 
 	mprefix(pfx, NULL, "dead", m);
-	assert_int_equal(pipe(pipefd), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		ferry_opts o;
-		ferry_client *cc;
-		uint64_t id;
-		close(pipefd[0]);
-		ferry_opts_init(&o);
-		o.cluster = cl->file;
-		o.proxy = m == FT_DIRECT       ? "direct"
-			  : m == FT_PROXY_UNIX ? cl->proxy_unix
-					       : cl->proxy_tcp;
-		if (ferry_connect(&o, &cc) ||
-		    ferry_watch(cc, pfx, strlen(pfx), 0, &id))
-			_exit(1);
-		if (write(pipefd[1], "r", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause(); /* never reads an event */
-	}
-	close(pipefd[1]);
-	if (read(pipefd[0], &c, 1) != 1) {
-		waitpid(pid, &status, 0);
-		fail_msg("the watcher child could not watch");
-	}
-	close(pipefd[0]);
+	pid = fork_watcher(m, pfx, never_reads);
 	drain(cs[m]);
 	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
 	/* Events flow to both, then the child dies. */
@@ -610,50 +628,32 @@ static void test_client_queue_bound(void **state)
 /* A watcher that stops reading (SIGSTOP) while 100000 events are due:
  * the servers keep serving, drop what they cannot hold, and once the
  * watcher reads again it gets a LOST event, then events again. */
+/* The slow watcher: stops itself, then, continued, reads until a LOST
+ * came and a second passed quietly. */
+static int stops_then_reads(ferry_client *c)
+{
+	ferry_event ev;
+	int rc, lost = 0, n = 0;
+
+	raise(SIGSTOP);
+	while ((rc = ferry_event_next(c, &ev, 1000)) == 1) {
+		lost |= ev.kind == FERRY_EV_LOST;
+		n++;
+	}
+	fprintf(stderr, "# slow watcher: %d events, LOST %s\n", n,
+		lost ? "seen" : "not seen");
+	return rc == 0 && lost ? 0 : 1;
+}
+
 static void test_server_drops_for_slow_watcher(void **state)
 {
 	enum ft_mode m = mode_of(state);
-	char pfx[64], key[64];
-	int ready[2], status;
+	char pfx[64];
+	int status;
 	pid_t pid;
-	char c;
 
-	mprefix(pfx, key, "slow", m);
-	assert_int_equal(pipe(ready), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		ferry_opts o;
-		ferry_client *cc;
-		ferry_event ev;
-		uint64_t id;
-		int rc, lost = 0, n = 0;
-		close(ready[0]);
-		ferry_opts_init(&o);
-		o.cluster = cl->file;
-		o.proxy = m == FT_DIRECT       ? "direct"
-			  : m == FT_PROXY_UNIX ? cl->proxy_unix
-					       : cl->proxy_tcp;
-		if (ferry_connect(&o, &cc) ||
-		    ferry_watch(cc, pfx, strlen(pfx), 0, &id) ||
-		    write(ready[1], "r", 1) != 1)
-			_exit(2);
-		raise(SIGSTOP);
-		/* Continued: read until a LOST came and a quiet second. */
-		while ((rc = ferry_event_next(cc, &ev, 1000)) == 1) {
-			lost |= ev.kind == FERRY_EV_LOST;
-			n++;
-		}
-		fprintf(stderr, "# slow watcher: %d events, LOST %s\n", n,
-			lost ? "seen" : "not seen");
-		_exit(rc == 0 && lost ? 0 : 1);
-	}
-	close(ready[1]);
-	if (read(ready[0], &c, 1) != 1) {
-		waitpid(pid, &status, 0);
-		fail_msg("the watcher child could not watch");
-	}
-	close(ready[0]);
+	mprefix(pfx, NULL, "slow", m);
+	pid = fork_watcher(m, pfx, stops_then_reads);
 	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
 	assert_true(WIFSTOPPED(status));
 	put_many(writer, pfx, 100000);
