@@ -47,7 +47,8 @@ static int split_inline(struct fr_resp_parser *p, uint8_t *line, size_t len)
 	size_t r = 0, w;
 
 	for (;;) {
-		int inq = 0, insq = 0, done = 0;
+		uint8_t quote = 0; /* the quote we are inside, or 0 */
+		int done = 0;
 		while (r < len && line[r] && isspace(line[r]))
 			r++;
 		if (r >= len || !line[r])
@@ -57,38 +58,30 @@ static int split_inline(struct fr_resp_parser *p, uint8_t *line, size_t len)
 		while (!done) {
 			uint8_t ch = r < len ? line[r] : 0;
 			uint8_t nx = r + 1 < len ? line[r + 1] : 0;
-			if (inq) {
-				if (ch == '\\' && nx == 'x' && r + 3 < len &&
-				    isxdigit(line[r + 2]) &&
+			if (quote) {
+				if (quote == '"' && ch == '\\' && nx == 'x' &&
+				    r + 3 < len && isxdigit(line[r + 2]) &&
 				    isxdigit(line[r + 3])) {
 					line[w++] = (uint8_t)(hexval(line[r + 2]) * 16 +
 							      hexval(line[r + 3]));
 					r += 3;
-				} else if (ch == '\\' && nx) {
+				} else if (quote == '"' && ch == '\\' && nx) {
 					static const char from[] = "nrtba",
 							  to[] = "\n\r\t\b\a";
 					const char *e = strchr(from, nx);
 					line[w++] = e ? (uint8_t)to[e - from] : nx;
 					r++;
-				} else if (ch == '"') {
-					if (nx && !isspace(nx))
-						return -1;
-					done = 1;
-				} else if (!ch) {
-					return -1;
-				} else {
-					line[w++] = ch;
-				}
-			} else if (insq) {
-				if (ch == '\\' && nx == '\'') {
+				} else if (quote == '\'' && ch == '\\' &&
+					   nx == '\'') {
 					line[w++] = '\'';
 					r++;
-				} else if (ch == '\'') {
+				} else if (ch == quote) {
+					/* A closing quote ends the argument. */
 					if (nx && !isspace(nx))
 						return -1;
 					done = 1;
 				} else if (!ch) {
-					return -1;
+					return -1; /* unterminated */
 				} else {
 					line[w++] = ch;
 				}
@@ -99,10 +92,8 @@ static int split_inline(struct fr_resp_parser *p, uint8_t *line, size_t len)
 					done = 1;
 					break;
 				case '"':
-					inq = 1;
-					break;
 				case '\'':
-					insq = 1;
+					quote = ch;
 					break;
 				default:
 					line[w++] = ch;

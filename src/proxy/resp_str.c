@@ -35,6 +35,20 @@ static int conflict(int status)
 	       status == FERRY_ENOENT;
 }
 
+/* The last step of a read-modify-write: 1 if its write went through;
+ * else it starts over (another writer came first) or replies with the
+ * error. */
+static int written(struct rcmd *c)
+{
+	int st = RC_OP(c, 0)->status;
+
+	if (conflict(st))
+		rc_again(c);
+	else if (st)
+		ro_ferr(c, st);
+	return st == 0;
+}
+
 /* ---- expiry options -------------------------------------------------------- */
 
 enum {
@@ -389,12 +403,7 @@ static void cmd_set(fr_proxy *px, struct rcmd *c)
 		op->expire_ms = (uint64_t)when;
 		return;
 	default:
-		op = RC_OP(c, 0);
-		if (conflict(op->status))
-			rc_again(c);
-		else if (op->status)
-			ro_ferr(c, op->status);
-		else
+		if (written(c))
 			reply_value(c, &c->saved, 1);
 	}
 }
@@ -458,12 +467,7 @@ static void cmd_getdel(fr_proxy *px, struct rcmd *c)
 			op->if_version = c->saved.stat.version;
 		return;
 	default:
-		op = RC_OP(c, 0);
-		if (conflict(op->status))
-			rc_again(c);
-		else if (op->status)
-			ro_ferr(c, op->status);
-		else
+		if (written(c))
 			reply_value(c, &c->saved, 1);
 	}
 }
@@ -565,12 +569,7 @@ static void cmd_splice(fr_proxy *px, struct rcmd *c)
 		}
 		return;
 	default:
-		op = RC_OP(c, 0);
-		if (conflict(op->status))
-			rc_again(c);
-		else if (op->status)
-			ro_ferr(c, op->status);
-		else
+		if (written(c))
 			ro_int(c, c->n[0]);
 	}
 }

@@ -99,3 +99,24 @@ pick_ports() {
 	done
 	return 1
 }
+
+# cluster_up MEMORY: starts 2 servers of MEMORY each and the node proxy
+# on free ports (base in $base; a few tries, since a port can be taken
+# between the look and the bind). On failure: the reason, the plan line,
+# and exit.
+cluster_up() {
+	local attempt
+	for attempt in 1 2 3 4 5; do
+		base=$(pick_ports 4) || break
+		if f cluster up --dir "$HOME_DIR" --port "$base" \
+			--provider "$PROVIDER" --servers 2 --memory "$1"; then
+			return 0
+		fi
+		cp "$TMP/err" "$TMP/up.err"
+		f cluster down # whatever half-started
+	done
+	not_ok "cluster up ($PROVIDER)" "could not start a cluster"
+	cat "$TMP"/up.err "$HOME_DIR"/*.log 2>/dev/null | tail -n 20 | sed 's/^/#   /'
+	echo "1..$n"
+	exit 1
+}

@@ -50,23 +50,7 @@ grep -qi "no cluster" "$TMP/err" && ok "... and says there is no cluster" ||
 
 # ---- a cluster ------------------------------------------------------------------
 
-up=1
-for attempt in 1 2 3 4 5; do
-	base=$(pick_ports 4) || break
-	if f cluster up --dir "$HOME_DIR" --port "$base" \
-		--provider "$PROVIDER" --servers 2 --memory 64M; then
-		up=0
-		break
-	fi
-	cp "$TMP/err" "$TMP/up.err"
-	f cluster down # whatever half-started
-done
-if [ "$up" -ne 0 ]; then
-	not_ok "cluster up ($PROVIDER)" "could not start a cluster"
-	cat "$TMP"/up.err "$HOME_DIR"/*.log 2>/dev/null | tail -n 20 | sed 's/^/#   /'
-	echo "1..$n"
-	exit 1
-fi
+cluster_up 64M
 ok "cluster up --servers 2 --provider $PROVIDER"
 [ -f "$HOME_DIR/cluster" ] && grep -q "^provider $PROVIDER" "$HOME_DIR/cluster" &&
 	[ "$(grep -c '^server ' "$HOME_DIR/cluster")" -eq 2 ] &&

@@ -49,23 +49,7 @@ grep -q 'bad value for --buffer-budget' "$TMP/err" &&
 
 # ---- a cluster with its proxy ---------------------------------------------------
 
-up=1
-for attempt in 1 2 3 4 5; do
-	base=$(pick_ports 4) || break
-	if f cluster up --dir "$HOME_DIR" --port "$base" \
-		--provider "$PROVIDER" --servers 2 --memory 128M; then
-		up=0
-		break
-	fi
-	cp "$TMP/err" "$TMP/up.err"
-	f cluster down # whatever half-started
-done
-if [ "$up" -ne 0 ]; then
-	not_ok "cluster up ($PROVIDER)" "could not start a cluster"
-	cat "$TMP"/up.err "$HOME_DIR"/*.log 2>/dev/null | tail -n 20 | sed 's/^/#   /'
-	echo "1..$n"
-	exit 1
-fi
+cluster_up 128M
 ok "cluster up --servers 2 --provider $PROVIDER starts the proxy too"
 mapfile -t pids < <(awk '$1 == "pid" { print $2 }' "$HOME_DIR/cluster")
 TCP_URL=tcp://127.0.0.1:$((base + 2))

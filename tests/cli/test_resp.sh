@@ -8,23 +8,7 @@
 NAME=ferry-resp
 . "$(dirname "$0")/lib.sh"
 
-up=1
-for attempt in 1 2 3 4 5; do
-	base=$(pick_ports 4) || break
-	if f cluster up --dir "$HOME_DIR" --port "$base" \
-		--provider "$PROVIDER" --servers 2 --memory 256M; then
-		up=0
-		break
-	fi
-	cp "$TMP/err" "$TMP/up.err"
-	f cluster down # whatever half-started
-done
-if [ "$up" -ne 0 ]; then
-	not_ok "cluster up ($PROVIDER)" "could not start a cluster"
-	cat "$TMP"/up.err "$HOME_DIR"/*.log 2>/dev/null | tail -n 20 | sed 's/^/#   /'
-	echo "1..$n"
-	exit 1
-fi
+cluster_up 256M
 port=$(awk '$1 == "resp" { sub("redis://127.0.0.1:", "", $2); print $2 }' \
 	"$HOME_DIR/cluster")
 [ "$port" = $((base + 3)) ] && ok "the cluster file names the RESP port" ||
