@@ -2,7 +2,7 @@
 # Debian 12 clone: both install missing packages first (scripts/deps.sh).
 BUILD ?= build
 
-.PHONY: all deps build test demo bench clean format
+.PHONY: all deps build test demo bench bench-resp clean format
 
 all: build
 
@@ -21,6 +21,11 @@ demo: build
 
 bench: build
 	@$(BUILD)/bin/ferry bench
+
+# redis-benchmark against ferry's Redis port and redis-server; options in
+# BENCH_RESP_ARGS (scripts/bench-resp.sh --help).
+bench-resp: build
+	@scripts/bench-resp.sh --build $(BUILD) $(BENCH_RESP_ARGS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
