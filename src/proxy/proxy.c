@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <sched.h>
 #include <stdio.h>
@@ -215,6 +216,12 @@ static int setup(fr_proxy *px)
 	struct rlimit rl;
 	int rc;
 
+	/* Values pass through in buffers of up to megabytes, allocated and
+	 * freed per request: keep them in the heap rather than mapping and
+	 * unmapping (and faulting in) fresh pages each time. The buffer
+	 * budget bounds what the heap can hold. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, (int)FR_MIN(px->o.buffer_budget, 1u << 30));
 	/* Thousands of functions need thousands of descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
