@@ -123,6 +123,9 @@ static void set_events(fr_proxy *px, struct pconn *pc)
 		return;
 	ev.events = (pc->state == PC_OPEN ? EPOLLIN : 0) |
 		    (pc->wq_head ? EPOLLOUT : 0);
+	if (ev.events == pc->events)
+		return; /* a system call per reply saved */
+	pc->events = ev.events;
 	epoll_ctl(px->epfd, EPOLL_CTL_MOD, pc->fd, &ev);
 }
 
@@ -1083,6 +1086,7 @@ void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode, int resp)
 		pc->fd = fd;
 		pc->unix_mode = unix_mode;
 		pc->state = PC_OPEN;
+		pc->events = EPOLLIN;
 		ev.data.ptr = pc;
 		if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);

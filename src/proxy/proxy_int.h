@@ -105,6 +105,7 @@ struct pconn {
 	struct resp *resp; /* speaks RESP (resp.c), not ferry frames */
 	struct psub *subs; /* its watches (watch.c) */
 	int events_lost;   /* a watch of it lost events (pconn.c) */
+	uint32_t events;   /* what epoll watches for on its socket now */
 };
 
 typedef struct fr_proxy {
