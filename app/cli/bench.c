@@ -414,7 +414,7 @@ int cli_bench(int argc, char **argv)
 			       .sa_flags = SA_RESETHAND};
 	char dir[256], file[300], log[300];
 	const char *cold_url[NMODES] = {0};
-	unsigned base, rport, nproxy;
+	unsigned base, rport, nproxy, nports;
 	fr_cluster cl;
 	pid_t rpid = 0;
 	int rc, own, up = 0;
@@ -438,9 +438,12 @@ int cli_bench(int argc, char **argv)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* Ports for our own servers and their proxy, then Redis. */
-	base = fr_free_ports(own * (b.servers + nproxy) + b.on[SYS_REDIS]);
-	rport = base + own * (b.servers + nproxy);
+	/* Ports for our own servers and their proxy (its TCP and Redis
+	 * ports), then Redis; none at all for a given cluster without
+	 * Redis. */
+	nports = own * (b.servers + 2 * nproxy) + b.on[SYS_REDIS];
+	base = nports ? fr_free_ports(nports) : 1;
+	rport = base + own * (b.servers + 2 * nproxy);
 	snprintf(file, sizeof(file), "%s/cluster", dir);
 	if (!base)
 		fprintf(stderr, "ferry: bench: no free ports on 127.0.0.1\n");
