@@ -269,6 +269,10 @@ static int status(void)
 		return 1;
 	}
 	printf("cluster file: %s (provider %s)\n", file, cl.provider);
+	if (cl.proxy[0])
+		printf("node proxy: %s\n", cl.proxy);
+	if (cl.resp[0])
+		printf("redis protocol: %s\n", cl.resp);
 	for (unsigned i = 0; i < cl.npids; i++)
 		printf("  pid %ld: %s\n", (long)cl.pids[i],
 		       fr_pid_alive(cl.pids[i]) ? "running" : "gone");

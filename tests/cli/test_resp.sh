@@ -13,6 +13,9 @@ port=$(awk '$1 == "resp" { sub("redis://127.0.0.1:", "", $2); print $2 }' \
 	"$HOME_DIR/cluster")
 [ "$port" = $((base + 3)) ] && ok "the cluster file names the RESP port" ||
 	not_ok "the cluster file names the RESP port" "got '$port'"
+f cluster status && grep -qx "redis protocol: redis://127.0.0.1:$port" "$TMP/out" &&
+	ok "cluster status shows the Redis port" ||
+	not_ok "cluster status shows the Redis port"
 
 # suite LABEL COMMAND...: runs a TAP-printing suite; its cases join ours,
 # renumbered and labelled, with the details of failures.
