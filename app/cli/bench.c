@@ -1,7 +1,8 @@
 /* ferry bench: the command. Reads the options, starts what is measured
  * (a cluster with its node proxy, unless --cluster names one, and Redis)
  * on free loopback ports in a temporary folder, runs the warm tables
- * (bench_warm.c) and the cold one (bench_cold.c), and stops it all. */
+ * (bench_warm.c), the cold one (bench_cold.c) and the notification one
+ * (bench_notify.c), and stops it all. */
 #include <errno.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
@@ -39,6 +40,7 @@ static void usage(FILE *out)
 		"Usage: ferry bench [--sizes LIST|none] [--clients LIST]\n"
 		"                   [--modes LIST] [--no-redis] [--ops N]\n"
 		"                   [--seconds S] [--rounds R] [--cold N]\n"
+		"                   [--notify N]\n"
 		"                   [--provider tcp|shm|verbs] [--servers N]\n"
 		"                   [--memory SIZE] [--cluster FILE]\n\n"
 		"Measures put and get of ferry in each mode beside Redis SET\n"
@@ -72,6 +74,15 @@ static void usage(FILE *out)
 		"                  the process measured it, and a process\n"
 		"                  that exits at once as the floor. Redis\n"
 		"                  takes no part. --sizes none: only this\n"
+		"  --notify N      then, per mode, N samples (5 s at most)\n"
+		"                  of the time from a put to the wake-up of\n"
+		"                  a client blocked waiting for its event\n"
+		"                  (another thread and client, a prefix\n"
+		"                  watch, ferry_event_next), alternating\n"
+		"                  with GET round trips of 64 bytes; a\n"
+		"                  table gives p50/p99 of both and their\n"
+		"                  p50 ratio. Redis takes no part. --sizes\n"
+		"                  none: only this (and --cold)\n"
 		"  --cluster FILE  use this running cluster (its node proxy\n"
 		"                  for unix and tcp, on the TCP port after\n"
 		"                  the last server's, as 'cluster up' puts\n"
@@ -315,6 +326,7 @@ static int parse_args(int argc, char **argv)
 		{"seconds", required_argument, NULL, 's'},
 		{"rounds", required_argument, NULL, 'r'},
 		{"cold", required_argument, NULL, 'k'},
+		{"notify", required_argument, NULL, 'N'},
 		{"no-redis", no_argument, NULL, 'R'},
 		{"provider", required_argument, NULL, 'p'},
 		{"servers", required_argument, NULL, 'n'},
@@ -360,6 +372,10 @@ static int parse_args(int argc, char **argv)
 			bad = fr_parse_size(optarg, &v) || !v || v > 100000;
 			b.cold = (unsigned)v;
 			break;
+		case 'N':
+			bad = fr_parse_size(optarg, &v) || !v || v > 1000000;
+			b.notify = (unsigned)v;
+			break;
 		case 'n':
 			b.servers = (unsigned)atoi(optarg);
 			bad = b.servers < 1 || b.servers > FR_MAX_SERVERS;
@@ -398,9 +414,9 @@ static int parse_args(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!b.nsizes && !b.cold) {
+	if (!b.nsizes && !b.cold && !b.notify) {
 		fprintf(stderr, "ferry: bench: --sizes none leaves nothing "
-				"to measure without --cold N\n");
+				"to measure without --cold N or --notify N\n");
 		return 2;
 	}
 	/* Redis only beside the warm tables. */
@@ -468,6 +484,8 @@ int cli_bench(int argc, char **argv)
 		cold_url[s] = b.on[s] ? b.url[s] : NULL;
 	snprintf(log, sizeof(log), "%s/cold.log", dir);
 	if (b.cold && bench_cold(file, cold_url, b.cold, log))
+		goto out;
+	if (b.notify && bench_notify(file, cold_url, b.notify))
 		goto out;
 	rc = 0;
 out:

@@ -1,6 +1,7 @@
 /* ferry bench: the command and its set-up (bench.c), the warm tables of
- * running clients (bench_warm.c) and the cold table of one fresh process
- * per request (bench_cold.c). */
+ * running clients (bench_warm.c), the cold table of one fresh process
+ * per request (bench_cold.c) and the notification latency table
+ * (bench_notify.c). */
 #ifndef FERRY_CLI_BENCH_H
 #define FERRY_CLI_BENCH_H
 
@@ -28,6 +29,7 @@ typedef struct bench_opts {
 	double seconds;        /* seconds per cell and system at most */
 	unsigned rounds;       /* rounds per cell, 1..BENCH_MAX_ROUNDS */
 	unsigned cold;         /* fresh processes per mode; 0: none */
+	unsigned notify;       /* notification samples per mode; 0: none */
 	int on[NSYS];          /* the systems measured */
 	char url[NMODES][300]; /* ferry_opts.proxy of each mode measured */
 	unsigned servers;      /* of the cluster the bench starts itself */
@@ -62,6 +64,14 @@ int bench_warm(const bench_opts *o, const char *cluster, unsigned redis_port);
  * exit per mode. Returns 0, or -1 with the reason printed. */
 int bench_cold(const char *cluster, const char *const url[NMODES],
 	       unsigned n, const char *log);
+
+/* For each mode whose url is not NULL, on the cluster file cluster: up
+ * to n samples (a few seconds at most) of the time from a put to the
+ * wake-up of another client waiting for its event, alternating with GET
+ * round trips of a small value (bench_notify.c). Prints a markdown table
+ * of both, p50/p99, per mode. Returns 0, or -1 with the reason printed. */
+int bench_notify(const char *cluster, const char *const url[NMODES],
+		 unsigned n);
 
 /* The hidden 'ferry [--cluster FILE] bench [--report-fd N] --invoke URL'
  * that bench_cold runs: one cold request in mode URL ("none": exit at

@@ -338,6 +338,19 @@ rc=$?
 	not_ok "watch --exact --count 2 prints 2 events of the key only, exit 0" \
 		"exit status $rc: $(tr '\n' '|' <"$TMP/watch.out")"
 
+# ---- bench --notify -----------------------------------------------------------------
+
+# A short run on this cluster, every mode: the table and a row per mode.
+expect 0 "bench --notify 20 --sizes none --no-redis" \
+	f --cluster "$HOME_DIR/cluster" bench --notify 20 --sizes none --no-redis
+grep -q '^### Notification latency' "$TMP/out" &&
+	[ "$(grep -cE '^\| (direct|proxy-unix|proxy-tcp) +\| +20 \|' "$TMP/out")" -eq 3 ] &&
+	ok "... prints the notification table, 20 samples in each mode" ||
+	not_ok "... prints the notification table, 20 samples in each mode" \
+		"$(tr '\n' '|' <"$TMP/out" | tail -c 600) $(cat "$TMP/err")"
+expect 2 "bench --sizes none with nothing else to measure exits 2" \
+	f bench --sizes none --no-redis
+
 # ---- down -------------------------------------------------------------------------------
 
 expect 0 "cluster down" f cluster down
