@@ -304,17 +304,21 @@ static void loop(fr_proxy *px)
 		/* Busy a moment ago: spin (yielding), since a function in a
 		 * tight loop sends its next request microseconds after its
 		 * reply, and completions come as fast; a sleep would cost a
-		 * wake-up each time. Then sleep: on the fabric's descriptor
-		 * while completions (or events, for watches) are due, or
-		 * briefly when the provider has none. */
+		 * wake-up each time. Then sleep, in 1 ms steps while
+		 * completions (or events, for watches) are due. */
 		if (fr_now_ns() - last < spin_ns)
 			timeout = 0;
-		else if (px->fabric_inflight ||
-			 (px->fab_fd < 0 && fr_pwatch_active(px)))
-			timeout = px->fab_fd >= 0 ? 100 : 1;
+		else if (px->fabric_inflight || fr_pwatch_active(px))
+			timeout = 1;
 		if (px->again || px->wake)
 			timeout = 0;
-		/* The fabric's fd only wakes a sleeper once armed. */
+		/* The fabric's fd only wakes a sleeper once armed. Even armed,
+		 * tcp;ofi_rxm (libfabric 1.17) does not always signal it for
+		 * messages that arrive while the proxy sleeps (GETs stalled
+		 * for the whole 100 ms it once slept, and events for good):
+		 * so while completions or events are due, sleeps last 1 ms at
+		 * most; an idle proxy with no watches sleeps until a function
+		 * speaks. */
 		if (timeout != 0 && px->fab_fd >= 0 && !fr_direct_trywait(px->fc))
 			timeout = 0;
 		n = epoll_wait(px->epfd, ev, 64, timeout);
