@@ -35,6 +35,19 @@ static int conflict(int status)
 	       status == FERRY_ENOENT;
 }
 
+/* The value a step-0 rc_fetch read: its op (status 0, or FERRY_ENOENT
+ * for no key), or NULL after replying with the error. */
+static ferry_op *fetched(struct rcmd *c)
+{
+	ferry_op *op = RC_OP(c, 0);
+
+	if (op->status && op->status != FERRY_ENOENT) {
+		ro_ferr(c, op->status);
+		return NULL;
+	}
+	return op;
+}
+
 /* The last step of a read-modify-write: 1 if its write went through;
  * else it starts over (another writer came first) or replies with the
  * error. */
@@ -248,11 +261,8 @@ static void cmd_getrange(fr_proxy *px, struct rcmd *c)
 			rc_fetch(px, c, &c->argv[1]);
 		return;
 	}
-	op = RC_OP(c, 0);
-	if (op->status && op->status != FERRY_ENOENT) {
-		ro_ferr(c, op->status);
+	if (!(op = fetched(c)))
 		return;
-	}
 	len = op->status ? 0 : (long long)op->result;
 	rarg_ll(c, &c->argv[2], &start);
 	rarg_ll(c, &c->argv[3], &end);
@@ -383,11 +393,8 @@ static void cmd_set(fr_proxy *px, struct rcmd *c)
 		rc_fetch(px, c, &c->argv[1]);
 		return;
 	case 1:
-		op = RC_OP(c, 0);
-		if (op->status && op->status != FERRY_ENOENT) {
-			ro_ferr(c, op->status);
+		if (!(op = fetched(c)))
 			return;
-		}
 		c->have = op->status == 0;
 		c->saved = *op;
 		if ((o.f & X_NX && c->have) || (o.f & X_XX && !c->have)) {
@@ -531,11 +538,8 @@ static void cmd_splice(fr_proxy *px, struct rcmd *c)
 		rc_fetch(px, c, &c->argv[1]);
 		return;
 	case 1:
-		op = RC_OP(c, 0);
-		if (op->status && op->status != FERRY_ENOENT) {
-			ro_ferr(c, op->status);
+		if (!(op = fetched(c)))
 			return;
-		}
 		old = op->status ? 0 : op->result;
 		if (append)
 			off = (long long)old;
