@@ -624,6 +624,17 @@ static void fsub_gone(struct psub *s)
 	free(s);
 }
 
+/* Ends the function's watch id, if it has one. */
+static void drop_watch(fr_proxy *px, struct pconn *pc, uint64_t id)
+{
+	for (struct psub *s = pc->subs; s; s = s->conn_next)
+		if (((struct fsub *)s)->id == id) {
+			fr_pwatch_del(px, s);
+			fsub_gone(s);
+			return;
+		}
+}
+
 static int watch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
 	struct fsub *f;
@@ -631,12 +642,7 @@ static int watch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 
 	/* An id the function already uses: the new watch replaces it, as
 	 * at a server (a client registering again never duplicates). */
-	for (struct psub *s = pc->subs; s; s = s->conn_next)
-		if (((struct fsub *)s)->id == q->w[FR_WATCH_ID]) {
-			fr_pwatch_del(px, s);
-			fsub_gone(s);
-			break;
-		}
+	drop_watch(px, pc, q->w[FR_WATCH_ID]);
 	if (!(f = calloc(1, sizeof(*f))))
 		return FERRY_ENOMEM;
 	f->id = q->w[FR_WATCH_ID];
@@ -655,12 +661,7 @@ static int watch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 
 static int unwatch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
-	for (struct psub *s = pc->subs; s; s = s->conn_next)
-		if (((struct fsub *)s)->id == q->w[FR_UNWATCH_ID]) {
-			fr_pwatch_del(px, s);
-			fsub_gone(s);
-			break;
-		}
+	drop_watch(px, pc, q->w[FR_UNWATCH_ID]);
 	reply_status(px, pc, FR_OP_UNWATCH, q->h.id, 0); /* gone either way */
 	return 0;
 }

@@ -97,11 +97,24 @@ void ro_int(struct rcmd *c, long long v)
 	ro_fmt(&c->out, ":%lld\r\n", v);
 }
 
+void ro_bulk_to(struct rout *o, const void *p, size_t len)
+{
+	ro_fmt(o, "$%zu\r\n", len);
+	ro_raw(o, p, len);
+	ro_raw(o, "\r\n", 2);
+}
+
 void ro_bulk(struct rcmd *c, const void *p, size_t len)
 {
-	ro_fmt(&c->out, "$%zu\r\n", len);
-	ro_raw(&c->out, p, len);
-	ro_raw(&c->out, "\r\n", 2);
+	ro_bulk_to(&c->out, p, len);
+}
+
+void ro_append(struct rcmd *c, struct rout *body)
+{
+	ro_raw(&c->out, body->b, body->len);
+	c->out.oom |= body->oom;
+	free(body->b);
+	*body = (struct rout){0};
 }
 
 void ro_str(struct rcmd *c, const char *s)

@@ -204,12 +204,29 @@ static ferry_keys *page(fr_proxy *px, struct rcmd *c, const void *prefix,
 	return k;
 }
 
+/* Adds the keys of page k that match pat (NULL: all) to body as bulks;
+ * returns how many. */
+static size_t add_matches(struct rout *body, ferry_keys *k,
+			  const struct rarg *pat)
+{
+	size_t n = 0, klen;
+
+	for (size_t i = 0; i < ferry_keys_count(k); i++) {
+		const void *key = ferry_keys_at(k, i, &klen);
+		if (pat && !fr_resp_glob(pat, key, klen))
+			continue;
+		ro_bulk_to(body, key, klen);
+		n++;
+	}
+	return n;
+}
+
 static void cmd_keys(fr_proxy *px, struct rcmd *c)
 {
 	const struct rarg *pat = &c->argv[1];
 	struct rout body = {0};
 	uint8_t last[FERRY_KEY_MAX];
-	size_t llen = 0, n = 0, klen;
+	size_t llen = 0, n = 0;
 	ferry_keys *k;
 	int more = 1;
 
@@ -219,15 +236,7 @@ static void cmd_keys(fr_proxy *px, struct rcmd *c)
 			free(body.b);
 			return;
 		}
-		for (size_t i = 0; i < ferry_keys_count(k); i++) {
-			const void *key = ferry_keys_at(k, i, &klen);
-			if (!fr_resp_glob(pat, key, klen))
-				continue;
-			ro_fmt(&body, "$%zu\r\n", klen);
-			ro_raw(&body, key, klen);
-			ro_raw(&body, "\r\n", 2);
-			n++;
-		}
+		n += add_matches(&body, k, pat);
 		more = ferry_keys_more(k) && ferry_keys_count(k);
 		if (more) {
 			const void *key = ferry_keys_at(
@@ -237,9 +246,7 @@ static void cmd_keys(fr_proxy *px, struct rcmd *c)
 		ferry_keys_free(k);
 	}
 	ro_array(c, n);
-	ro_raw(&c->out, body.b, body.len);
-	c->out.oom |= body.oom;
-	free(body.b);
+	ro_append(c, &body);
 }
 
 /* SCAN cursors: the key a listing stopped at, under a number. */
@@ -344,15 +351,7 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 			 (unsigned)FR_MIN(count, 100000));
 		if (!k)
 			return;
-		for (i = 0; i < ferry_keys_count(k); i++) {
-			const void *key = ferry_keys_at(k, i, &klen);
-			if (pat && !fr_resp_glob(pat, key, klen))
-				continue;
-			ro_fmt(&body, "$%zu\r\n", klen);
-			ro_raw(&body, key, klen);
-			ro_raw(&body, "\r\n", 2);
-			n++;
-		}
+		n = add_matches(&body, k, pat);
 		if (ferry_keys_more(k) && ferry_keys_count(k)) {
 			const void *key = ferry_keys_at(
 				k, ferry_keys_count(k) - 1, &klen);
@@ -365,9 +364,7 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 	       snprintf(NULL, 0, "%llu", (unsigned long long)next),
 	       (unsigned long long)next);
 	ro_array(c, n);
-	ro_raw(&c->out, body.b, body.len);
-	c->out.oom |= body.oom;
-	free(body.b);
+	ro_append(c, &body);
 }
 
 /* Keys in the whole cluster; -1 after replying with an error. */
@@ -683,9 +680,7 @@ static void cmd_command_docs(fr_proxy *px, struct rcmd *c)
 			n++;
 		}
 	ro_map(c, n);
-	ro_raw(&c->out, body.b, body.len);
-	c->out.oom |= body.oom;
-	free(body.b);
+	ro_append(c, &body);
 }
 
 static void cmd_info(fr_proxy *px, struct rcmd *c)

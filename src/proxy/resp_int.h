@@ -121,6 +121,10 @@ void ro_err(struct rcmd *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void ro_int(struct rcmd *c, long long v);
 void ro_bulk(struct rcmd *c, const void *p, size_t len);
+void ro_bulk_to(struct rout *o, const void *p, size_t len);
+/* Appends what was built apart in body (after a header that needed its
+ * count) and frees body. */
+void ro_append(struct rcmd *c, struct rout *body);
 void ro_str(struct rcmd *c, const char *s); /* a bulk string */
 void ro_null(struct rcmd *c);
 void ro_array(struct rcmd *c, size_t n);

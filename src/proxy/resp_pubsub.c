@@ -68,13 +68,6 @@ static void push(fr_proxy *px, struct pconn *pc, struct rout *o)
 	fr_pconn_flush(px, pc);
 }
 
-static void bulk(struct rout *o, const void *p, size_t len)
-{
-	ro_fmt(o, "$%zu\r\n", len);
-	ro_raw(o, p, len);
-	ro_raw(o, "\r\n", 2);
-}
-
 static void deliver(fr_proxy *px, struct psub *s, const ferry_event *ev)
 {
 	struct rsub *r = (struct rsub *)s;
@@ -107,13 +100,13 @@ static void deliver(fr_proxy *px, struct psub *s, const ferry_event *ev)
 		ro_fmt(&o, "%c%d\r\n", pc->resp->resp3 ? '>' : '*',
 		       r->pattern ? 4 : 3);
 		if (r->pattern) {
-			bulk(&o, "pmessage", 8);
-			bulk(&o, r->name, r->len);
+			ro_bulk_to(&o, "pmessage", 8);
+			ro_bulk_to(&o, r->name, r->len);
 		} else {
-			bulk(&o, "message", 7);
+			ro_bulk_to(&o, "message", 7);
 		}
-		bulk(&o, chan[i], clen[i]);
-		bulk(&o, payload[i], plen[i]);
+		ro_bulk_to(&o, chan[i], clen[i]);
+		ro_bulk_to(&o, payload[i], plen[i]);
 		push(px, pc, &o);
 		if (pc->state == PC_DEAD)
 			return;
