@@ -357,23 +357,30 @@ static void untrack(ft_cluster *cl)
 			live[i] = NULL;
 }
 
-void ft_dump_logs(const ft_cluster *cl)
+void ft_dump_tail(const char *path, const char *what, long bytes)
 {
 	char line[512];
+	FILE *f = fopen(path, "r");
+	long size;
+
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, size > bytes ? size - bytes : 0, SEEK_SET);
+	fprintf(stderr, "# --- %s%s ---\n", path, what);
+	while (fgets(line, sizeof(line), f))
+		fprintf(stderr, "# %s", line);
+	fclose(f);
+}
+
+void ft_dump_logs(const ft_cluster *cl)
+{
+	char what[128];
 
 	for (unsigned i = 0; i < cl->n; i++) {
-		FILE *f = fopen(cl->logs[i], "r");
-		long size;
-		if (!f)
-			continue;
-		fseek(f, 0, SEEK_END);
-		size = ftell(f);
-		fseek(f, size > 4000 ? size - 4000 : 0, SEEK_SET);
-		fprintf(stderr, "# --- %s (server %s) ---\n", cl->logs[i],
-			cl->addrs[i]);
-		while (fgets(line, sizeof(line), f))
-			fprintf(stderr, "# %s", line);
-		fclose(f);
+		snprintf(what, sizeof(what), " (server %s)", cl->addrs[i]);
+		ft_dump_tail(cl->logs[i], what, 4000);
 	}
 }
 

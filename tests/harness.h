@@ -111,6 +111,9 @@ int ft_server_alive(ft_cluster *cl, unsigned i);
 
 /* Prints the last lines of every server's log to stderr (for failures). */
 void ft_dump_logs(const ft_cluster *cl);
+/* Copies the last bytes of the file at path to stderr as TAP comments,
+ * under a line naming it (and what). */
+void ft_dump_tail(const char *path, const char *what, long bytes);
 
 /* Index of the server a key lives on, the way libferry picks it. */
 unsigned ft_owner(const ft_cluster *cl, const void *key, size_t klen);

@@ -120,3 +120,21 @@ cluster_up() {
 	echo "1..$n"
 	exit 1
 }
+
+# all_gone PID...: 0 once none of the processes runs (a zombie counts as
+# gone), within 5 s; 1 if one still runs by then.
+all_gone() {
+	local i p running
+	for i in $(seq 1 50); do
+		running=0
+		for p in "$@"; do
+			if kill -0 "$p" 2>/dev/null &&
+				! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
+				running=1
+			fi
+		done
+		[ "$running" -eq 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

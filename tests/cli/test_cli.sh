@@ -354,18 +354,7 @@ expect 2 "bench --sizes none with nothing else to measure exits 2" \
 # ---- down -------------------------------------------------------------------------------
 
 expect 0 "cluster down" f cluster down
-gone=1
-for i in $(seq 1 50); do
-	gone=1
-	for p in "${pids[@]}"; do
-		if kill -0 "$p" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
-			gone=0
-		fi
-	done
-	[ "$gone" -eq 1 ] && break
-	sleep 0.1
-done
-[ "$gone" -eq 1 ] && ok "cluster down stopped every process" ||
+all_gone "${pids[@]}" && ok "cluster down stopped every process" ||
 	not_ok "cluster down stopped every process" "still running: ${pids[*]}"
 [ ! -e "$HOME_DIR/cluster" ] && ok "cluster down removed the cluster file" ||
 	not_ok "cluster down removed the cluster file"

@@ -217,17 +217,7 @@ fi
 
 proxy_pid=${pids[2]:-}
 expect 0 "cluster down" f cluster down
-gone=1
-for i in $(seq 1 50); do
-	gone=1
-	if [ -n "$proxy_pid" ] && kill -0 "$proxy_pid" 2>/dev/null &&
-		! grep -q '^State:.*Z' "/proc/$proxy_pid/status" 2>/dev/null; then
-		gone=0
-	fi
-	[ "$gone" -eq 1 ] && break
-	sleep 0.1
-done
-[ "$gone" -eq 1 ] && ok "cluster down stopped the proxy" ||
+all_gone $proxy_pid && ok "cluster down stopped the proxy" ||
 	not_ok "cluster down stopped the proxy" "pid $proxy_pid"
 [ ! -e "$SOCK" ] && ok "the proxy removed its socket" ||
 	not_ok "the proxy removed its socket"

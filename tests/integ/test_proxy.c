@@ -172,19 +172,7 @@ static void at_exit(void)
 
 static void dump_log(const char *path)
 {
-	char line[512];
-	FILE *f = fopen(path, "r");
-	long size;
-
-	if (!f)
-		return;
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, size > 3000 ? size - 3000 : 0, SEEK_SET);
-	fprintf(stderr, "# --- %s ---\n", path);
-	while (fgets(line, sizeof(line), f))
-		fprintf(stderr, "# %s", line);
-	fclose(f);
+	ft_dump_tail(path, "", 3000);
 }
 
 /* ---- proxies ------------------------------------------------------------- */
