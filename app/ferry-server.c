@@ -1,8 +1,11 @@
 /* ferry-server: a thin main over lib server (src/server). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/token.h"
 #include "common/util.h"
 #include "ferry.h"
 #include "server/server.h"
@@ -22,6 +25,10 @@ static void usage(FILE *out)
 		"  --slots N            requests in service at once (default 256)\n"
 		"  --spin-us N          busy-poll before sleeping (default 50)\n"
 		"  --ready-fd FD        write \"ready\" to FD once serving\n"
+		"  --admin-token-file PATH\n"
+		"                       the cluster's admin token (first line):\n"
+		"                       every client must then present a token;\n"
+		"                       without it the cluster is open\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"SIZE takes K, M, G suffixes (powers of 1024). SIGTERM or SIGINT\n"
@@ -38,10 +45,11 @@ int main(int argc, char **argv)
 		{"slots", required_argument, NULL, 's'},
 		{"spin-us", required_argument, NULL, 'S'},
 		{"ready-fd", required_argument, NULL, 'r'},
+		{"admin-token-file", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	static char host[256], port[16];
+	static char host[256], port[16], token[FR_TOKEN_FILE_MAX];
 	fr_server_opts o;
 	int c, idx, rc;
 
@@ -73,6 +81,15 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			o.ready_fd = atoi(optarg);
+			break;
+		case 'a':
+			if (fr_token_read(optarg, token, sizeof(token)) < 0) {
+				fprintf(stderr, "ferry-server: cannot read a "
+					"token from %s: %s\n", optarg,
+					strerror(errno));
+				return 2;
+			}
+			o.admin_token = token;
 			break;
 		case 'h':
 			usage(stdout);

@@ -40,7 +40,9 @@ extern "C" {
 	X(ENOCLUSTER, -15, "no cluster description found")                    \
 	X(EBUSY, -16, "too many operations in flight")                         \
 	X(ECHANGED, -17, "value changed (version differs)")                    \
-	X(EQUOTA, -18, "namespace quota exceeded")
+	X(EQUOTA, -18, "namespace quota exceeded")                             \
+	X(EACCES, -19, "permission denied (no token, a wrong one, or not "     \
+		       "an admin)")
 
 enum ferry_errno {
 	FERRY_OK = 0,
@@ -79,6 +81,9 @@ typedef struct ferry_opts {
 	size_t arena_size;     /* proxy over Unix: bytes of each shared arena
 				  (default 64 MiB); more arenas are added
 				  when one is full */
+	const char *token;     /* the namespace token (or the cluster's
+				  admin token); NULL: $FERRY_TOKEN, then
+				  none. See "Namespaces" below */
 } ferry_opts;
 
 #define FERRY_PROXY_SOCKET "/run/ferry/proxy.sock"
@@ -373,6 +378,68 @@ int ferry_event_next(ferry_client *c, ferry_event *ev, int timeout_ms);
  * FERRY_E2BIG for a bad key, or why the key's server could not be asked. */
 int ferry_wait(ferry_client *c, const void *key, size_t klen,
 	       int timeout_ms);
+
+/* Namespaces. A cluster started with an admin token (ferry-server
+ * --admin-token-file) serves only clients that present a token
+ * (ferry_opts.token or $FERRY_TOKEN): a namespace's token puts every key
+ * the client names inside that namespace, where keys of other namespaces
+ * cannot be read, written, listed, watched or detected; the admin token
+ * acts in the default namespace and may manage namespaces. A client with
+ * no token or a wrong one gets FERRY_EACCES from ferry_connect. A cluster
+ * started without an admin token is open: a client with no token is an
+ * admin, one with a namespace's token is confined to it.
+ *
+ * Namespace names are 1..FERRY_NS_NAME_MAX characters from [A-Za-z0-9._-].
+ * Tokens are FERRY_TOKEN_LEN hex characters from the kernel's random
+ * source. The managing calls need the admin token (else FERRY_EACCES) and
+ * reach every server; a namespace's quota is divided evenly between the
+ * servers (each holds quota / servers, rounded up, of its keys), so with
+ * few keys a namespace may be refused (FERRY_EQUOTA) a little before its
+ * quota is reached. Removing a namespace, or its expiry, frees every key
+ * in it on every server, and its token opens nothing from then on. */
+#define FERRY_NS_NAME_MAX 64
+#define FERRY_TOKEN_LEN 64
+
+typedef struct ferry_ns_info {
+	char name[FERRY_NS_NAME_MAX + 1];
+	uint64_t quota;       /* bytes of values; 0: no quota */
+	uint64_t expire_ms;   /* when the namespace and all its keys go, ms
+				 since the epoch on the servers' clocks; 0:
+				 never */
+	uint64_t ops_per_s;   /* proxy fair sharing: operations per second
+				 of the whole namespace on one proxy; 0: no
+				 limit */
+	uint64_t bytes_per_s; /* value bytes per second, likewise */
+	uint64_t used;        /* ferry_ns_stat: bytes of values, all servers */
+	uint64_t keys;        /* ferry_ns_stat: keys, all servers */
+} ferry_ns_info;
+
+/* Creates namespace name with the quota, expiry and limits in *set (NULL:
+ * none) and writes its token (FERRY_TOKEN_LEN characters and a NUL) to
+ * token. FERRY_EEXIST if the name is taken, FERRY_EINVAL for a bad name. */
+int ferry_ns_create(ferry_client *c, const char *name,
+		    const ferry_ns_info *set, char *token);
+
+/* Changes what the FERRY_NS_SET_* bits in what name, from *set. Extending
+ * expire_ms is how a job renews its lease (ferry ns touch). */
+#define FERRY_NS_SET_QUOTA 0x1u
+#define FERRY_NS_SET_EXPIRE 0x2u
+#define FERRY_NS_SET_OPS 0x4u
+#define FERRY_NS_SET_BYTES 0x8u
+int ferry_ns_set(ferry_client *c, const char *name, unsigned what,
+		 const ferry_ns_info *set);
+
+/* Fills *out (used and keys summed over the servers). FERRY_ENOENT if
+ * there is no such namespace. */
+int ferry_ns_stat(ferry_client *c, const char *name, ferry_ns_info *out);
+
+/* Removes name and frees every key in it on every server. */
+int ferry_ns_rm(ferry_client *c, const char *name);
+
+/* Lists the namespaces' names (as keys, in byte order) after `after`
+ * (NULL: from the first), at most max; page as with ferry_list. */
+int ferry_ns_list(ferry_client *c, const char *after, unsigned max,
+		  ferry_keys **out);
 
 /* Counters of the node proxy this client goes through. */
 typedef struct ferry_proxy_stat {

@@ -213,6 +213,8 @@ static int send_req(ferry_client *c, struct req *r, fr_msg *m)
 	int rc;
 
 	m->h.id = req_id(r);
+	if (!m->h.ns)
+		m->h.ns = c->ns;
 	r->opcode = m->h.opcode;
 	rc = c->tp->send(c, r, m);
 	if (rc) {
@@ -561,8 +563,7 @@ void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 	free(rs);
 }
 
-/* Nobody reads the reply of a request sent with fr_send_noreply. */
-static int ignore_reply(ferry_client *c, struct req *r, const fr_msg *rep)
+int fr_ignore_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
 	return 0;
 }
@@ -579,7 +580,7 @@ int fr_send_noreply(ferry_client *c, unsigned peer, fr_msg *m)
 	if (!r)
 		return FERRY_EBUSY;
 	r->reaped = 1; /* recycled once it is sent and answered */
-	r->on_reply = ignore_reply;
+	r->on_reply = fr_ignore_reply;
 	return send_req(c, r, m);
 }
 
@@ -602,6 +603,23 @@ int fr_ask(ferry_client *c, unsigned p, fr_msg *m, reply_fn fn, void *arg,
 	r->passfd = passfd;
 	send_req(c, r, m);
 	return fr_req_wait(c, r);
+}
+
+void fr_hello_init(ferry_client *c, fr_msg *m, const void *addr, size_t alen)
+{
+	fr_msg_init(m, FR_OP_HELLO, 0, 0);
+	m->w[FR_HELLO_ADDRLEN] = alen;
+	m->blob[0] = addr;
+	m->w[FR_HELLO_TOKLEN] = c->tlen;
+	m->blob[1] = (const uint8_t *)c->token;
+}
+
+unsigned fr_first_up(const ferry_client *c)
+{
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (!fr_peer_down(c, i))
+			return i;
+	return 0;
 }
 
 int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
@@ -640,7 +658,7 @@ int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max)
 	/* Direct: each server answers for itself. Through a proxy: the proxy
 	 * answers for its i-th server; HELLO tells how many it has. */
 	if (c->stream) {
-		fr_msg_init(&m, FR_OP_HELLO, 0, 0);
+		fr_hello_init(c, &m, NULL, 0);
 		rc = fr_ask(c, 0, &m, fr_hello_reply, &n, -1);
 		if (rc)
 			return rc;
@@ -770,22 +788,16 @@ static int merge(ferry_keys *k, struct list_part *parts, unsigned n,
 	return 0;
 }
 
-int ferry_list(ferry_client *c, const void *prefix, size_t plen,
-	       const void *after, size_t alen, unsigned max, ferry_keys **out)
+int fr_list_pages(ferry_client *c, fr_msg *m, int one, unsigned max,
+		  ferry_keys **out)
 {
 	struct list_part *parts = NULL;
 	ferry_keys *k = NULL;
 	void **args = NULL;
 	int *st = NULL, rc = 0;
-	unsigned n;
-	fr_msg m;
+	unsigned n = one >= 0 ? 1 : c->npeers;
 
-	if (!c || !out || (plen && !prefix) || (alen && !after) || max == 0)
-		return FERRY_EINVAL;
-	if (plen > FERRY_KEY_MAX || alen > FERRY_KEY_MAX)
-		return FERRY_E2BIG;
 	*out = NULL;
-	n = c->npeers;
 	parts = calloc(n, sizeof(*parts));
 	args = calloc(n, sizeof(*args));
 	st = calloc(n, sizeof(*st));
@@ -798,13 +810,10 @@ int ferry_list(ferry_client *c, const void *prefix, size_t plen,
 	}
 	for (unsigned i = 0; i < n; i++)
 		args[i] = &parts[i];
-	fr_msg_init(&m, FR_OP_LIST, 0, 0);
-	m.w[FR_LIST_PLEN] = plen;
-	m.w[FR_LIST_ALEN] = alen;
-	m.w[FR_LIST_MAX] = max;
-	m.blob[0] = prefix;
-	m.blob[1] = after;
-	fr_broadcast(c, &m, list_reply, args, st);
+	if (one >= 0)
+		st[0] = fr_ask_up(c, (unsigned)one, m, list_reply, &parts[0]);
+	else
+		fr_broadcast(c, m, list_reply, args, st);
 	for (unsigned i = 0; i < n; i++) {
 		k->blobs[k->nblobs++] = parts[i].blob;
 		if (!rc)
@@ -822,6 +831,24 @@ out:
 	}
 	*out = k;
 	return 0;
+}
+
+int ferry_list(ferry_client *c, const void *prefix, size_t plen,
+	       const void *after, size_t alen, unsigned max, ferry_keys **out)
+{
+	fr_msg m;
+
+	if (!c || !out || (plen && !prefix) || (alen && !after) || max == 0)
+		return FERRY_EINVAL;
+	if (plen > FERRY_KEY_MAX || alen > FERRY_KEY_MAX)
+		return FERRY_E2BIG;
+	fr_msg_init(&m, FR_OP_LIST, 0, 0);
+	m.w[FR_LIST_PLEN] = plen;
+	m.w[FR_LIST_ALEN] = alen;
+	m.w[FR_LIST_MAX] = max;
+	m.blob[0] = prefix;
+	m.blob[1] = after;
+	return fr_list_pages(c, &m, -1, max, out);
 }
 
 size_t ferry_keys_count(const ferry_keys *k)
@@ -943,12 +970,20 @@ int ferry_connect(const ferry_opts *opts, ferry_client **out)
 		o.timeout_ms = DEFAULT_TIMEOUT_MS;
 	if (o.max_inflight == 0 || o.max_inflight > 65536)
 		o.max_inflight = DEFAULT_INFLIGHT;
+	if (!o.token)
+		o.token = getenv("FERRY_TOKEN");
+	if (o.token && strlen(o.token) >= sizeof(c->token))
+		return FERRY_EINVAL;
 	c = calloc(1, sizeof(*c));
 	cl = calloc(1, sizeof(*cl));
 	if (!c || !cl) {
 		free(c);
 		free(cl);
 		return FERRY_ENOMEM;
+	}
+	if (o.token) {
+		c->tlen = strlen(o.token);
+		memcpy(c->token, o.token, c->tlen);
 	}
 	have = fr_cluster_load(fr_cluster_path(o.cluster), cl, NULL) == 0;
 	proxy = pick_proxy(&o, cl, have);

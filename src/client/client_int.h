@@ -25,6 +25,7 @@
 
 #include "client/cluster.h"
 #include "client/ring.h"
+#include "common/token.h"
 #include "fabric/fab.h"
 #include "ferry.h"
 #include "proto/wire.h"
@@ -112,6 +113,11 @@ struct ferry_client {
 	struct fr_stream *stream;
 	struct fr_watchset *ws; /* watches and events; NULL before the
 				   first ferry_watch */
+	char token[FR_TOKEN_FILE_MAX]; /* presented in every HELLO */
+	size_t tlen;
+	uint64_t ns; /* the namespace requests act in, for an admin's
+			client (the proxy's); 0: the default, or the
+			token's */
 };
 
 /* client.c, for the transports. */
@@ -130,6 +136,8 @@ int fr_peer_down(const ferry_client *c, unsigned peer);
 /* fr_ask to a peer not known to be down (else its status at once). */
 int fr_ask_up(ferry_client *c, unsigned peer, fr_msg *m, reply_fn fn,
 	      void *arg);
+/* A reply_fn for replies with nothing to read but their status. */
+int fr_ignore_reply(ferry_client *c, struct req *r, const fr_msg *rep);
 /* Sends m to peer without waiting for, or caring about, the reply.
  * Returns 0, FERRY_EBUSY (no free slot: try later) or why it failed. */
 int fr_send_noreply(ferry_client *c, unsigned peer, fr_msg *m);
@@ -137,6 +145,16 @@ int fr_send_noreply(ferry_client *c, unsigned peer, fr_msg *m);
  * queue has entries) or deadline (monotonic ns; 0: none) passes. */
 void fr_drive(ferry_client *c, const int *flag, uint64_t deadline);
 int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep);
+/* Prepares a HELLO carrying our fabric address (NULL, 0 to a proxy) and
+ * the client's token. */
+void fr_hello_init(ferry_client *c, fr_msg *m, const void *addr,
+		   size_t alen);
+/* Asks peer one (-1: every peer) for a page of m (LIST or NS_LIST) and
+ * merges the pages into *out. */
+int fr_list_pages(ferry_client *c, fr_msg *m, int one, unsigned max,
+		  ferry_keys **out);
+/* The first peer that is not known to be down (0 if none is). */
+unsigned fr_first_up(const ferry_client *c);
 /* Statistics of server i (asked directly, or through the proxy). */
 int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out);
 void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,

@@ -129,10 +129,9 @@ static void greet(ferry_client *c, unsigned i)
 	r->reaped = 1;
 	r->on_reply = fr_hello_reply;
 	r->opcode = FR_OP_HELLO;
-	fr_msg_init(&m, FR_OP_HELLO, 0, (uint64_t)r->gen << 32 | r->index);
-	m.blob[0] = addr;
 	if (fr_fab_getname(c->direct->fab, addr, &alen) == 0) {
-		m.w[FR_HELLO_ADDRLEN] = alen;
+		fr_hello_init(c, &m, addr, alen);
+		m.h.id = (uint64_t)r->gen << 32 | r->index;
 		if (encode(r, &m) == 0 && post(c, r) == 0) {
 			fr_watch_resync(c, i);
 			return;
@@ -410,9 +409,7 @@ static int hello_all(ferry_client *c)
 		free(st);
 		return rc;
 	}
-	fr_msg_init(&m, FR_OP_HELLO, 0, 0);
-	m.w[FR_HELLO_ADDRLEN] = alen;
-	m.blob[0] = addr;
+	fr_hello_init(c, &m, addr, alen);
 	fr_broadcast(c, &m, fr_hello_reply, NULL, st);
 	rc = FERRY_EUNREACH;
 	for (unsigned i = 0; i < c->npeers; i++) {

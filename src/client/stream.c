@@ -405,7 +405,7 @@ static int reconnect(ferry_client *c)
 	if (s->fd < 0)
 		return FERRY_EUNREACH;
 	s->connecting = 1;
-	fr_msg_init(&m, FR_OP_HELLO, 0, 0);
+	fr_hello_init(c, &m, NULL, 0);
 	rc = fr_ask(c, 0, &m, fr_hello_reply, NULL, -1);
 	for (struct sregion *g = s->regions; !rc && g; g = g->next)
 		rc = attach(c, g);

@@ -23,7 +23,8 @@ static const struct {
 	const char *name;
 	struct shape req, rep;
 } table[FR_OP_COUNT] = {
-	[FR_OP_HELLO] = {"HELLO", {1, {FR_HELLO_ADDRLEN, -1}, 0, 0},
+	[FR_OP_HELLO] = {"HELLO",
+			 {2, {FR_HELLO_ADDRLEN, FR_HELLO_TOKLEN}, 0, 0},
 			 {4, NOBLOB, 0, 0}},
 	[FR_OP_BYE] = {"BYE", {0, NOBLOB, 0, 0}, {0, NOBLOB, 0, 0}},
 	[FR_OP_PUT] = {"PUT", {6, {FR_PUT_KLEN, FR_PUT_VLEN}, 1, 0},
@@ -48,6 +49,18 @@ static const struct {
 	[FR_OP_UNWATCH] = {"UNWATCH", {1, NOBLOB, 0, 0}, {0, NOBLOB, 0, 0}},
 	[FR_OP_EVENT] = {"EVENT", {3, {FR_EVENT_KLEN, -1}, 0, 1},
 			 {0, NOBLOB, 0, 0}},
+	[FR_OP_NS_CREATE] = {"NS_CREATE", {8, {FR_NS_NLEN, FR_NS_TLEN}, 0, 0},
+			     {8, {FR_NS_R_TOKLEN, -1}, 0, 0}},
+	[FR_OP_NS_SET] = {"NS_SET", {8, {FR_NS_NLEN, -1}, 0, 0},
+			  {0, NOBLOB, 0, 0}},
+	[FR_OP_NS_DROP] = {"NS_DROP", {1, {FR_NS_NLEN, -1}, 0, 0},
+			   {0, NOBLOB, 0, 0}},
+	[FR_OP_NS_STAT] = {"NS_STAT", {1, {FR_NS_NLEN, -1}, 0, 0},
+			   {8, {FR_NS_R_TOKLEN, -1}, 0, 0}},
+	[FR_OP_NS_LIST] = {"NS_LIST", {2, {FR_NSLIST_ALEN, -1}, 0, 0},
+			   {2, {FR_LIST_R_BYTES, -1}, 0, 0}},
+	[FR_OP_NS_AUTH] = {"NS_AUTH", {1, {FR_NSAUTH_TLEN, -1}, 0, 0},
+			   {8, {FR_NS_R_TOKLEN, -1}, 0, 0}},
 };
 
 const char *fr_op_name(unsigned opcode)
@@ -112,7 +125,7 @@ static size_t encode(const fr_msg *m, void *buf, size_t cap, int stop)
 	fr_put_u64(p + 8, m->h.id);
 	fr_put_u32(p + 16, (uint32_t)body);
 	fr_put_u32(p + 20, (uint32_t)m->h.status);
-	fr_put_u64(p + 24, m->h.reserved);
+	fr_put_u64(p + 24, m->h.ns);
 	if (!body)
 		return FR_HDR_SIZE;
 	p += FR_HDR_SIZE;
@@ -171,7 +184,7 @@ int fr_msg_decode(const void *buf, size_t len, fr_msg *m, const char **why)
 	m->h.id = fr_get_u64(p + 8);
 	m->h.body_len = fr_get_u32(p + 16);
 	m->h.status = (int32_t)fr_get_u32(p + 20);
-	m->h.reserved = fr_get_u64(p + 24);
+	m->h.ns = fr_get_u64(p + 24);
 	if (m->h.magic != FR_MAGIC)
 		FAIL("bad magic");
 	if (m->h.version != FR_VERSION)
@@ -180,8 +193,6 @@ int fr_msg_decode(const void *buf, size_t len, fr_msg *m, const char **why)
 		FAIL("unknown opcode");
 	if (m->h.flags & ~FR_F_KNOWN)
 		FAIL("unknown flags");
-	if (m->h.reserved)
-		FAIL("reserved header field is not zero");
 	if (m->h.body_len != len - FR_HDR_SIZE)
 		FAIL("body length does not match the message");
 	if (m->h.status != 0) {

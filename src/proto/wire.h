@@ -15,10 +15,11 @@
 #include <stdint.h>
 
 #define FR_MAGIC 0x59525246u /* "FRRY" little-endian */
-#define FR_VERSION 3 /* 2: proxy opcodes, SSTAT index, HELLO servers;
-			  3: expiry, version conditions, EXPIRE */
+#define FR_VERSION 4 /* 2: proxy opcodes, SSTAT index, HELLO servers;
+			  3: expiry, version conditions, EXPIRE;
+			  4: namespaces, tokens in HELLO */
 #define FR_HDR_SIZE 32
-#define FR_MAX_WORDS 6
+#define FR_MAX_WORDS 8
 #define FR_MAX_BLOBS 2
 
 /* Receive buffers are this big on both sides: the header, the words, two
@@ -27,7 +28,9 @@
 #define FR_INLINE_MAX 4096 /* default inline threshold (values <= inline) */
 
 enum fr_opcode {
-	FR_OP_HELLO = 1, /* words: addrlen; blob: client's fabric address */
+	FR_OP_HELLO = 1, /* words: addrlen toklen; blobs: client's fabric
+			    address (empty to a proxy), token (may be
+			    empty) */
 	FR_OP_BYE,       /* forget the sender */
 	FR_OP_PUT,       /* words: klen vlen raddr rkey expire ifver;
 			    blobs: key [value] */
@@ -51,6 +54,18 @@ enum fr_opcode {
 	FR_OP_EVENT,     /* to a watcher, unsolicited (never a reply):
 			    words: id kind klen; blob: key (empty only for
 			    kind FERRY_EV_LOST) */
+	/* Namespaces (ns.h): from admin peers only. A server keeps its own
+	 * table; libferry sends each change to every server. */
+	FR_OP_NS_CREATE, /* words: nlen tlen id quota share expire ops bytes;
+			    blobs: name token */
+	FR_OP_NS_SET,    /* words: nlen what quota share expire ops bytes;
+			    blob: name; what: FERRY_NS_SET_* bits */
+	FR_OP_NS_DROP,   /* words: nlen; blob: name */
+	FR_OP_NS_STAT,   /* words: nlen; blob: name */
+	FR_OP_NS_LIST,   /* words: alen max; blob: the name to list after;
+			    reply as LIST's (FR_F_MORE) */
+	FR_OP_NS_AUTH,   /* words: tlen; blob: a token: which namespace it
+			    opens (a proxy asks for its functions) */
 	FR_OP_COUNT
 };
 
@@ -91,7 +106,7 @@ static inline int fr_expire_cond_ok(uint64_t cond)
 enum { FR_WATCH_PLEN, FR_WATCH_ID };
 enum { FR_UNWATCH_ID };
 enum { FR_EVENT_ID, FR_EVENT_KIND, FR_EVENT_KLEN }; /* kind: FERRY_EV_* */
-enum { FR_HELLO_ADDRLEN };
+enum { FR_HELLO_ADDRLEN, FR_HELLO_TOKLEN };
 enum { FR_HELLO_R_INLINE, FR_HELLO_R_KEYMAX, FR_HELLO_R_VALMAX,
        FR_HELLO_R_SERVERS };
 /* Expiry words hold ms since the Unix epoch on the server's clock, 0 =
@@ -119,6 +134,21 @@ enum { FR_ATTACH_R_REGION };
 enum { FR_PSTAT_R_FUNCTIONS, FR_PSTAT_R_ENDPOINTS, FR_PSTAT_R_SERVERS,
        FR_PSTAT_R_OPS, FR_PSTAT_R_REGIONS };
 /* STAT replies use the GET reply words SIZE, CTIME, VERSION, EXPIRE. */
+/* Namespaces. quota is the whole namespace's, share the part of it this
+ * server holds (quota / servers, rounded up); expire is ms since the epoch
+ * (0: never); ops and bytes are the per-second limits proxies enforce (0:
+ * none). */
+enum { FR_NS_NLEN, FR_NS_TLEN, FR_NS_ID, FR_NS_QUOTA, FR_NS_SHARE,
+       FR_NS_EXPIRE, FR_NS_OPS, FR_NS_BYTES };
+/* NS_SET uses the same words but FR_NS_TLEN holds the what bits. */
+#define FR_NS_WHAT FR_NS_TLEN
+enum { FR_NS_R_ID, FR_NS_R_QUOTA, FR_NS_R_EXPIRE, FR_NS_R_OPS,
+       FR_NS_R_BYTES, FR_NS_R_USED, FR_NS_R_KEYS, FR_NS_R_TOKLEN };
+/* NS_CREATE replies carry the token (blob; a proxy's reply to a function
+ * that asked it to create), NS_STAT and NS_AUTH replies the R words
+ * (NS_STAT through a proxy: summed over the servers). */
+enum { FR_NSLIST_ALEN, FR_NSLIST_MAX };
+enum { FR_NSAUTH_TLEN };
 
 typedef struct fr_hdr {
 	uint32_t magic;
@@ -128,7 +158,8 @@ typedef struct fr_hdr {
 	uint64_t id;       /* request id, echoed by the reply */
 	uint32_t body_len; /* bytes after the header */
 	int32_t status;    /* replies: 0 or FERRY_E*; requests: 0 */
-	uint64_t reserved; /* 0 */
+	uint64_t ns;       /* requests from a proxy or an admin: the
+			      namespace they act in (0: the default one) */
 } fr_hdr;
 
 /* A decoded message. Blobs point into the buffer it was decoded from. */

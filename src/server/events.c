@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "ferry.h"
 #include "proto/wire.h"
+#include "server/ns.h"
 #include "server/watch.h"
 
 #define WHO "ferry-server"
@@ -296,7 +297,10 @@ static void on_match(void *arg, fr_watch *w)
 
 void fr_events_emit(void *arg, int kind, const void *key, size_t klen)
 {
-	struct change ch = {arg, kind, key, klen};
+	/* Watches match the whole stored key; watchers are told the key
+	 * as their namespace knows it. */
+	struct change ch = {arg, kind, (const uint8_t *)key + FR_NS_KEY,
+			    klen - FR_NS_KEY};
 
 	fr_watch_match(ch.ev->wt, key, klen, on_match, &ch);
 }

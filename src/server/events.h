@@ -54,8 +54,10 @@ void fr_events_unwatch(fr_events *ev, fi_addr_t peer, uint64_t id);
 /* The server forgot peer: its watches and its queued events go. */
 void fr_events_forget(fr_events *ev, fi_addr_t peer);
 
-/* A change of kind (FERRY_EV_*) to key: tells every matching watcher.
- * Has the shape of fr_store_event_fn (arg is the fr_events). */
+/* A change of kind (FERRY_EV_*) to key (a stored key: namespace prefix
+ * first, ns.h): tells every watcher whose watch matches it, giving the
+ * key without the prefix. Has the shape of fr_store_event_fn (arg is the
+ * fr_events). */
 void fr_events_emit(void *ev, int kind, const void *key, size_t klen);
 
 /* If the completion c is one of the pool's sends, takes it back and

@@ -13,11 +13,13 @@
 
 #include "common/le.h"
 #include "common/proc.h"
+#include "common/token.h"
 #include "common/util.h"
 #include "fabric/fab.h"
 #include "ferry.h"
 #include "proto/wire.h"
 #include "server/events.h"
+#include "server/ns.h"
 #include "server/store.h"
 
 #define WHO "ferry-server"
@@ -53,6 +55,10 @@ struct slot {
 	uint64_t got;     /* GET: bytes pushed */
 	unsigned rma_left; /* RMA chunks in flight */
 	int rma_err;
+	fr_ns *ns;        /* the namespace the request acts in */
+	uint64_t pend_id, pend; /* PUT: bytes counted as pending there */
+	/* The request's keys with their namespace prefix (ns.h). */
+	uint8_t key[FR_NS_KEY + FERRY_KEY_MAX], key2[FR_NS_KEY + FERRY_KEY_MAX];
 };
 
 /* Clients that said HELLO, indexed by their address-vector entry (dense
@@ -64,6 +70,9 @@ struct peer {
 	uint8_t addr[PEER_ADDR_MAX];
 	uint16_t len;
 	uint8_t live;
+	uint8_t admin; /* acts in any namespace (the header says which) */
+	uint8_t denied; /* its HELLO had a wrong token, or none */
+	uint64_t ns;   /* not admin: the namespace its token opened */
 };
 
 struct server {
@@ -71,6 +80,9 @@ struct server {
 	fr_fab *fab;
 	fr_store *store;
 	fr_events *events; /* watches, and the events sent to watchers */
+	fr_nstab *nstab;
+	uint64_t *dying;   /* ids of removed namespaces whose keys remain */
+	size_t ndying, dying_cap;
 	void *arena;
 	fr_mr arena_mr;
 	uint8_t *msgs;
@@ -166,6 +178,21 @@ static void reply_status(struct server *sv, struct slot *s, int status)
 
 /* ---- peers ------------------------------------------------------------ */
 
+/* Who a HELLO's token makes its sender: the admin (the admin token, or
+ * no token in an open cluster) or a namespace's client. Every namespace's
+ * token is compared, whatever matches, so the time taken tells nothing;
+ * a wrong token or a missing one (where tokens are required) is
+ * FERRY_EACCES. */
+static int authenticate(struct server *sv, const void *tok, size_t tlen,
+			int *admin, fr_ns **ns)
+{
+	const char *at = sv->o.admin_token;
+
+	*ns = fr_nstab_by_token(sv->nstab, tok, tlen);
+	*admin = at ? fr_token_equal(at, strlen(at), tok, tlen) : tlen == 0;
+	return *admin || *ns ? 0 : FERRY_EACCES;
+}
+
 /* Learns the address a client sends (or finds it known already) and
  * answers there: not to the message's source, which shm (libfabric 1.17)
  * reports as 0 for a sender it does not know. */
@@ -174,9 +201,14 @@ static int hello(struct server *sv, struct slot *s)
 	const fr_msg *q = &s->req;
 	fi_addr_t a = FI_ADDR_NOTAVAIL;
 	fr_msg rep;
+	int rc;
+
+	int admin;
+	fr_ns *ns;
 
 	if (q->blen[0] == 0 || q->blen[0] > PEER_ADDR_MAX)
 		return FERRY_EPROTO;
+	rc = authenticate(sv, q->blob[1], q->blen[1], &admin, &ns);
 	for (size_t i = 0; i < sv->peer_cap && a == FI_ADDR_NOTAVAIL; i++)
 		if (sv->peers[i].live && sv->peers[i].len == q->blen[0] &&
 		    !memcmp(sv->peers[i].addr, q->blob[0], q->blen[0]))
@@ -196,7 +228,14 @@ static int hello(struct server *sv, struct slot *s)
 		sv->peers[a].live = 1;
 		sv->npeers++;
 	}
+	/* A refused peer is still learnt, so that it hears why; it can do
+	 * nothing else. */
+	sv->peers[a].denied = rc != 0;
+	sv->peers[a].admin = (uint8_t)admin;
+	sv->peers[a].ns = ns ? ns->id : 0;
 	s->peer = a;
+	if (rc)
+		return rc;
 	fr_msg_init(&rep, FR_OP_HELLO, FR_F_REPLY, q->h.id);
 	rep.w[FR_HELLO_R_INLINE] = FR_INLINE_MAX;
 	rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
@@ -249,6 +288,208 @@ static int start_rma(struct server *sv, struct slot *s, int write,
 	return s->rma_left ? 0 : FERRY_EIO;
 }
 
+/* ---- namespaces --------------------------------------------------------- */
+
+/* Moves the key blob i of the slot's request into namespace n, through
+ * buf. */
+static void in_ns(struct slot *s, int i, uint8_t *buf)
+{
+	fr_msg *q = &s->req;
+
+	fr_ns_prefix(s->ns->id, buf);
+	memcpy(buf + FR_NS_KEY, q->blob[i], q->blen[i]);
+	q->blob[i] = buf;
+	q->blen[i] += FR_NS_KEY;
+}
+
+/* Sets the namespace the slot's request acts in (an admin's: the one its
+ * header names; anyone else's: the one its token opened) and moves the
+ * request's keys into it. FERRY_EACCES when that namespace does not exist
+ * (any more), or for an admin's request from someone else. */
+static int enter_ns(struct server *sv, struct slot *s)
+{
+	const struct peer *p = &sv->peers[s->peer];
+	fr_msg *q = &s->req;
+
+	if (p->denied)
+		return FERRY_EACCES;
+	switch (q->h.opcode) {
+	case FR_OP_SSTAT:
+	case FR_OP_NS_CREATE:
+	case FR_OP_NS_SET:
+	case FR_OP_NS_DROP:
+	case FR_OP_NS_STAT:
+	case FR_OP_NS_LIST:
+	case FR_OP_NS_AUTH:
+		return p->admin ? 0 : FERRY_EACCES;
+	}
+	s->ns = fr_nstab_by_id(sv->nstab, p->admin ? q->h.ns : p->ns);
+	if (!s->ns)
+		return FERRY_EACCES;
+	/* Checked before the prefix makes every key non-empty. */
+	if (q->h.opcode == FR_OP_WATCH && (q->h.flags & FR_F_EXACT) &&
+	    !q->blen[0])
+		return FERRY_EINVAL;
+	switch (q->h.opcode) {
+	case FR_OP_LIST:
+		if (q->blen[1])
+			in_ns(s, 1, s->key2);
+		/* fall through */
+	case FR_OP_PUT:
+	case FR_OP_GET:
+	case FR_OP_DEL:
+	case FR_OP_STAT:
+	case FR_OP_INCR:
+	case FR_OP_EXPIRE:
+	case FR_OP_WATCH:
+		in_ns(s, 0, s->key);
+	}
+	return 0;
+}
+
+/* The store's usage reports, counted by namespace. */
+static void on_usage(void *arg, const void *key, size_t klen, int64_t bytes,
+		     int keys)
+{
+	struct server *sv = arg;
+	fr_ns *n = fr_nstab_of_key(sv->nstab, key, klen);
+
+	if (n) {
+		n->used += (uint64_t)bytes;
+		n->keys += (uint64_t)(int64_t)keys;
+	}
+}
+
+/* A PUT's bytes stop counting as pending in its namespace (committed,
+ * aborted, or the namespace went meanwhile). */
+static void put_settled(struct server *sv, struct slot *s)
+{
+	fr_ns *n = s->pend ? fr_nstab_by_id(sv->nstab, s->pend_id) : NULL;
+
+	if (n)
+		n->pending -= s->pend;
+	s->pend = 0;
+}
+
+/* Takes n out of the table at once (its token opens nothing from now on);
+ * its keys are freed over the next loop passes (drain_dying). */
+static void drop_ns(struct server *sv, fr_ns *n, const char *why)
+{
+	if (fr_grow_zeroed((void **)&sv->dying, &sv->dying_cap, sv->ndying,
+			   sizeof(*sv->dying)) == 0)
+		sv->dying[sv->ndying++] = n->id;
+	else
+		fr_log(WHO, "out of memory: the keys of namespace %s stay",
+		       n->name);
+	fr_log(WHO, "namespace %s %s: %llu keys, %llu bytes freed", n->name,
+	       why, (unsigned long long)n->keys, (unsigned long long)n->used);
+	fr_nstab_remove(sv->nstab, n);
+}
+
+/* Frees up to REAP_BATCH keys of removed namespaces. Returns 1 if keys
+ * remain. */
+static int drain_dying(struct server *sv)
+{
+	uint8_t prefix[FR_NS_KEY];
+
+	if (!sv->ndying)
+		return 0;
+	fr_ns_prefix(sv->dying[sv->ndying - 1], prefix);
+	if (!fr_store_drop_prefix(sv->store, prefix, sizeof(prefix),
+				  REAP_BATCH))
+		sv->ndying--;
+	return sv->ndying > 0;
+}
+
+/* The words every namespace reply carries. */
+static void ns_words(fr_msg *rep, const fr_ns *n)
+{
+	rep->w[FR_NS_R_ID] = n->id;
+	rep->w[FR_NS_R_QUOTA] = n->quota;
+	rep->w[FR_NS_R_EXPIRE] = n->expire_ms;
+	rep->w[FR_NS_R_OPS] = n->ops;
+	rep->w[FR_NS_R_BYTES] = n->bytes;
+	rep->w[FR_NS_R_USED] = n->used;
+	rep->w[FR_NS_R_KEYS] = n->keys;
+}
+
+static int op_ns(struct server *sv, struct slot *s)
+{
+	const fr_msg *q = &s->req;
+	fr_ns *n = NULL, tmpl = {0};
+	uint64_t what;
+	uint32_t count;
+	int more, rc;
+	fr_msg rep;
+
+	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
+	if (q->h.opcode != FR_OP_NS_LIST && q->h.opcode != FR_OP_NS_AUTH &&
+	    !fr_ns_name_ok(q->blob[0], q->blen[0]))
+		return FERRY_EINVAL;
+	if (q->h.opcode != FR_OP_NS_CREATE && q->h.opcode != FR_OP_NS_LIST &&
+	    q->h.opcode != FR_OP_NS_AUTH &&
+	    !(n = fr_nstab_by_name(sv->nstab, q->blob[0], q->blen[0])))
+		return FERRY_ENOENT;
+	switch (q->h.opcode) {
+	case FR_OP_NS_CREATE:
+		if (q->blen[1] > FR_NS_TOKEN_MAX)
+			return FERRY_EINVAL;
+		tmpl.id = q->w[FR_NS_ID];
+		memcpy(tmpl.name, q->blob[0], q->blen[0]);
+		memcpy(tmpl.token, q->blob[1], q->blen[1]);
+		tmpl.tlen = q->blen[1];
+		tmpl.quota = q->w[FR_NS_QUOTA];
+		tmpl.share = q->w[FR_NS_SHARE];
+		tmpl.expire_ms = q->w[FR_NS_EXPIRE];
+		tmpl.ops = q->w[FR_NS_OPS];
+		tmpl.bytes = q->w[FR_NS_BYTES];
+		rc = fr_nstab_add(sv->nstab, &tmpl);
+		memset(tmpl.token, 0, sizeof(tmpl.token));
+		if (rc)
+			return rc;
+		ns_words(&rep, &tmpl);
+		break;
+	case FR_OP_NS_SET:
+		what = q->w[FR_NS_WHAT];
+		if (what & FERRY_NS_SET_QUOTA) {
+			n->quota = q->w[FR_NS_QUOTA];
+			n->share = q->w[FR_NS_SHARE];
+		}
+		if (what & FERRY_NS_SET_EXPIRE)
+			n->expire_ms = q->w[FR_NS_EXPIRE];
+		if (what & FERRY_NS_SET_OPS)
+			n->ops = q->w[FR_NS_OPS];
+		if (what & FERRY_NS_SET_BYTES)
+			n->bytes = q->w[FR_NS_BYTES];
+		break;
+	case FR_OP_NS_DROP:
+		drop_ns(sv, n, "removed");
+		break;
+	case FR_OP_NS_STAT:
+		ns_words(&rep, n);
+		break;
+	case FR_OP_NS_AUTH:
+		n = fr_nstab_by_token(sv->nstab, q->blob[0], q->blen[0]);
+		if (!n)
+			return FERRY_EACCES;
+		ns_words(&rep, n);
+		break;
+	case FR_OP_NS_LIST:
+		rep.w[FR_LIST_R_BYTES] = fr_nstab_list(
+			sv->nstab, q->blob[0], q->blen[0],
+			(uint32_t)FR_MIN(q->w[FR_NSLIST_MAX], LIST_MAX),
+			sv->scratch, FR_MSG_SIZE - FR_HDR_SIZE - 16, &count,
+			&more);
+		rep.w[FR_LIST_R_COUNT] = count;
+		rep.blob[0] = sv->scratch;
+		if (more)
+			rep.h.flags |= FR_F_MORE;
+		break;
+	}
+	reply(sv, s, &rep);
+	return 0;
+}
+
 /* ---- operations --------------------------------------------------------- */
 
 /* The conditions and expiry a PUT request asks for. */
@@ -275,6 +516,7 @@ static int put_commit(struct server *sv, struct slot *s)
 	rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], s->obj, &a,
 			     &rep.w[FR_PUT_R_VERSION]);
 	s->obj = NULL;
+	put_settled(sv, s);
 	if (!rc)
 		reply(sv, s, &rep);
 	return rc;
@@ -292,10 +534,19 @@ static int op_put(struct server *sv, struct slot *s)
 	if (vlen && !(q->h.flags & (FR_F_INLINE | FR_F_RMA)))
 		return FERRY_EPROTO;
 	rc = fr_store_check(sv->store, q->blob[0], q->blen[0], &a);
+	if (!rc && s->ns->share) {
+		fr_obj *cur = fr_store_get(sv->store, q->blob[0], q->blen[0]);
+		if (!fr_ns_fits(s->ns, vlen, cur ? cur->size : 0))
+			rc = FERRY_EQUOTA;
+		fr_store_release(sv->store, cur);
+	}
 	if (!rc)
 		rc = fr_store_prepare(sv->store, vlen, &s->obj);
 	if (rc)
 		return rc;
+	s->pend_id = s->ns->id;
+	s->pend = vlen;
+	s->ns->pending += vlen;
 	if ((q->h.flags & FR_F_RMA) && vlen) {
 		set_state(sv, s, SLOT_PULL);
 		rc = start_rma(sv, s, 0, s->obj->data, vlen, q->w[FR_PUT_RADDR],
@@ -304,6 +555,7 @@ static int op_put(struct server *sv, struct slot *s)
 			return 0;
 		fr_store_abort(sv->store, s->obj);
 		s->obj = NULL;
+		put_settled(sv, s);
 		return rc;
 	}
 	if (vlen)
@@ -412,6 +664,9 @@ static int op_simple(struct server *sv, struct slot *s)
 		rep.w[FR_EXPIRE_R_CHANGED] = (uint64_t)changed;
 		break;
 	case FR_OP_INCR:
+		/* A counter is at most 20 digits: room for one more. */
+		if (!fr_ns_fits(s->ns, 24, 0))
+			return FERRY_EQUOTA;
 		rc = fr_store_incr(sv->store, q->blob[0], q->blen[0],
 				   (int64_t)q->w[FR_INCR_DELTA],
 				   q->h.flags & FR_F_TEXT, &v);
@@ -421,8 +676,8 @@ static int op_simple(struct server *sv, struct slot *s)
 		rep.w[FR_LIST_R_BYTES] = fr_store_list(
 			sv->store, q->blob[0], q->blen[0], q->blob[1],
 			q->blen[1], (uint32_t)FR_MIN(q->w[FR_LIST_MAX], LIST_MAX),
-			sv->scratch, FR_MSG_SIZE - FR_HDR_SIZE - 16, &count,
-			&more);
+			FR_NS_KEY, sv->scratch, FR_MSG_SIZE - FR_HDR_SIZE - 16,
+			&count, &more);
 		rep.w[FR_LIST_R_COUNT] = count;
 		rep.blob[0] = sv->scratch;
 		if (more)
@@ -489,14 +744,31 @@ static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 	}
 	sv->ops++;
 	s->peer = c->src;
-	switch (s->req.h.opcode) {
-	case FR_OP_HELLO:
+	if (s->req.h.opcode == FR_OP_HELLO) {
 		rc = hello(sv, s);
-		break;
-	case FR_OP_BYE:
+		if (rc)
+			reply_status(sv, s, rc);
+		return;
+	}
+	if (s->req.h.opcode == FR_OP_BYE) {
 		bye(sv, c->src);
 		repost(sv, s);
 		return;
+	}
+	rc = enter_ns(sv, s);
+	if (rc) {
+		reply_status(sv, s, rc);
+		return;
+	}
+	switch (s->req.h.opcode) {
+	case FR_OP_NS_CREATE:
+	case FR_OP_NS_SET:
+	case FR_OP_NS_DROP:
+	case FR_OP_NS_STAT:
+	case FR_OP_NS_LIST:
+	case FR_OP_NS_AUTH:
+		rc = op_ns(sv, s);
+		break;
 	case FR_OP_PUT:
 		rc = op_put(sv, s);
 		break;
@@ -527,6 +799,7 @@ static void on_rma(struct server *sv, struct slot *s, const fr_comp *c)
 		 * forgotten, its request times out, and its next request
 		 * greets us again over a fresh connection. */
 		fr_store_abort(sv->store, s->state == SLOT_PULL ? s->obj : NULL);
+		put_settled(sv, s);
 		if (s->state == SLOT_PUSH)
 			fr_store_release(sv->store, s->obj);
 		s->obj = NULL;
@@ -634,6 +907,10 @@ static int setup(struct server *sv)
 		return rc;
 	}
 	fr_store_on_event(sv->store, fr_events_emit, sv->events);
+	rc = fr_nstab_new(&sv->nstab);
+	if (rc)
+		return rc;
+	fr_store_on_usage(sv->store, on_usage, sv);
 	sv->msgs = aligned_alloc(4096, msg_bytes);
 	sv->slots = calloc(sv->o.slots, sizeof(*sv->slots));
 	if (!sv->msgs || !sv->slots)
@@ -718,6 +995,22 @@ static int reap(struct server *sv)
 	return next ? (int)FR_MIN(next - now, IDLE_MS) : IDLE_MS;
 }
 
+/* Removes namespaces whose expiry has come and frees the keys of removed
+ * ones, a batch per pass. Returns how long the loop may sleep: ms, at most
+ * IDLE_MS. */
+static int reap_ns(struct server *sv)
+{
+	uint64_t now = fr_store_now_ms(sv->store), next;
+	fr_ns *n;
+
+	while ((n = fr_nstab_expired(sv->nstab, now, NULL)))
+		drop_ns(sv, n, "expired");
+	if (drain_dying(sv))
+		return 0;
+	fr_nstab_expired(sv->nstab, now, &next);
+	return next ? (int)FR_MIN(next - now, IDLE_MS) : IDLE_MS;
+}
+
 /* Busy-polls while completions keep coming, then, after spin_us without
  * any, sleeps in epoll on the completion queue's descriptor and the signal
  * descriptor, so an idle server uses no CPU. It wakes for the next expiry
@@ -730,7 +1023,7 @@ static void loop(struct server *sv)
 	fr_comp comps[64];
 
 	for (;;) {
-		int wake = reap(sv);
+		int wake = FR_MIN(reap(sv), reap_ns(sv));
 		int ev_wake = fr_events_flush(sv->events);
 		int n = fr_fab_poll(sv->fab, comps, 64);
 		if (ev_wake >= 0 && ev_wake < wake)
@@ -774,6 +1067,8 @@ static void loop(struct server *sv)
 static void teardown(struct server *sv)
 {
 	fr_store_free(&sv->store);
+	fr_nstab_free(&sv->nstab);
+	free(sv->dying);
 	fr_events_free(&sv->events);
 	fr_mr_close(&sv->msg_mr);
 	fr_mr_close(&sv->arena_mr);

@@ -18,6 +18,8 @@ typedef struct fr_server_opts {
 	unsigned spin_us;     /* busy-poll this long before sleeping */
 	int ready_fd;         /* if >= 0, "ready\n" is written here, then
 				 closed, once the server answers requests */
+	const char *admin_token; /* NULL: an open cluster (see ferry.h,
+				    "Namespaces") */
 } fr_server_opts;
 
 void fr_server_opts_init(fr_server_opts *o);

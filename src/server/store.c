@@ -22,6 +22,8 @@ struct fr_store {
 	void *clock_arg;
 	fr_store_event_fn on_event;
 	void *event_arg;
+	fr_store_usage_fn on_usage;
+	void *usage_arg;
 };
 
 static uint64_t wall_ms(void *arg)
@@ -90,9 +92,16 @@ void fr_store_on_event(fr_store *s, fr_store_event_fn fn, void *arg)
 	s->event_arg = arg;
 }
 
+void fr_store_on_usage(fr_store *s, fr_store_usage_fn fn, void *arg)
+{
+	s->on_usage = fn;
+	s->usage_arg = arg;
+}
+
+/* Kind 0 tells nobody. */
 static void emit(fr_store *s, int kind, const void *key, size_t klen)
 {
-	if (s->on_event)
+	if (s->on_event && kind)
 		s->on_event(s->event_arg, kind, key, klen);
 }
 
@@ -131,9 +140,19 @@ static void unpublished(fr_store *s, fr_obj *o)
 
 /* Removes o's key, telling watchers why (kind), while the key is still
  * the index's. */
+/* Reports o (dir 1: published, -1: unpublished) under key. */
+static void usage(fr_store *s, const void *key, size_t klen, const fr_obj *o,
+		  int dir)
+{
+	if (s->on_usage)
+		s->on_usage(s->usage_arg, key, klen, dir * (int64_t)o->size,
+			    dir);
+}
+
 static void remove_key(fr_store *s, fr_obj *o, int kind)
 {
 	emit(s, kind, o->key, o->klen);
+	usage(s, o->key, o->klen, o, -1);
 	fr_index_del(s->index, o->key, o->klen);
 	unpublished(s, o);
 }
@@ -253,8 +272,11 @@ static int commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
 	o->version = v;
 	if (o->expire_ms)
 		fr_ttl_push(&s->ttl, o);
-	if (old)
+	usage(s, kept, klen, o, 1);
+	if (old) {
+		usage(s, kept, klen, old, -1);
 		unpublished(s, old);
+	}
 	if (kind == FERRY_EV_SET && a && (a->flags & FR_F_AS_APPEND))
 		kind = FERRY_EV_APPEND;
 	if (kind == FERRY_EV_SET && a && (a->flags & FR_F_AS_SETRANGE))
@@ -412,7 +434,7 @@ int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
 
 struct list_ctx {
 	uint8_t *buf;
-	size_t cap, used;
+	size_t cap, used, strip;
 	uint32_t count, max;
 	uint64_t now;
 	int more;
@@ -431,7 +453,8 @@ static int list_cb(void *arg, const void *key, size_t klen, void *val)
 		l->more = 1;
 		return 1;
 	}
-	n = fr_list_pack(l->buf + l->used, l->cap - l->used, key, klen);
+	n = fr_list_pack(l->buf + l->used, l->cap - l->used,
+			 (const uint8_t *)key + l->strip, klen - l->strip);
 	if (!n) {
 		l->more = 1;
 		return 1;
@@ -442,16 +465,42 @@ static int list_cb(void *arg, const void *key, size_t klen, void *val)
 }
 
 size_t fr_store_list(fr_store *s, const void *prefix, size_t plen,
-		     const void *after, size_t alen, uint32_t max, void *buf,
-		     size_t cap, uint32_t *count, int *more)
+		     const void *after, size_t alen, uint32_t max, size_t strip,
+		     void *buf, size_t cap, uint32_t *count, int *more)
 {
-	struct list_ctx l = {.buf = buf, .cap = cap, .max = max,
+	struct list_ctx l = {.buf = buf, .cap = cap, .max = max, .strip = strip,
 			     .now = fr_store_now_ms(s)};
 
 	fr_index_scan(s->index, prefix, plen, after, alen, list_cb, &l);
 	*count = l.count;
 	*more = l.more;
 	return l.used;
+}
+
+struct drop_ctx {
+	fr_obj **objs;
+	size_t n, max;
+};
+
+static int drop_cb(void *arg, const void *key, size_t klen, void *val)
+{
+	struct drop_ctx *d = arg;
+
+	d->objs[d->n++] = val;
+	return d->n == d->max;
+}
+
+size_t fr_store_drop_prefix(fr_store *s, const void *prefix, size_t plen,
+			    size_t max)
+{
+	fr_obj *objs[256];
+	struct drop_ctx d = {objs, 0, FR_MIN(max, sizeof(objs) / sizeof(*objs))};
+
+	/* Collected first: the scan must not modify the index. */
+	fr_index_scan(s->index, prefix, plen, NULL, 0, drop_cb, &d);
+	for (size_t i = 0; i < d.n; i++)
+		remove_key(s, objs[i], 0);
+	return d.n;
 }
 
 void fr_store_stats(const fr_store *s, uint64_t *total, uint64_t *used,

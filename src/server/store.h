@@ -76,6 +76,13 @@ typedef void (*fr_store_event_fn)(void *arg, int kind, const void *key,
 				  size_t klen);
 void fr_store_on_event(fr_store *s, fr_store_event_fn fn, void *arg);
 
+/* Tells fn (NULL: nobody) of every value published (bytes its size, keys
+ * 1) and unpublished (-size, -1) under key, for accounting by namespace.
+ * key is valid only during the call; fn must not call the store. */
+typedef void (*fr_store_usage_fn)(void *arg, const void *key, size_t klen,
+				  int64_t bytes, int keys);
+void fr_store_on_usage(fr_store *s, fr_store_usage_fn fn, void *arg);
+
 /* Sets the version the next write gets (0 is skipped), for tests. */
 void fr_store_set_next_version(fr_store *s, uint64_t v);
 
@@ -140,11 +147,17 @@ int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
 		  int text, int64_t *out);
 
 /* Packs up to max unexpired keys with prefix, after `after`, into buf
- * (LIST reply format). *count receives the number packed; *more is set
- * when the scan stopped before the keys ran out. Returns the bytes used. */
+ * (LIST reply format), each without its first strip bytes (which the
+ * prefix covers). *count receives the number packed; *more is set when
+ * the scan stopped before the keys ran out. Returns the bytes used. */
 size_t fr_store_list(fr_store *s, const void *prefix, size_t plen,
-		     const void *after, size_t alen, uint32_t max, void *buf,
-		     size_t cap, uint32_t *count, int *more);
+		     const void *after, size_t alen, uint32_t max, size_t strip,
+		     void *buf, size_t cap, uint32_t *count, int *more);
+
+/* Removes at most max (up to 256) keys starting with prefix, telling no
+ * watcher. Returns how many it removed: 0 when none is left. */
+size_t fr_store_drop_prefix(fr_store *s, const void *prefix, size_t plen,
+			    size_t max);
 
 /* Counters for SSTAT. keys counts expired values not reaped yet. */
 void fr_store_stats(const fr_store *s, uint64_t *total, uint64_t *used,

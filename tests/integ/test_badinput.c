@@ -275,8 +275,10 @@ static void still_serving(struct raw *r)
 
 /* Sends bytes that the server must reject; if they are long enough to
  * carry an id, a known peer gets FERRY_EPROTO under that id. */
-static void expect_rejected(struct raw *r, const uint8_t *msg, size_t len,
-			    const char *what)
+/* Sends msg and expects an error reply with status (if msg is long enough
+ * to carry an id), and a server still serving. */
+static void expect_status(struct raw *r, const uint8_t *msg, size_t len,
+			  const char *what, int status)
 {
 	static uint8_t keep[FR_MSG_SIZE];
 	fr_msg rep;
@@ -285,13 +287,19 @@ static void expect_rejected(struct raw *r, const uint8_t *msg, size_t len,
 	if (len >= 16) {
 		uint64_t id = fr_get_u64(msg + 8);
 		if (raw_reply(r, id, &rep, keep, TIMEOUT_MS))
-			fail_msg("%s: no FERRY_EPROTO reply", what);
-		if (rep.h.status != FERRY_EPROTO)
-			fail_msg("%s: reply status %d, expected FERRY_EPROTO",
-				 what, rep.h.status);
+			fail_msg("%s: no reply", what);
+		if (rep.h.status != status)
+			fail_msg("%s: reply status %d, expected %d", what,
+				 rep.h.status, status);
 		assert_int_equal(rep.h.body_len, 0);
 	}
 	still_serving(r);
+}
+
+static void expect_rejected(struct raw *r, const uint8_t *msg, size_t len,
+			    const char *what)
+{
+	expect_status(r, msg, len, what, FERRY_EPROTO);
 }
 
 /* ---- set-up
@@ -488,8 +496,9 @@ static void test_header_fields(void **state)
 	fr_put_u16(msg + 6, FR_F_INLINE | FR_F_CREATE | FR_F_REPLACE);
 	expect_rejected(r, msg, n, "create and replace");
 	n = valid_put(msg, next_id++);
-	msg[31] = 1;
-	expect_rejected(r, msg, n, "reserved field");
+	msg[31] = 1; /* namespace id 1 << 56: no such namespace */
+	expect_status(r, msg, n, "a namespace that does not exist",
+		      FERRY_EACCES);
 	n = valid_put(msg, next_id++);
 	fr_put_u32(msg + 20, (uint32_t)FERRY_EIO);
 	expect_rejected(r, msg, n, "status on a request");

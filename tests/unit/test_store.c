@@ -508,7 +508,7 @@ static uint32_t list_page(fr_store *s, const char *prefix, const char *after,
 {
 	static uint8_t out[FR_MSG_SIZE];
 	uint32_t count = 0;
-	size_t n = fr_store_list(s, prefix, strlen(prefix), after, alen, max,
+	size_t n = fr_store_list(s, prefix, strlen(prefix), after, alen, max, 0,
 				 out, cap, &count, more);
 	size_t off = 0, klen;
 	const uint8_t *k;
