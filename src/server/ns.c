@@ -12,6 +12,8 @@ struct fr_nstab {
 	fr_index *by_name; /* name -> fr_ns, in name order for listing */
 	fr_index *by_id;   /* the id's FR_NS_KEY prefix bytes -> fr_ns */
 	fr_ns deflt;       /* id 0, in neither index */
+	uint64_t next;     /* the soonest expiry (0: none), unless dirty */
+	int dirty;         /* expiries changed since next was found */
 };
 
 void fr_ns_prefix(uint64_t id, uint8_t *out)
@@ -136,6 +138,7 @@ int fr_nstab_add(fr_nstab *t, const fr_ns *tmpl)
 		free(n);
 		return FERRY_ENOMEM;
 	}
+	t->dirty = 1;
 	return 0;
 }
 
@@ -148,6 +151,12 @@ void fr_nstab_remove(fr_nstab *t, fr_ns *n)
 	fr_index_del(t->by_name, n->name, strlen(n->name));
 	memset(n->token, 0, sizeof(n->token));
 	free(n);
+	t->dirty = 1;
+}
+
+void fr_nstab_changed(fr_nstab *t)
+{
+	t->dirty = 1;
 }
 
 struct exp_ctx {
@@ -171,14 +180,27 @@ static int exp_cb(void *arg, const void *key, size_t klen, void *val)
 	return 0;
 }
 
-fr_ns *fr_nstab_expired(const fr_nstab *t, uint64_t now_ms, uint64_t *next)
+fr_ns *fr_nstab_expired(fr_nstab *t, uint64_t now_ms, uint64_t *next)
 {
 	struct exp_ctx x = {.now = now_ms};
 
+	/* The loop asks on every pass: walk the table only when something
+	 * changed or the soonest expiry has come. */
+	if (!t->dirty && (!t->next || now_ms < t->next)) {
+		if (next)
+			*next = t->next;
+		return NULL;
+	}
 	fr_index_scan(t->by_name, NULL, 0, NULL, 0, exp_cb, &x);
+	if (x.due) {
+		t->dirty = 1; /* the caller removes it; the rest is unknown */
+		return x.due;
+	}
+	t->next = x.next;
+	t->dirty = 0;
 	if (next)
 		*next = x.next;
-	return x.due;
+	return NULL;
 }
 
 struct list_ctx {

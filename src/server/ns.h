@@ -59,9 +59,13 @@ int fr_nstab_add(fr_nstab *t, const fr_ns *n);
 /* Takes n out of the table and frees it; the caller frees its keys. */
 void fr_nstab_remove(fr_nstab *t, fr_ns *n);
 
-/* A namespace whose expiry is at or before now_ms, or NULL. Sets *next
- * (may be NULL) to the soonest expiry still to come (0: none). */
-fr_ns *fr_nstab_expired(const fr_nstab *t, uint64_t now_ms, uint64_t *next);
+/* A namespace whose expiry is at or before now_ms, or NULL; then *next
+ * (may be NULL) receives the soonest expiry still to come (0: none).
+ * Cheap while nothing changed and nothing is due. */
+fr_ns *fr_nstab_expired(fr_nstab *t, uint64_t now_ms, uint64_t *next);
+
+/* Says that a namespace's expiry was changed in place. */
+void fr_nstab_changed(fr_nstab *t);
 
 /* Packs the names sorting after `after`, at most max, into buf in LIST
  * reply format; as fr_store_list. */

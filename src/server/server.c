@@ -455,8 +455,10 @@ static int op_ns(struct server *sv, struct slot *s)
 			n->quota = q->w[FR_NS_QUOTA];
 			n->share = q->w[FR_NS_SHARE];
 		}
-		if (what & FERRY_NS_SET_EXPIRE)
+		if (what & FERRY_NS_SET_EXPIRE) {
 			n->expire_ms = q->w[FR_NS_EXPIRE];
+			fr_nstab_changed(sv->nstab);
+		}
 		if (what & FERRY_NS_SET_OPS)
 			n->ops = q->w[FR_NS_OPS];
 		if (what & FERRY_NS_SET_BYTES)
@@ -1003,11 +1005,10 @@ static int reap_ns(struct server *sv)
 	uint64_t now = fr_store_now_ms(sv->store), next;
 	fr_ns *n;
 
-	while ((n = fr_nstab_expired(sv->nstab, now, NULL)))
+	while ((n = fr_nstab_expired(sv->nstab, now, &next)))
 		drop_ns(sv, n, "expired");
 	if (drain_dying(sv))
 		return 0;
-	fr_nstab_expired(sv->nstab, now, &next);
 	return next ? (int)FR_MIN(next - now, IDLE_MS) : IDLE_MS;
 }
 

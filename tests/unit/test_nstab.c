@@ -1,0 +1,180 @@
+/*
+ * Unit tests of a server's namespace table (src/server/ns.c) and of the
+ * token helpers (src/common/token.c): lookups by id, name, token and
+ * stored key; refused duplicates and bad names; removal; the expiry scan
+ * and its cache; listing in name order; quota shares with pending bytes;
+ * fresh tokens that differ; and token comparison that a prefix, a longer
+ * string or an empty string never passes.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/token.h"
+#include "ferry.h"
+#include "proto/wire.h"
+#include "server/ns.h"
+
+static fr_ns make(uint64_t id, const char *name, const char *token)
+{
+	fr_ns n = {.id = id};
+
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	n.tlen = strlen(token);
+	memcpy(n.token, token, n.tlen);
+	return n;
+}
+
+static void test_lookups(void **state)
+{
+	fr_nstab *t;
+	fr_ns a = make(7, "job-a", "tok-a"), b = make(9, "job.b", "tok-b");
+	uint8_t key[FR_NS_KEY + 3];
+
+	assert_int_equal(fr_nstab_new(&t), 0);
+	assert_non_null(fr_nstab_by_id(t, 0)); /* the default namespace */
+	assert_null(fr_nstab_by_id(t, 7));
+	assert_int_equal(fr_nstab_add(t, &a), 0);
+	assert_int_equal(fr_nstab_add(t, &b), 0);
+	assert_string_equal(fr_nstab_by_id(t, 7)->name, "job-a");
+	assert_int_equal(fr_nstab_by_name(t, "job.b", 5)->id, 9);
+	assert_int_equal(fr_nstab_by_token(t, "tok-b", 5)->id, 9);
+	assert_null(fr_nstab_by_token(t, "tok-", 4));
+	assert_null(fr_nstab_by_token(t, "tok-bb", 6));
+	assert_null(fr_nstab_by_token(t, "", 0));
+	fr_ns_prefix(9, key);
+	memcpy(key + FR_NS_KEY, "abc", 3);
+	assert_int_equal(fr_nstab_of_key(t, key, sizeof(key))->id, 9);
+	fr_ns_prefix(0, key);
+	assert_ptr_equal(fr_nstab_of_key(t, key, sizeof(key)),
+			 fr_nstab_by_id(t, 0));
+	assert_null(fr_nstab_of_key(t, key, 3));
+
+	/* Taken names, ids and tokens, and bad templates. */
+	fr_ns dup_name = make(11, "job-a", "t1"), dup_id = make(7, "x", "t2"),
+	      dup_tok = make(12, "y", "tok-a"), bad = make(13, "a b", "t3"),
+	      no_id = make(0, "z", "t4"), no_tok = make(14, "w", "");
+	assert_int_equal(fr_nstab_add(t, &dup_name), FERRY_EEXIST);
+	assert_int_equal(fr_nstab_add(t, &dup_id), FERRY_EEXIST);
+	assert_int_equal(fr_nstab_add(t, &dup_tok), FERRY_EEXIST);
+	assert_int_equal(fr_nstab_add(t, &bad), FERRY_EINVAL);
+	assert_int_equal(fr_nstab_add(t, &no_id), FERRY_EINVAL);
+	assert_int_equal(fr_nstab_add(t, &no_tok), FERRY_EINVAL);
+
+	fr_nstab_remove(t, fr_nstab_by_id(t, 7));
+	assert_null(fr_nstab_by_id(t, 7));
+	assert_null(fr_nstab_by_name(t, "job-a", 5));
+	assert_null(fr_nstab_by_token(t, "tok-a", 5));
+	assert_non_null(fr_nstab_by_id(t, 9));
+	fr_nstab_free(&t);
+	assert_null(t);
+}
+
+static void test_expiry(void **state)
+{
+	fr_nstab *t;
+	fr_ns a = make(1, "a", "ta"), b = make(2, "b", "tb"),
+	      c = make(3, "c", "tc");
+	uint64_t next = 1;
+
+	a.expire_ms = 1000;
+	b.expire_ms = 500;
+	assert_int_equal(fr_nstab_new(&t), 0);
+	assert_null(fr_nstab_expired(t, 100, &next));
+	assert_int_equal(next, 0);
+	assert_int_equal(fr_nstab_add(t, &a), 0);
+	assert_int_equal(fr_nstab_add(t, &b), 0);
+	assert_int_equal(fr_nstab_add(t, &c), 0);
+	assert_null(fr_nstab_expired(t, 100, &next));
+	assert_int_equal(next, 500);
+	assert_null(fr_nstab_expired(t, 499, &next)); /* from the cache */
+	assert_int_equal(next, 500);
+	assert_int_equal(fr_nstab_expired(t, 500, &next)->id, 2);
+	fr_nstab_remove(t, fr_nstab_by_id(t, 2));
+	assert_null(fr_nstab_expired(t, 600, &next));
+	assert_int_equal(next, 1000);
+	/* An expiry changed in place is seen once the table is told. */
+	fr_nstab_by_id(t, 3)->expire_ms = 700;
+	fr_nstab_changed(t);
+	assert_null(fr_nstab_expired(t, 600, &next));
+	assert_int_equal(next, 700);
+	assert_int_equal(fr_nstab_expired(t, 800, &next)->id, 3);
+	fr_nstab_free(&t);
+}
+
+static void test_list_and_quota(void **state)
+{
+	fr_nstab *t;
+	const char *names[] = {"m", "b", "z", "a"};
+	uint8_t buf[256];
+	uint32_t count;
+	int more;
+	size_t off = 0, klen, n;
+	const uint8_t *k;
+
+	assert_int_equal(fr_nstab_new(&t), 0);
+	for (int i = 0; i < 4; i++) {
+		char tok[8];
+		snprintf(tok, sizeof(tok), "t%d", i);
+		fr_ns x = make((uint64_t)i + 1, names[i], tok);
+		assert_int_equal(fr_nstab_add(t, &x), 0);
+	}
+	n = fr_nstab_list(t, "a", 1, 2, buf, sizeof(buf), &count, &more);
+	assert_int_equal(count, 2);
+	assert_true(more);
+	assert_int_equal(fr_list_next(buf, n, &off, &k, &klen), 1);
+	assert_memory_equal(k, "b", klen);
+	assert_int_equal(fr_list_next(buf, n, &off, &k, &klen), 1);
+	assert_memory_equal(k, "m", klen);
+
+	fr_ns *q = fr_nstab_by_name(t, "z", 1);
+	assert_true(fr_ns_fits(q, 1u << 30, 0)); /* no quota */
+	q->share = 1000;
+	q->used = 600;
+	assert_true(fr_ns_fits(q, 400, 0));
+	assert_false(fr_ns_fits(q, 401, 0));
+	assert_true(fr_ns_fits(q, 500, 100)); /* replaces 100 bytes */
+	q->pending = 300;
+	assert_false(fr_ns_fits(q, 200, 0));
+	assert_true(fr_ns_fits(q, 100, 0));
+	fr_nstab_free(&t);
+}
+
+static void test_tokens(void **state)
+{
+	char a[FERRY_TOKEN_LEN + 1], b[FERRY_TOKEN_LEN + 1];
+	uint64_t id;
+
+	assert_int_equal(fr_token_new(a), 0);
+	assert_int_equal(fr_token_new(b), 0);
+	assert_int_equal(strlen(a), FERRY_TOKEN_LEN);
+	assert_int_equal(strspn(a, "0123456789abcdef"), FERRY_TOKEN_LEN);
+	assert_string_not_equal(a, b);
+	assert_true(fr_token_equal(a, strlen(a), a, strlen(a)));
+	assert_false(fr_token_equal(a, strlen(a), b, strlen(b)));
+	assert_false(fr_token_equal(a, strlen(a), a, strlen(a) - 1));
+	assert_false(fr_token_equal("ab", 2, "abc", 3));
+	assert_false(fr_token_equal("", 0, "", 0));
+	assert_int_equal(fr_random_id(&id), 0);
+	assert_true(id != 0);
+	assert_true(fr_ns_name_ok("job_1.a-b", 9));
+	assert_false(fr_ns_name_ok("", 0));
+	assert_false(fr_ns_name_ok("a/b", 3));
+	assert_false(fr_ns_name_ok(
+	    "0123456789012345678901234567890123456789012345678901234567890123"
+	    "4",
+	    65));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lookups),
+	    cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_list_and_quota),
+	    cmocka_unit_test(test_tokens),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
