@@ -53,6 +53,7 @@ struct req *fr_req_get(ferry_client *c, unsigned peer, int sync)
 	r->status = 0;
 	r->op = NULL;
 	r->on_reply = NULL;
+	r->on_done = NULL;
 	r->arg = NULL;
 	r->server = peer;
 	r->passfd = -1;
@@ -93,6 +94,8 @@ static void req_finish(ferry_client *c, struct req *r, int status)
 			c->done_head = r;
 		c->done_tail = r;
 	}
+	if (r->on_done)
+		r->on_done(c, r);
 	req_recycle(c, r);
 }
 
@@ -582,6 +585,21 @@ int fr_send_noreply(ferry_client *c, unsigned peer, fr_msg *m)
 	r->reaped = 1; /* recycled once it is sent and answered */
 	r->on_reply = fr_ignore_reply;
 	return send_req(c, r, m);
+}
+
+int fr_send_async(ferry_client *c, unsigned peer, fr_msg *m, reply_fn fn,
+		  void (*done)(ferry_client *c, struct req *r), void *arg)
+{
+	struct req *r = fr_req_get(c, peer, 1);
+
+	if (!r)
+		return FERRY_EBUSY;
+	r->reaped = 1; /* nobody waits: recycled once sent and finished */
+	r->on_reply = fn;
+	r->on_done = done;
+	r->arg = arg;
+	send_req(c, r, m);
+	return 0;
 }
 
 int fr_ask_up(ferry_client *c, unsigned p, fr_msg *m, reply_fn fn, void *arg)

@@ -49,6 +49,8 @@ struct req {
 	ferry_op *op;     /* public operations */
 	reply_fn on_reply;
 	void *arg;        /* for on_reply of internal requests */
+	/* fr_send_async: runs once r finished, whatever the outcome. */
+	void (*on_done)(ferry_client *c, struct req *r);
 	fr_mr mr;         /* direct: registration of a caller buffer */
 	void *bounce;     /* stream: arena copy of a caller buffer */
 	int passfd;       /* stream: descriptor to pass with the frame */
@@ -141,6 +143,14 @@ int fr_ignore_reply(ferry_client *c, struct req *r, const fr_msg *rep);
 /* Sends m to peer without waiting for, or caring about, the reply.
  * Returns 0, FERRY_EBUSY (no free slot: try later) or why it failed. */
 int fr_send_noreply(ferry_client *c, unsigned peer, fr_msg *m);
+/* Sends m to peer and returns without waiting: fn reads a successful
+ * reply, then done(c, r) runs with r->status and r->arg, whatever the
+ * outcome (a reply, an error, a time-out, the client closing; a send that
+ * fails at once runs it before this returns), from within whichever call
+ * drives c. Returns 0, or FERRY_EBUSY (no free slot: nothing sent, done
+ * not run). */
+int fr_send_async(ferry_client *c, unsigned peer, fr_msg *m, reply_fn fn,
+		  void (*done)(ferry_client *c, struct req *r), void *arg);
 /* Drives the transport until *flag is set (flag NULL: until the done
  * queue has entries) or deadline (monotonic ns; 0: none) passes. */
 void fr_drive(ferry_client *c, const int *flag, uint64_t deadline);
@@ -155,6 +165,21 @@ int fr_list_pages(ferry_client *c, fr_msg *m, int one, unsigned max,
 		  ferry_keys **out);
 /* The first peer that is not known to be down (0 if none is). */
 unsigned fr_first_up(const ferry_client *c);
+
+/* ns.c, for the proxy (an admin's client). What token tok (tlen bytes;
+ * none: the default namespace) opens: the namespace's id in *id and its
+ * settings in *out, as the first server that is up tells, or with every
+ * set as all servers tell (used and keys summed). FERRY_EACCES if it
+ * opens none (or no longer does). */
+int fr_ns_auth(ferry_client *c, const void *tok, size_t tlen, int every,
+	       uint64_t *id, ferry_ns_info *out);
+/* The same asked of the first server that is up, without waiting: done
+ * runs as with fr_send_async (status 0: id and info are the answer).
+ * Returns 0 or FERRY_EBUSY / FERRY_ENOMEM (done does not run). */
+typedef void fr_ns_auth_fn(void *arg, int status, uint64_t id,
+			   const ferry_ns_info *info);
+int fr_ns_auth_start(ferry_client *c, const void *tok, size_t tlen,
+		     fr_ns_auth_fn *done, void *arg);
 /* Statistics of server i (asked directly, or through the proxy). */
 int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out);
 void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,

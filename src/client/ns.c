@@ -144,33 +144,39 @@ int ferry_ns_rm(ferry_client *c, const char *name)
 	return rc ? rc : ns_send(c, &m, NULL, NULL);
 }
 
-static int stat_reply(ferry_client *c, struct req *r, const fr_msg *rep)
-{
-	ferry_ns_info *o = r->arg;
+/* What a server says of a namespace (NS_STAT, NS_AUTH). */
+struct ns_answer {
+	uint64_t id;
+	ferry_ns_info info;
+};
 
-	o->quota = rep->w[FR_NS_R_QUOTA];
-	o->expire_ms = rep->w[FR_NS_R_EXPIRE];
-	o->ops_per_s = rep->w[FR_NS_R_OPS];
-	o->bytes_per_s = rep->w[FR_NS_R_BYTES];
-	o->used = rep->w[FR_NS_R_USED];
-	o->keys = rep->w[FR_NS_R_KEYS];
+static int answer_reply(ferry_client *c, struct req *r, const fr_msg *rep)
+{
+	struct ns_answer *a = r->arg;
+
+	a->id = rep->w[FR_NS_R_ID];
+	a->info.quota = rep->w[FR_NS_R_QUOTA];
+	a->info.expire_ms = rep->w[FR_NS_R_EXPIRE];
+	a->info.ops_per_s = rep->w[FR_NS_R_OPS];
+	a->info.bytes_per_s = rep->w[FR_NS_R_BYTES];
+	a->info.used = rep->w[FR_NS_R_USED];
+	a->info.keys = rep->w[FR_NS_R_KEYS];
 	return 0;
 }
 
-int ferry_ns_stat(ferry_client *c, const char *name, ferry_ns_info *out)
+/* Sends m (NS_STAT or NS_AUTH) to one server (one >= 0) or every one
+ * (direct) or to the proxy, and gives the answer in *out, used and keys
+ * summed over the servers. */
+static int ask_answer(ferry_client *c, fr_msg *m, int one,
+		      struct ns_answer *out)
 {
-	ferry_ns_info *each;
+	struct ns_answer *each;
 	void **args;
-	fr_msg m;
 	int rc;
 
-	if (!c || !out)
-		return FERRY_EINVAL;
-	rc = ns_msg(&m, FR_OP_NS_STAT, name, NULL);
-	if (rc)
-		return rc;
 	memset(out, 0, sizeof(*out));
-	snprintf(out->name, sizeof(out->name), "%s", name);
+	if (one >= 0)
+		return fr_ask_up(c, (unsigned)one, m, answer_reply, out);
 	each = calloc(c->npeers, sizeof(*each));
 	args = calloc(c->npeers, sizeof(*args));
 	if (!each || !args) {
@@ -180,18 +186,88 @@ int ferry_ns_stat(ferry_client *c, const char *name, ferry_ns_info *out)
 	}
 	for (unsigned i = 0; i < c->npeers; i++)
 		args[i] = &each[i];
-	rc = ns_send(c, &m, stat_reply, args);
+	rc = ns_send(c, m, answer_reply, args);
 	if (!rc) {
 		*out = each[0];
-		snprintf(out->name, sizeof(out->name), "%s", name);
-		out->used = out->keys = 0;
+		out->info.used = out->info.keys = 0;
 		for (unsigned i = 0; i < c->npeers; i++) {
-			out->used += each[i].used;
-			out->keys += each[i].keys;
+			out->info.used += each[i].info.used;
+			out->info.keys += each[i].info.keys;
 		}
 	}
 	free(each);
 	free(args);
+	return rc;
+}
+
+int ferry_ns_stat(ferry_client *c, const char *name, ferry_ns_info *out)
+{
+	struct ns_answer a;
+	fr_msg m;
+	int rc;
+
+	if (!c || !out)
+		return FERRY_EINVAL;
+	rc = ns_msg(&m, FR_OP_NS_STAT, name, NULL);
+	if (!rc)
+		rc = ask_answer(c, &m, -1, &a);
+	*out = rc ? (ferry_ns_info){0} : a.info;
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	return rc;
+}
+
+static void auth_msg(fr_msg *m, const void *tok, size_t tlen)
+{
+	fr_msg_init(m, FR_OP_NS_AUTH, 0, 0);
+	m->w[FR_NSAUTH_TLEN] = tlen;
+	m->blob[0] = tok;
+}
+
+int fr_ns_auth(ferry_client *c, const void *tok, size_t tlen, int every,
+	       uint64_t *id, ferry_ns_info *out)
+{
+	struct ns_answer a;
+	fr_msg m;
+	int rc;
+
+	auth_msg(&m, tok, tlen);
+	rc = ask_answer(c, &m, every ? -1 : (int)fr_first_up(c), &a);
+	*id = a.id;
+	*out = a.info;
+	return rc;
+}
+
+/* A question fr_ns_auth_start asked, with its answer. */
+struct auth_q {
+	struct ns_answer a;
+	fr_ns_auth_fn *done;
+	void *arg;
+};
+
+static void auth_done(ferry_client *c, struct req *r)
+{
+	struct auth_q *q = r->arg;
+
+	q->done(q->arg, r->status, q->a.id, &q->a.info);
+	free(q);
+}
+
+int fr_ns_auth_start(ferry_client *c, const void *tok, size_t tlen,
+		     fr_ns_auth_fn *done, void *arg)
+{
+	struct auth_q *q = calloc(1, sizeof(*q));
+	fr_msg m;
+	int rc;
+
+	if (!q)
+		return FERRY_ENOMEM;
+	q->done = done;
+	q->arg = arg;
+	auth_msg(&m, tok, tlen);
+	/* answer_reply fills q->a, the first member. */
+	rc = fr_send_async(c, fr_first_up(c), &m, answer_reply, auth_done, q);
+	if (rc)
+		free(q);
 	return rc;
 }
 

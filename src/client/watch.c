@@ -11,7 +11,9 @@
  * the state every server should hold: a server greeted again, or a proxy
  * reconnected, gets every watch of it again (fr_watch_resync, then
  * fr_watch_pump), and each such watch gets a LOST event, since whatever
- * happened meanwhile was not seen.
+ * happened meanwhile was not seen. A watch keeps the namespace it was made
+ * in (client.ns then: the proxy's admin client acts in many) and is
+ * registered again in it.
  *
  * The queue holds at most EVQ_MAX events. One more for a watch is dropped,
  * and the watch gets a LOST event instead, queued once (it lives in the
@@ -47,6 +49,7 @@ struct cwatch {
 	unsigned peer; /* the one server of an exact watch (direct), or
 			  ALL_PEERS */
 	unsigned flags;
+	uint64_t ns; /* the namespace it watches in (client.ns when made) */
 	size_t plen;
 	uint8_t *prefix;
 	struct cevent lost; /* its LOST event, while queued */
@@ -208,6 +211,19 @@ static void watch_msg(fr_msg *m, const struct cwatch *w)
 	m->blob[0] = w->prefix;
 }
 
+/* Sends a watch's request to peer in namespace ns without waiting (an
+ * admin's client, the proxy's, acts in many; send_req stamps c->ns). */
+static int send_in(ferry_client *c, unsigned peer, fr_msg *m, uint64_t ns)
+{
+	uint64_t keep = c->ns;
+	int rc;
+
+	c->ns = ns;
+	rc = fr_send_noreply(c, peer, m);
+	c->ns = keep;
+	return rc;
+}
+
 static int targets(const struct cwatch *w, unsigned peer)
 {
 	return w->peer == ALL_PEERS || w->peer == peer;
@@ -268,7 +284,7 @@ void fr_watch_pump(ferry_client *c)
 			}
 			if (targets(w, p)) {
 				watch_msg(&m, w);
-				if (fr_send_noreply(c, p, &m) == FERRY_EBUSY)
+				if (send_in(c, p, &m, w->ns) == FERRY_EBUSY)
 					return; /* no slot free: next time */
 			}
 			/* A resync meanwhile (this send greeted the server)
@@ -327,7 +343,9 @@ static int tell(ferry_client *c, struct fr_watchset *ws,
 }
 
 /* Asks w's peers to forget it, without waiting; a peer that never hears
- * of it sends events that are dropped on arrival. */
+ * of it sends events that are dropped on arrival. In the default
+ * namespace: w's own may have been removed meanwhile, and a server finds
+ * the watch by its id alone. */
 static void untell(ferry_client *c, const struct cwatch *w)
 {
 	fr_msg m;
@@ -336,7 +354,7 @@ static void untell(ferry_client *c, const struct cwatch *w)
 	m.w[FR_UNWATCH_ID] = w->id;
 	for (unsigned p = 0; p < c->npeers; p++)
 		if (targets(w, p) && !fr_peer_down(c, p))
-			fr_send_noreply(c, p, &m);
+			send_in(c, p, &m, 0);
 }
 
 /* Takes w out of the list and drops its queued events. */
@@ -391,6 +409,7 @@ int ferry_watch(ferry_client *c, const void *prefix, size_t plen,
 		memcpy(w->prefix, prefix, plen);
 	w->plen = plen;
 	w->flags = flags;
+	w->ns = c->ns;
 	w->id = ws->next_id++;
 	w->peer = (flags & FERRY_WATCH_EXACT) && c->ring.npoints
 			  ? fr_ring_pick(&c->ring, prefix, plen)

@@ -65,7 +65,8 @@ enum fr_opcode {
 	FR_OP_NS_LIST,   /* words: alen max; blob: the name to list after;
 			    reply as LIST's (FR_F_MORE) */
 	FR_OP_NS_AUTH,   /* words: tlen; blob: a token: which namespace it
-			    opens (a proxy asks for its functions) */
+			    opens (a proxy asks for its functions); an
+			    empty one: the default namespace */
 	FR_OP_COUNT
 };
 

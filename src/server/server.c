@@ -471,7 +471,11 @@ static int op_ns(struct server *sv, struct slot *s)
 		ns_words(&rep, n);
 		break;
 	case FR_OP_NS_AUTH:
-		n = fr_nstab_by_token(sv->nstab, q->blob[0], q->blen[0]);
+		/* An empty token names the default namespace: a proxy asks
+		 * for its counts (DBSIZE of an admin's Redis client). */
+		n = q->blen[0] ? fr_nstab_by_token(sv->nstab, q->blob[0],
+						   q->blen[0])
+			       : fr_nstab_by_id(sv->nstab, 0);
 		if (!n)
 			return FERRY_EACCES;
 		ns_words(&rep, n);
