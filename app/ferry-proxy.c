@@ -1,8 +1,11 @@
 /* ferry-proxy: a thin main over src/proxy. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/token.h"
 #include "common/util.h"
 #include "ferry.h"
 #include "proxy/proxy.h"
@@ -36,6 +39,15 @@ static void usage(FILE *out)
 		"                       (default 4G)\n"
 		"  --spin-us N          busy-poll before sleeping (default 50)\n"
 		"  --ready-fd FD        write \"ready\" to FD once serving\n"
+		"  --admin-token-file PATH\n"
+		"                       the cluster's admin token (first line),\n"
+		"                       as the servers have it: every function\n"
+		"                       must then present a token (FERRY_TOKEN;\n"
+		"                       Redis: AUTH), the admin token or a\n"
+		"                       namespace's, and is confined to that\n"
+		"                       namespace, within its limits; without\n"
+		"                       it the proxy is open (no token: the\n"
+		"                       admin)\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"SIGTERM or SIGINT stops it cleanly. Logs go to stderr.\n",
@@ -57,9 +69,11 @@ int main(int argc, char **argv)
 		{"max-arenas", required_argument, NULL, 'a'},
 		{"spin-us", required_argument, NULL, 'S'},
 		{"ready-fd", required_argument, NULL, 'r'},
+		{"admin-token-file", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
+	static char token[FR_TOKEN_FILE_MAX];
 	fr_proxy_opts o;
 	int c, idx, rc;
 
@@ -106,6 +120,15 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			o.ready_fd = atoi(optarg);
+			break;
+		case 'A':
+			if (fr_token_read(optarg, token, sizeof(token)) < 0) {
+				fprintf(stderr, "ferry-proxy: cannot read a "
+					"token from %s: %s\n", optarg,
+					strerror(errno));
+				return 2;
+			}
+			o.admin_token = token;
 			break;
 		case 'h':
 			usage(stdout);

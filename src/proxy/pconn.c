@@ -137,6 +137,7 @@ static void conn_free(fr_proxy *px, struct pconn *pc)
 		px->nregions--;
 	}
 	fr_pwatch_conn_gone(px, pc);
+	fr_tenant_logout(px, pc);
 	if (pc->resp)
 		fr_resp_free(px, pc);
 	if (pc->prev)
@@ -437,6 +438,19 @@ void fr_pconn_complete(fr_proxy *px, struct pop *pp)
 
 /* ---- requests answered by the proxy itself ------------------------------- */
 
+/* The descriptor that came with the oldest ATTACH not yet handled, or
+ * -1; the caller owns it. */
+static int take_fd(struct pconn *pc)
+{
+	int fd;
+
+	if (pc->nfds == 0)
+		return -1;
+	fd = pc->fds[0];
+	memmove(pc->fds, pc->fds + 1, --pc->nfds * sizeof(int));
+	return fd;
+}
+
 static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
 	uint64_t size = q->w[FR_ATTACH_SIZE];
@@ -445,10 +459,8 @@ static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	int fd, seals, rc = 0;
 	fr_msg rep;
 
-	if (!pc->unix_mode || pc->nfds == 0)
+	if (!pc->unix_mode || (fd = take_fd(pc)) < 0)
 		return FERRY_EINVAL;
-	fd = pc->fds[0];
-	memmove(pc->fds, pc->fds + 1, --pc->nfds * sizeof(int));
 	/* Only a memfd sealed against shrinking is safe to map: a file that
 	 * shrank under the mapping would kill the proxy with SIGBUS. */
 	seals = fcntl(fd, F_GET_SEALS);
@@ -482,18 +494,15 @@ static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	return 0;
 }
 
-static int list(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+/* Answers q (LIST, NS_LIST) with the keys k in LIST's reply format;
+ * frees k. */
+static int reply_keys(fr_proxy *px, struct pconn *pc, const fr_msg *q,
+		      ferry_keys *k)
 {
-	ferry_keys *k;
 	size_t bytes = 0, off = 0, len;
 	uint8_t *blob;
 	fr_msg rep;
-	int rc = ferry_list(px->fc, q->blob[0], q->blen[0], q->blob[1],
-			    q->blen[1], (unsigned)FR_MIN(q->w[FR_LIST_MAX], 10000),
-			    &k);
 
-	if (rc)
-		return rc;
 	for (size_t i = 0; i < ferry_keys_count(k); i++) {
 		ferry_keys_at(k, i, &len);
 		bytes += 2 + len;
@@ -507,7 +516,7 @@ static int list(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 		const void *key = ferry_keys_at(k, i, &len);
 		off += fr_list_pack(blob + off, bytes - off, key, len);
 	}
-	fr_msg_init(&rep, FR_OP_LIST, FR_F_REPLY, q->h.id);
+	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
 	if (ferry_keys_more(k))
 		rep.h.flags |= FR_F_MORE;
 	rep.w[FR_LIST_R_COUNT] = ferry_keys_count(k);
@@ -518,6 +527,98 @@ static int list(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	return 0;
 }
 
+static int list(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	ferry_keys *k;
+	int rc;
+
+	fr_tenant_act(px, pc);
+	rc = ferry_list(px->fc, q->blob[0], q->blen[0], q->blob[1], q->blen[1],
+			(unsigned)FR_MIN(q->w[FR_LIST_MAX], 10000), &k);
+	return rc ? rc : reply_keys(px, pc, q, k);
+}
+
+/* HELLO: the token it carries (blob 1) decides what the connection may
+ * do from now on; one that opens nothing leaves it nothing. */
+static int hello(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	fr_msg rep;
+	int rc = fr_tenant_login(px, pc, q->blob[1], q->blen[1]);
+
+	if (rc) {
+		fr_tenant_logout(px, pc);
+		return rc;
+	}
+	fr_msg_init(&rep, FR_OP_HELLO, FR_F_REPLY, q->h.id);
+	rep.w[FR_HELLO_R_INLINE] = pc->unix_mode ? FR_INLINE_MAX : UINT64_MAX;
+	rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
+	rep.w[FR_HELLO_R_VALMAX] =
+		pc->unix_mode ? px->max_value : px->stream_max_value;
+	rep.w[FR_HELLO_R_SERVERS] = px->fc->npeers;
+	send_reply(px, pc, &rep, NULL);
+	return 0;
+}
+
+/* The admin manages namespaces through the warm client, with the
+ * requests and replies of a server (src/client/ns.c reads both alike):
+ * NS_CREATE answers with the token, NS_STAT with the R words summed over
+ * the servers, NS_LIST as LIST. */
+static int ns_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	char name[FERRY_NS_NAME_MAX + 1], token[FERRY_TOKEN_LEN + 1];
+	ferry_ns_info set = {
+		.quota = q->w[FR_NS_QUOTA],
+		.expire_ms = q->w[FR_NS_EXPIRE],
+		.ops_per_s = q->w[FR_NS_OPS],
+		.bytes_per_s = q->w[FR_NS_BYTES],
+	};
+	ferry_keys *k;
+	fr_msg rep;
+	int rc = 0;
+
+	/* Blob 0 is the name, or NS_LIST's name to list after. */
+	if (q->blen[0] > FERRY_NS_NAME_MAX)
+		return FERRY_EINVAL;
+	memcpy(name, q->blob[0], q->blen[0]);
+	name[q->blen[0]] = '\0';
+	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
+	fr_tenant_act(px, pc);
+	switch (q->h.opcode) {
+	case FR_OP_NS_CREATE:
+		rc = ferry_ns_create(px->fc, name, &set, token);
+		rep.w[FR_NS_R_TOKLEN] = FERRY_TOKEN_LEN;
+		rep.blob[0] = (const uint8_t *)token;
+		break;
+	case FR_OP_NS_SET:
+		rc = ferry_ns_set(px->fc, name, (unsigned)q->w[FR_NS_WHAT],
+				  &set);
+		fr_tenant_recheck(px); /* the new limits, at once */
+		break;
+	case FR_OP_NS_DROP:
+		rc = ferry_ns_rm(px->fc, name);
+		fr_tenant_recheck(px); /* its token opens nothing, at once */
+		break;
+	case FR_OP_NS_STAT:
+		rc = ferry_ns_stat(px->fc, name, &set);
+		rep.w[FR_NS_R_QUOTA] = set.quota;
+		rep.w[FR_NS_R_EXPIRE] = set.expire_ms;
+		rep.w[FR_NS_R_OPS] = set.ops_per_s;
+		rep.w[FR_NS_R_BYTES] = set.bytes_per_s;
+		rep.w[FR_NS_R_USED] = set.used;
+		rep.w[FR_NS_R_KEYS] = set.keys;
+		break;
+	case FR_OP_NS_LIST:
+		rc = ferry_ns_list(px->fc, q->blen[0] ? name : NULL,
+				   (unsigned)FR_MIN(q->w[FR_NSLIST_MAX], 10000),
+				   &k);
+		return rc ? rc : reply_keys(px, pc, q, k);
+	}
+	if (!rc)
+		send_reply(px, pc, &rep, NULL);
+	memset(token, 0, sizeof(token));
+	return rc;
+}
+
 static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
 	ferry_server_stat st;
@@ -526,17 +627,10 @@ static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 
 	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
 	switch (q->h.opcode) {
-	case FR_OP_HELLO:
-		rep.w[FR_HELLO_R_INLINE] =
-			pc->unix_mode ? FR_INLINE_MAX : UINT64_MAX;
-		rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
-		rep.w[FR_HELLO_R_VALMAX] =
-			pc->unix_mode ? px->max_value : px->stream_max_value;
-		rep.w[FR_HELLO_R_SERVERS] = px->fc->npeers;
-		break;
 	case FR_OP_SSTAT:
 		if (q->w[FR_SSTAT_INDEX] >= px->fc->npeers)
 			return FERRY_EINVAL;
+		fr_tenant_act(px, pc);
 		rc = fr_server_stat(px->fc, (unsigned)q->w[FR_SSTAT_INDEX], &st);
 		if (rc)
 			return rc;
@@ -666,6 +760,26 @@ static int unwatch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	return 0;
 }
 
+/* FERRY_EACCES for a request pc may not make: anything but HELLO before
+ * a HELLO with a token that opens something (tenant.c), and SSTAT or
+ * managing namespaces for anyone but the admin. */
+static int allowed(const struct pconn *pc, uint8_t opcode)
+{
+	switch (opcode) {
+	case FR_OP_HELLO:
+	case FR_OP_BYE:
+		return 0;
+	case FR_OP_SSTAT:
+	case FR_OP_NS_CREATE:
+	case FR_OP_NS_SET:
+	case FR_OP_NS_DROP:
+	case FR_OP_NS_STAT:
+	case FR_OP_NS_LIST:
+		return pc->role == PR_ADMIN ? 0 : FERRY_EACCES;
+	}
+	return pc->role == PR_NONE ? FERRY_EACCES : 0;
+}
+
 /* Handles one whole frame; frame is owned by the callee. */
 static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 		     size_t len)
@@ -676,6 +790,9 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 
 	if (!rc && (q.h.flags & FR_F_REPLY))
 		rc = FERRY_EPROTO, why = "a reply sent to the proxy";
+	if (!rc && q.h.ns)
+		rc = FERRY_EPROTO, why = "a namespace in the header (a "
+					 "function acts in its token's)";
 	if (rc) {
 		fr_pconn_release(px, len);
 		free(frame);
@@ -683,6 +800,16 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 		return;
 	}
 	px->ops++;
+	rc = allowed(pc, q.h.opcode);
+	if (rc) {
+		int fd = q.h.opcode == FR_OP_ATTACH ? take_fd(pc) : -1;
+		if (fd >= 0)
+			close(fd); /* its memfd goes unused */
+		reply_status(px, pc, q.h.opcode, q.h.id, rc);
+		fr_pconn_release(px, len);
+		free(frame);
+		return;
+	}
 	if (q.h.opcode == FR_OP_GET && !(q.h.flags & FR_F_RMA) &&
 	    !get_fits(px, pc, get_piece(px, &q))) {
 		/* No room for the answer yet: the request waits, and the
@@ -715,13 +842,25 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 	case FR_OP_UNWATCH:
 		rc = unwatch(px, pc, &q);
 		break;
+	case FR_OP_HELLO:
+		rc = hello(px, pc, &q);
+		break;
+	case FR_OP_NS_CREATE:
+	case FR_OP_NS_SET:
+	case FR_OP_NS_DROP:
+	case FR_OP_NS_STAT:
+	case FR_OP_NS_LIST:
+		rc = ns_op(px, pc, &q);
+		break;
 	case FR_OP_BYE:
 		break;
 	default:
 		rc = local_op(px, pc, &q);
 	}
-	if (rc)
+	if (rc) {
+		fr_tenant_seen(px, pc, rc);
 		reply_status(px, pc, q.h.opcode, q.h.id, rc);
+	}
 	if (frame)
 		fr_pconn_release(px, len);
 	free(frame);
@@ -885,7 +1024,8 @@ static void read_frames(fr_proxy *px, struct pconn *pc)
 			return;
 		}
 		if (pc->inflight >= px->o.conn_inflight ||
-		    pc->wq_bytes > FR_PCONN_WQ_PAUSE) {
+		    pc->wq_bytes > FR_PCONN_WQ_PAUSE ||
+		    fr_tenant_hold(px, pc)) {
 			fr_pconn_pause(px, pc);
 			return;
 		}
@@ -970,13 +1110,14 @@ static void conn_read(fr_proxy *px, struct pconn *pc)
 }
 
 /* Whether paused pc still cannot go on: what it needs next (a request
- * slot, its replies read, room for a parked GET or for the frame it is
- * reading) is not there yet. */
+ * slot, its replies read, its namespace back within its limits, room for
+ * a parked GET or for the frame it is reading) is not there yet. */
 static int still_waits(fr_proxy *px, struct pconn *pc)
 {
 	size_t need;
 
-	if (pc->inflight >= px->o.conn_inflight || pc->wq_bytes > FR_PCONN_WQ_PAUSE)
+	if (pc->inflight >= px->o.conn_inflight ||
+	    pc->wq_bytes > FR_PCONN_WQ_PAUSE || fr_tenant_hold(px, pc))
 		return 1;
 	if (pc->resp) /* the room its next request needs */
 		return pc->resp->queued >= px->o.conn_inflight ||
@@ -1084,6 +1225,9 @@ void fr_pconn_accept(fr_proxy *px, int lfd, int unix_mode, int resp)
 		}
 		if (resp)
 			pc->resp->id = ++px->resp_ids;
+		/* A Redis client may run commands before any AUTH where the
+		 * proxy needs no token; a function says HELLO first. */
+		pc->role = resp && !px->o.admin_token ? PR_ADMIN : PR_NONE;
 		pc->fd = fd;
 		pc->unix_mode = unix_mode;
 		pc->state = PC_OPEN;

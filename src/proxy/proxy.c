@@ -51,6 +51,9 @@ void fr_proxy_opts_init(fr_proxy_opts *o)
 /* An operation ended: a function's request, or a Redis command's step. */
 static void complete(fr_proxy *px, struct pop *pp)
 {
+	if (pp->op.opcode == FERRY_OP_GET)
+		fr_tenant_bytes(px, pp->conn, pp->op.result);
+	fr_tenant_seen(px, pp->conn, pp->op.status);
 	if (pp->rcmd)
 		fr_resp_complete(px, pp);
 	else
@@ -61,6 +64,9 @@ int fr_proxy_submit(fr_proxy *px, struct pop *pp)
 {
 	int rc = FERRY_EBUSY;
 
+	fr_tenant_act(px, pp->conn);
+	if (pp->op.opcode == FERRY_OP_PUT)
+		fr_tenant_bytes(px, pp->conn, pp->op.len);
 	/* In order, and never into the slots kept for synchronous calls. */
 	if (!px->backlog_head && px->fabric_inflight < px->o.max_inflight)
 		rc = ferry_submit(px->fc, &pp->op);
@@ -87,7 +93,10 @@ static void drain_backlog(fr_proxy *px)
 {
 	while (px->backlog_head && px->fabric_inflight < px->o.max_inflight) {
 		struct pop *pp = px->backlog_head;
-		int rc = ferry_submit(px->fc, &pp->op);
+		int rc;
+
+		px->fc->ns = fr_tenant_ns(pp->conn); /* charged when queued */
+		rc = ferry_submit(px->fc, &pp->op);
 		if (rc == FERRY_EBUSY)
 			return;
 		px->backlog_head = pp->next;
@@ -170,8 +179,8 @@ static int listen_unix(fr_proxy *px, const char *path, int *out, void *tag)
 			close(fd);
 		return FERRY_EIO;
 	}
-	/* Functions run as other users: access is governed by who can
-	 * reach the socket's directory (namespace tokens come later). */
+	/* Functions run as other users: who may do what is a matter of
+	 * the tokens they present (tenant.c), not of the socket. */
 	chmod(path, 0666);
 	*out = fd;
 	return add_fd(px, fd, tag);
@@ -234,6 +243,9 @@ static int setup(fr_proxy *px)
 	ferry_opts_init(&fo);
 	fo.cluster = px->o.cluster;
 	fo.proxy = "direct";
+	/* An admin peer at the servers: it acts in its functions'
+	 * namespaces. Never $FERRY_TOKEN: that is for functions. */
+	fo.token = px->o.admin_token ? px->o.admin_token : "";
 	/* Slots beyond max_inflight are kept for the synchronous calls the
 	 * loop makes (LIST, statistics): they never wait for a free one. */
 	fo.max_inflight = px->o.max_inflight + SYNC_SLOTS;
@@ -294,7 +306,7 @@ static void loop(fr_proxy *px)
 	struct epoll_event ev[64];
 
 	for (;;) {
-		int timeout = -1, n;
+		int timeout = -1, n, tick;
 
 		if (reap(px))
 			last = fr_now_ns();
@@ -310,6 +322,11 @@ static void loop(fr_proxy *px)
 			timeout = 0;
 		else if (px->fabric_inflight || fr_pwatch_active(px))
 			timeout = 1;
+		/* Namespaces to look at again, or one that may go on (it
+		 * sets wake once it may). */
+		tick = fr_tenant_tick(px);
+		if (tick >= 0 && (timeout < 0 || tick < timeout))
+			timeout = tick;
 		if (px->again || px->wake)
 			timeout = 0;
 		/* The fabric's fd only wakes a sleeper once armed. Even armed,
@@ -364,11 +381,14 @@ int fr_proxy_run(const fr_proxy_opts *o)
 	rc = setup(px);
 	if (!rc) {
 		fr_log(WHO,
-		       "serving %s%s%s%s over %u server%s (one fabric endpoint)",
+		       "serving %s%s%s%s over %u server%s (one fabric "
+		       "endpoint); %s",
 		       o->unix_path && *o->unix_path ? "unix:" : "",
 		       o->unix_path ? o->unix_path : "",
 		       o->tcp && *o->tcp ? " tcp:" : "", o->tcp ? o->tcp : "",
-		       px->fc->npeers, px->fc->npeers == 1 ? "" : "s");
+		       px->fc->npeers, px->fc->npeers == 1 ? "" : "s",
+		       o->admin_token ? "functions need a token"
+				      : "open: no token needed");
 		if (o->ready_fd >= 0) {
 			if (write(o->ready_fd, "ready\n", 6) != 6)
 				fr_log(WHO, "cannot report readiness");
@@ -393,7 +413,8 @@ int fr_proxy_run(const fr_proxy_opts *o)
 	}
 	fr_resp_scans_free(px);
 	fr_pwatch_free(px);
-	ferry_close(px->fc);
+	ferry_close(px->fc); /* ends the refreshes that name tenants */
+	fr_tenant_free(px);
 	if (px->epfd >= 0)
 		close(px->epfd);
 	if (px->sigfd >= 0)

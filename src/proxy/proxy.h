@@ -27,6 +27,9 @@ typedef struct fr_proxy_opts {
 				    verbs, registering them pins them) */
 	unsigned spin_us;
 	int ready_fd;
+	const char *admin_token; /* the cluster's admin token: functions must
+				    present it or a namespace's; NULL: open
+				    (no token: the admin). Never logged */
 } fr_proxy_opts;
 
 void fr_proxy_opts_init(fr_proxy_opts *o);

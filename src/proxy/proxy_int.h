@@ -18,6 +18,7 @@
 					 connection */
 
 struct pconn;
+struct ptenant;
 struct rcmd;
 struct resp;
 struct pwatch;
@@ -70,14 +71,25 @@ struct pregion {
 enum pconn_state {
 	PC_OPEN,   /* reading requests, writing replies */
 	PC_PAUSED, /* not reading, queued in fr_proxy.paused: too many
-		      requests in flight, too many replies unread, or no
-		      room in the buffer budget for what it needs next */
+		      requests in flight, too many replies unread, its
+		      namespace over its limits (tenant.c), or no room in
+		      the buffer budget for what it needs next */
 	PC_DEAD,   /* socket gone: waits for its in-flight operations to
 		      finish before its arenas are unmapped */
 };
 
+/* What a connection may do (tenant.c). */
+enum pconn_role {
+	PR_NONE,  /* nothing but HELLO (Redis: AUTH): no token yet, or one
+		     that opens nothing */
+	PR_ADMIN, /* acts in the default namespace, manages namespaces */
+	PR_NS,    /* confined to its tenant's namespace */
+};
+
 struct pconn {
 	enum pconn_state state;
+	enum pconn_role role;
+	struct ptenant *tenant; /* PR_NS: its namespace's entry */
 	int fd;
 	int unix_mode;
 	uint8_t *rbuf;
@@ -129,6 +141,11 @@ typedef struct fr_proxy {
 	uint64_t resp_ids;         /* CLIENT ID of the last RESP connection */
 	struct rscan *scans;       /* SCAN cursors (resp_cmd.c) */
 	struct fr_pwatches *watches; /* watches at the servers (watch.c) */
+	struct ptenant *tenants;   /* tokens known to open a namespace */
+	unsigned asking;           /* of them, being asked about again */
+	uint64_t tenant_tick_ns;   /* when to look at them next */
+	uint64_t throttle_ns;      /* when a paused namespace may go on (0:
+				      none waits) */
 } fr_proxy;
 
 /* pconn.c */
@@ -157,8 +174,9 @@ void fr_pconn_pause(fr_proxy *px, struct pconn *pc);
 void fr_pconn_later(fr_proxy *px, struct pconn *pc); /* read again soon */
 
 /* watch.c. fr_pwatch_add registers s (s->pc, deliver and gone set) for
- * the keys starting with prefix, or the key itself (exact); the first
- * subscriber of a watch registers it at the servers (synchronously).
+ * the keys starting with prefix, or the key itself (exact), in s->pc's
+ * namespace; the first subscriber of a watch registers it at the servers
+ * (synchronously).
  * Returns 0 or a FERRY_E* code. fr_pwatch_del unlinks s (the last one
  * unregisters the watch) without calling gone. */
 int fr_pwatch_add(fr_proxy *px, struct psub *s, const void *prefix,
@@ -171,5 +189,36 @@ void fr_pwatch_free(fr_proxy *px);
 
 /* proxy.c */
 int fr_proxy_submit(fr_proxy *px, struct pop *pp);
+
+/* tenant.c. fr_tenant_login makes pc the admin or binds it to the
+ * namespace token tok (tlen 0: none) opens: 0, FERRY_EACCES (pc is left
+ * as it was), or why the servers could not tell. fr_tenant_logout leaves
+ * it with no role. */
+int fr_tenant_login(fr_proxy *px, struct pconn *pc, const void *tok,
+		    size_t tlen);
+void fr_tenant_logout(fr_proxy *px, struct pconn *pc);
+/* The namespace pc acts in (0: the default). */
+uint64_t fr_tenant_ns(const struct pconn *pc);
+/* Right before a call on px->fc for pc: stamps its namespace and takes
+ * an operation from its bucket. */
+void fr_tenant_act(fr_proxy *px, struct pconn *pc);
+/* Takes value bytes moved for pc from its bucket. */
+void fr_tenant_bytes(fr_proxy *px, struct pconn *pc, uint64_t bytes);
+/* 1 if pc's namespace is over its limits: it takes no next request yet
+ * (the loop wakes the paused at the time it may: fr_tenant_tick). */
+int fr_tenant_hold(fr_proxy *px, struct pconn *pc);
+/* The servers answered a request of pc with status: FERRY_EACCES means
+ * its namespace is gone, and so is its entry. */
+void fr_tenant_seen(fr_proxy *px, struct pconn *pc, int status);
+/* Keys in pc's namespace, all servers (for DBSIZE). */
+int fr_tenant_keys(fr_proxy *px, struct pconn *pc, uint64_t *keys);
+/* Asks the servers about every known token at the next tick (a namespace
+ * was changed or removed through this proxy). */
+void fr_tenant_recheck(fr_proxy *px);
+/* Refreshes and forgets entries, and wakes paused connections whose
+ * namespace may go on. Returns the longest the loop may sleep, ms (-1:
+ * no limit). */
+int fr_tenant_tick(fr_proxy *px);
+void fr_tenant_free(fr_proxy *px);
 
 #endif

@@ -525,6 +525,14 @@ static void run(fr_proxy *px, struct pconn *pc, uint8_t *req, size_t held)
 		c->finished = 1;
 		return;
 	}
+	/* As Redis with a password: after the name and arity checks. An
+	 * AUTH earlier in the pipeline has run by now: nothing before it
+	 * could hold it back, since nothing else ran. */
+	if (pc->role == PR_NONE && !(c->def->flags & RC_NOAUTH)) {
+		ro_err(c, "NOAUTH Authentication required.");
+		c->finished = 1;
+		return;
+	}
 	rs->waiting++;
 	start_ready(px, pc);
 }
@@ -557,8 +565,14 @@ void fr_resp_read(fr_proxy *px, struct pconn *pc)
 	size_t off = 0; /* requests before off are taken */
 
 	for (int cmds = 0; !rs->closing && pc->state == PC_OPEN;) {
-		int r = fr_resp_parse(&rs->ps, pc->rbuf + off, pc->rlen - off,
-				      px->o.resp_max_request);
+		int r;
+
+		if (fr_tenant_hold(px, pc)) {
+			fr_pconn_pause(px, pc); /* over its namespace's limits */
+			break;
+		}
+		r = fr_resp_parse(&rs->ps, pc->rbuf + off, pc->rlen - off,
+				  px->o.resp_max_request);
 		if (r == FR_RESP_DONE) {
 			size_t len = rs->ps.pos;
 			if (rs->ps.argc == 0) { /* empty: nothing to run */

@@ -195,8 +195,11 @@ static ferry_keys *page(fr_proxy *px, struct rcmd *c, const void *prefix,
 			unsigned max)
 {
 	ferry_keys *k;
-	int rc = ferry_list(px->fc, prefix, plen, after, alen, max, &k);
+	int rc;
 
+	fr_tenant_act(px, c->pc);
+	rc = ferry_list(px->fc, prefix, plen, after, alen, max, &k);
+	fr_tenant_seen(px, c->pc, rc);
 	if (rc) {
 		ro_ferr(c, rc);
 		return NULL;
@@ -249,10 +252,11 @@ static void cmd_keys(fr_proxy *px, struct rcmd *c)
 	ro_append(c, &body);
 }
 
-/* SCAN cursors: the key a listing stopped at, under a number. */
+/* SCAN cursors: the key a listing stopped at, under a number, good in
+ * the namespace it was listed in only. */
 struct rscan {
 	struct rscan *next;
-	uint64_t id;
+	uint64_t id, ns;
 	size_t len;
 	uint8_t key[];
 };
@@ -266,7 +270,8 @@ void fr_resp_scans_free(fr_proxy *px)
 	}
 }
 
-static uint64_t scan_save(fr_proxy *px, const void *key, size_t len)
+static uint64_t scan_save(fr_proxy *px, uint64_t ns, const void *key,
+			  size_t len)
 {
 	static uint64_t next_id;
 	struct rscan *s = malloc(sizeof(*s) + len), **pp;
@@ -277,6 +282,7 @@ static uint64_t scan_save(fr_proxy *px, const void *key, size_t len)
 	if (!next_id)
 		next_id = (fr_now_ns() & 0xffffffffu) << 16 | 1;
 	s->id = next_id++;
+	s->ns = ns;
 	s->len = len;
 	memcpy(s->key, key, len);
 	s->next = px->scans;
@@ -336,7 +342,9 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 		}
 	}
 	if (cur) {
-		for (from = px->scans; from && from->id != cur;
+		for (from = px->scans;
+		     from && (from->id != cur ||
+			      from->ns != fr_tenant_ns(c->pc));
 		     from = from->next)
 			;
 		if (!from) {
@@ -355,7 +363,7 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 		if (ferry_keys_more(k) && ferry_keys_count(k)) {
 			const void *key = ferry_keys_at(
 				k, ferry_keys_count(k) - 1, &klen);
-			next = scan_save(px, key, klen);
+			next = scan_save(px, fr_tenant_ns(c->pc), key, klen);
 		}
 		ferry_keys_free(k);
 	}
@@ -367,21 +375,19 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 	ro_append(c, &body);
 }
 
-/* Keys in the whole cluster; -1 after replying with an error. */
+/* Keys in the caller's namespace (all servers' counts: other
+ * namespaces' keys are neither counted nor told); -1 after replying with
+ * an error. */
 static long long dbsize(fr_proxy *px, struct rcmd *c)
 {
-	ferry_server_stat st;
-	long long n = 0;
+	uint64_t n;
+	int rc = fr_tenant_keys(px, c->pc, &n);
 
-	for (unsigned i = 0; i < px->fc->npeers; i++) {
-		int rc = fr_server_stat(px->fc, i, &st);
-		if (rc) {
-			ro_ferr(c, rc);
-			return -1;
-		}
-		n += (long long)st.keys;
+	if (rc) {
+		ro_ferr(c, rc);
+		return -1;
 	}
-	return n;
+	return (long long)n;
 }
 
 static void cmd_dbsize(fr_proxy *px, struct rcmd *c)
@@ -497,27 +503,44 @@ static void cmd_select(fr_proxy *px, struct rcmd *c)
 		ro_ok(c);
 }
 
-/* Until namespaces bring tokens, the proxy is Redis without a password:
- * the "default" user takes any password. */
-static int auth(struct rcmd *c, const struct rarg *user)
+/* AUTH [user] password, and HELLO's AUTH option. The password is a
+ * token (any user name goes with it): the admin token makes the
+ * connection the admin's, a namespace's token moves it into that
+ * namespace (tenant.c). A proxy with an admin token is Redis with
+ * requirepass: anything else is WRONGPASS, and the connection stays as
+ * it was. One without is Redis without a password, where the "default"
+ * user takes any password (and is the admin, as a client without a
+ * token) and a lone password that is no token is an error. Returns 0, or
+ * -1 after replying with the error. */
+static int auth(fr_proxy *px, struct rcmd *c, const struct rarg *user,
+		const struct rarg *pw)
 {
-	if (!user || rarg_is(user, "default"))
+	int open = !px->o.admin_token, rc;
+
+	rc = pw->len ? fr_tenant_login(px, c->pc, pw->p, pw->len)
+		     : FERRY_EACCES; /* no token: not a password either */
+	if (rc == FERRY_EACCES && open && user && rarg_is(user, "default"))
+		rc = fr_tenant_login(px, c->pc, NULL, 0);
+	if (!rc)
 		return 0;
-	ro_err(c, "WRONGPASS invalid username-password pair or user is "
-		  "disabled.");
+	if (rc != FERRY_EACCES)
+		ro_ferr(c, rc); /* the servers could not tell */
+	else if (open && !user)
+		ro_err(c, "ERR AUTH <password> called without any password "
+			  "configured for the default user. Are you sure "
+			  "your configuration is correct?");
+	else
+		ro_err(c, "WRONGPASS invalid username-password pair or user "
+			  "is disabled.");
 	return -1;
 }
 
 static void cmd_auth(fr_proxy *px, struct rcmd *c)
 {
-	(void)px;
 	if (c->argc > 3)
 		ro_err(c, "ERR syntax error");
-	else if (c->argc == 2)
-		ro_err(c, "ERR AUTH <password> called without any password "
-			  "configured for the default user. Are you sure "
-			  "your configuration is correct?");
-	else if (!auth(c, &c->argv[1]))
+	else if (!auth(px, c, c->argc == 3 ? &c->argv[1] : NULL,
+		       &c->argv[c->argc - 1]))
 		ro_ok(c);
 }
 
@@ -541,11 +564,10 @@ static int set_name(struct rcmd *c, const struct rarg *name)
 static void cmd_hello(fr_proxy *px, struct rcmd *c)
 {
 	struct resp *rs = c->pc->resp;
-	const struct rarg *user = NULL, *name = NULL;
+	const struct rarg *user = NULL, *pw = NULL, *name = NULL;
 	long long ver = 0;
 	size_t j = 1;
 
-	(void)px;
 	if (c->argc >= 2) {
 		if (!fr_strict_ll(c->argv[1].p, c->argv[1].len, &ver)) {
 			ro_err(c, "ERR Protocol version is not an integer or "
@@ -562,6 +584,7 @@ static void cmd_hello(fr_proxy *px, struct rcmd *c)
 		size_t more = c->argc - 1 - j;
 		if (rarg_is(&c->argv[j], "auth") && more >= 2) {
 			user = &c->argv[j + 1];
+			pw = &c->argv[j + 2];
 			j += 2;
 		} else if (rarg_is(&c->argv[j], "setname") && more) {
 			name = &c->argv[++j];
@@ -572,7 +595,17 @@ static void cmd_hello(fr_proxy *px, struct rcmd *c)
 			return;
 		}
 	}
-	if ((user && auth(c, user)) || (name && set_name(c, name)))
+	if (user && auth(px, c, user, pw))
+		return;
+	if (c->pc->role == PR_NONE) {
+		ro_err(c, "NOAUTH HELLO must be called with the client already "
+			  "authenticated, otherwise the HELLO AUTH <user> "
+			  "<pass> option can be used to authenticate the "
+			  "client and select the RESP protocol version at the "
+			  "same time");
+		return;
+	}
+	if (name && set_name(c, name))
 		return;
 	if (ver)
 		rs->resp3 = ver == 3;
@@ -731,10 +764,11 @@ static void cmd_container(fr_proxy *px, struct rcmd *c)
 const struct rdef fr_resp_commands[] = {
 	{"ping", cmd_ping, -1, 0, 0, 0, 0, NULL},
 	{"echo", cmd_echo, 2, 0, 0, 0, 0, NULL},
-	{"quit", cmd_quit, -1, 0, 0, 0, 0, NULL},
+	{"quit", cmd_quit, -1, RC_NOAUTH, 0, 0, 0, NULL},
 	{"select", cmd_select, 2, 0, 0, 0, 0, NULL},
-	{"auth", cmd_auth, -2, 0, 0, 0, 0, NULL},
-	{"hello", cmd_hello, -1, RC_BARRIER | RC_W, 0, 0, 0, NULL},
+	{"auth", cmd_auth, -2, RC_NOAUTH | RC_BARRIER | RC_W, 0, 0, 0, NULL},
+	{"hello", cmd_hello, -1, RC_NOAUTH | RC_BARRIER | RC_W, 0, 0, 0,
+	 NULL},
 	{"client", NULL, -2, 0, 0, 0, 0, fr_resp_client},
 	{"command", cmd_container, -1, 0, 0, 0, 0, fr_resp_command},
 	{"info", cmd_info, -1, RC_BARRIER, 0, 0, 0, NULL},

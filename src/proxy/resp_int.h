@@ -47,6 +47,7 @@ typedef void rhandler(fr_proxy *px, struct rcmd *c);
 /* Command flags: what a command must wait for (see resp.c, ordering). */
 #define RC_W 0x1       /* writes */
 #define RC_BARRIER 0x2 /* touches the whole keyspace or the connection */
+#define RC_NOAUTH 0x4  /* runs before AUTH where a token is needed */
 
 struct rdef {
 	const char *name; /* lower case, as Redis names it in errors */

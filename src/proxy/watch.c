@@ -1,10 +1,10 @@
 /*
  * The proxy's watches: functions on the node watch keys (ferry's WATCH
  * frames, Redis SUBSCRIBE), and the proxy registers each distinct watch
- * (a prefix, or one exact key) once at the servers through its warm
- * client, whatever the number of functions behind it. Events from the
- * servers come back through the warm client and fan out to every
- * subscriber of that watch. Thousands of waiters cost no polling: each is
+ * (a namespace and a prefix, or one exact key in it) once at the servers
+ * through its warm client, whatever the number of functions behind it.
+ * Events from the servers come back through the warm client and fan out
+ * to every subscriber of that watch, all of them in its namespace. Thousands of waiters cost no polling: each is
  * an entry in two hash tables here and one at the key's server.
  *
  * Registering is synchronous (one round trip to the servers, bounded by
@@ -24,6 +24,7 @@ struct pwatch {
 	struct pwatch *by_key, *by_id; /* hash chains */
 	uint64_t id;                   /* the warm client's watch id */
 	struct psub *subs;
+	uint64_t ns; /* the namespace it watches in */
 	int exact;
 	size_t plen;
 	uint8_t prefix[];
@@ -34,18 +35,18 @@ struct fr_pwatches {
 	uint64_t count;
 };
 
-static size_t key_bucket(const void *p, size_t len, int exact)
+static size_t key_bucket(uint64_t ns, const void *p, size_t len, int exact)
 {
-	return (XXH3_64bits(p, len) ^ (uint64_t)exact) % BUCKETS;
+	return (XXH3_64bits_withSeed(p, len, ns) ^ (uint64_t)exact) % BUCKETS;
 }
 
-static struct pwatch **find_key(struct fr_pwatches *t, const void *p,
-				size_t len, int exact)
+static struct pwatch **find_key(struct fr_pwatches *t, uint64_t ns,
+				const void *p, size_t len, int exact)
 {
-	struct pwatch **w = &t->by_key[key_bucket(p, len, exact)];
+	struct pwatch **w = &t->by_key[key_bucket(ns, p, len, exact)];
 
-	while (*w && ((*w)->exact != exact || (*w)->plen != len ||
-		      memcmp((*w)->prefix, p, len)))
+	while (*w && ((*w)->ns != ns || (*w)->exact != exact ||
+		      (*w)->plen != len || memcmp((*w)->prefix, p, len)))
 		w = &(*w)->by_key;
 	return w;
 }
@@ -63,21 +64,24 @@ int fr_pwatch_add(fr_proxy *px, struct psub *s, const void *prefix,
 		  size_t plen, int exact)
 {
 	struct fr_pwatches *t = px->watches;
+	uint64_t ns = fr_tenant_ns(s->pc);
 	struct pwatch **slot, *w;
 	int rc;
 
 	if (!t && !(t = px->watches = calloc(1, sizeof(*t))))
 		return FERRY_ENOMEM;
-	slot = find_key(t, prefix, plen, exact);
+	slot = find_key(t, ns, prefix, plen, exact);
 	if (!(w = *slot)) {
 		if (!(w = calloc(1, sizeof(*w) + plen)))
 			return FERRY_ENOMEM;
+		fr_tenant_act(px, s->pc);
 		rc = ferry_watch(px->fc, prefix, plen,
 				 exact ? FERRY_WATCH_EXACT : 0, &w->id);
 		if (rc) {
 			free(w);
 			return rc;
 		}
+		w->ns = ns;
 		w->exact = exact;
 		w->plen = plen;
 		memcpy(w->prefix, prefix, plen);
@@ -113,7 +117,7 @@ void fr_pwatch_del(fr_proxy *px, struct psub *s)
 		return;
 	/* The last subscriber went: the servers forget the watch. */
 	ferry_unwatch(px->fc, w->id);
-	*find_key(t, w->prefix, w->plen, w->exact) = w->by_key;
+	*find_key(t, w->ns, w->prefix, w->plen, w->exact) = w->by_key;
 	*find_id(t, w->id) = w->by_id;
 	t->count--;
 	free(w);

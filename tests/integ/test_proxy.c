@@ -1893,11 +1893,20 @@ static int new_memfd(size_t size, int sealable, int seals)
 	return fd;
 }
 
+/* A function says HELLO before anything else (without, every request is
+ * refused with FERRY_EACCES: see test_before_hello). */
+static void greet(int fd, fr_msg *rep)
+{
+	fr_msg m = m_hello();
+
+	ft_assert_rc(raw_call(fd, &m, -1, rep), 0);
+}
+
 static void hello_ok(int fd)
 {
-	fr_msg m = m_hello(), rep;
+	fr_msg rep;
 
-	ft_assert_rc(raw_call(fd, &m, -1, &rep), 0);
+	greet(fd, &rep);
 	assert_int_equal(rep.w[FR_HELLO_R_SERVERS], cl->n);
 }
 
@@ -1984,6 +1993,7 @@ static void truncated(int unix_mode)
 	ft_assert_rc(ferry_stat_key(chk, "tr/x", 4, NULL), FERRY_ENOENT);
 	/* The same frame whole is a valid PUT. */
 	fd = raw_open(unix_mode);
+	hello_ok(fd);
 	fr_msg m = m_put_inline("tr/x", val, sizeof(val));
 	ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
 	raw_close(fd);
@@ -2043,6 +2053,7 @@ static void oversized(int unix_mode)
 		assert_non_null(val);
 		ft_fill(val, vlen, 17);
 		fd = raw_open(1);
+		hello_ok(fd);
 		m = m_put_inline("ov/limit", val, vlen);
 		ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
 		raw_close(fd);
@@ -2093,7 +2104,8 @@ static void header_fields(int unix_mode)
 	    {"create and replace together", 6, 2, FR_F_CREATE | FR_F_REPLACE},
 	    {"inline and RMA together", 6, 2, FR_F_INLINE | FR_F_RMA},
 	    {"a status on a request", 20, 4, (uint32_t)FERRY_EIO},
-	    {"a reserved field set", 24, 8, 1},
+	    {"a namespace in the header (a function never picks one)", 24, 8,
+	     1},
 	    {"a trailing byte after the blobs", 16, 4, 0},
 	    {"a key length past the body", FR_HDR_SIZE, 8, 4000},
 	    {"key length 0", FR_HDR_SIZE, 8, 0},
@@ -2145,6 +2157,65 @@ static void test_header_fields_unix(void **state)
 static void test_header_fields_tcp(void **state)
 {
 	header_fields(0);
+}
+
+/* Before its HELLO a function may do nothing: each request is answered
+ * FERRY_EACCES and not executed (an ATTACH's memfd is closed, not kept
+ * for the next ATTACH); after it, the same requests work. */
+static void before_hello(int unix_mode)
+{
+	fr_msg m = m_put_inline("bh/k", "val", 3), rep;
+	int fd;
+
+	begin();
+	fd = raw_open(unix_mode);
+	ft_assert_rc(raw_call(fd, &m, -1, NULL), FERRY_EACCES);
+	m = m_key(FR_OP_STAT, "bh/k");
+	ft_assert_rc(raw_call(fd, &m, -1, NULL), FERRY_EACCES);
+	m = m_key(FR_OP_LIST, "bh/");
+	m.w[FR_LIST_MAX] = 10;
+	ft_assert_rc(raw_call(fd, &m, -1, NULL), FERRY_EACCES);
+	ft_assert_rc(ferry_stat_key(chk, "bh/k", 4, NULL), FERRY_ENOENT);
+	if (unix_mode) {
+		int early = new_memfd(MiB, 1, F_SEAL_SHRINK);
+		int mfd = new_memfd(MiB, 1, F_SEAL_SHRINK);
+		uint8_t *mine = mmap(NULL, MiB, PROT_READ | PROT_WRITE,
+				     MAP_SHARED, mfd, 0);
+		assert_true(mine != MAP_FAILED);
+		m = m_attach(MiB);
+		ft_assert_rc(raw_call(fd, &m, early, NULL), FERRY_EACCES);
+		close(early);
+		hello_ok(fd);
+		/* Region 0 is the memfd of this ATTACH, not the refused one. */
+		m = m_attach(MiB);
+		ft_assert_rc(raw_call(fd, &m, mfd, &rep), 0);
+		assert_int_equal(rep.w[FR_ATTACH_R_REGION], 0);
+		ft_fill(mine, 4096, 31);
+		m = m_put_rma("bh/k", 4096, 0, 0);
+		ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
+		ft_check_value(chk, "bh/k", 4096, 31, 0);
+		munmap(mine, MiB);
+		close(mfd);
+	} else {
+		hello_ok(fd);
+		m = m_put_inline("bh/k", "val", 3);
+		ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
+	}
+	m = m_key(FR_OP_STAT, "bh/k");
+	ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
+	raw_close(fd);
+	ft_assert_rc(ferry_del(chk, "bh/k", 4), 0);
+	finish();
+}
+
+static void test_before_hello_unix(void **state)
+{
+	before_hello(1);
+}
+
+static void test_before_hello_tcp(void **state)
+{
+	before_hello(0);
 }
 
 static void rma_bounds_unix(void)
@@ -2380,6 +2451,7 @@ static void pipelined(int unix_mode)
 	for (int i = 0; i < NPIPE; i++)
 		len += encode(m_key(FR_OP_STAT, "pl/k"), buf + len, 64);
 	fd = raw_open(unix_mode);
+	hello_ok(fd);
 	assert_int_equal(raw_send(fd, buf, len, -1), 0);
 	while (answered < NPIPE) {
 		uint8_t *f = NULL;
@@ -2568,6 +2640,7 @@ static void test_never_reads(void **state)
 
 	/* Many requests with 64 KiB answers over Unix, never read. */
 	fd1 = raw_unix(np.sock);
+	greet(fd1, NULL);
 	n = encode(m_get("nr/big", 0, 64 * KiB), frame, sizeof(frame));
 	sent1 = flood(fd1, frame, n, 100000, 2000);
 	print_message("# never-read (unix): %zu requests taken, proxy RSS %ld "
@@ -2579,6 +2652,7 @@ static void test_never_reads(void **state)
 
 	/* Requests with 16 MiB answers over TCP, never read. */
 	fd2 = raw_tcp(np.port);
+	greet(fd2, NULL);
 	n = encode(m_get("nr/big", 0, 16 * MiB), frame, sizeof(frame));
 	sent = flood(fd2, frame, n, 5000, 2000);
 	/* What was taken completes meanwhile; wait until the proxy stops
@@ -2667,6 +2741,7 @@ static void test_budget_released(void **state)
 		hn = fr_msg_encode_head(&m, head, sizeof(head), &tail, &tl);
 		assert_true(hn > 0 && tl == vlen);
 		fd = raw_tcp(bp.port);
+		greet(fd, NULL);
 		assert_int_equal(raw_send(fd, head, hn, -1), 0);
 		assert_int_equal(raw_send(fd, val, MiB, -1), 0);
 		usleep(300000);
@@ -2943,6 +3018,8 @@ int main(void)
 	    T(test_oversized_tcp),
 	    T(test_header_fields_unix),
 	    T(test_header_fields_tcp),
+	    T(test_before_hello_unix),
+	    T(test_before_hello_tcp),
 	    T(test_rma_bounds_unix),
 	    T(test_rma_bounds_tcp),
 	    T(test_attach_abuse),

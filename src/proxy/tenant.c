@@ -1,0 +1,332 @@
+/*
+ * Who each function is, and how fast its namespace may go: the proxy's
+ * side of namespaces (ferry.h, "Namespaces").
+ *
+ * Roles. A connection starts with none (PR_NONE): it may only say HELLO
+ * (a Redis client: AUTH), unless it speaks Redis to a proxy without an
+ * admin token, which treats it as a client without a token. The token
+ * it presents makes it the admin (PR_ADMIN: the admin token, compared in
+ * constant time; in a proxy without one, no token) or confines it to a
+ * namespace (PR_NS), the one whose token it is. Anything else leaves it
+ * with no role.
+ *
+ * Which namespace a token opens, the servers say (NS_AUTH through the
+ * warm client, an admin peer). The answer is kept here, one entry per
+ * token (struct ptenant), so that cold starts with a known token cost no
+ * round trip. Every entry is asked again each REFRESH_NS, without waiting
+ * (fr_ns_auth_start): that brings changed limits (ferry_ns_set) to a
+ * running proxy, and notices a namespace removed or expired, as does any
+ * request the servers refuse with FERRY_EACCES; then the entry is gone:
+ * its token opens nothing more here, and the connections it holds get
+ * FERRY_EACCES from the servers for whatever they ask. Entries without
+ * connections go after IDLE_NS.
+ *
+ * Stamping: right before the loop calls the warm client on behalf of a
+ * connection, fr_tenant_act sets px->fc->ns to that connection's
+ * namespace (0 for the admin), which every request then carries.
+ *
+ * Fair sharing: a namespace with limits (ops_per_s, bytes_per_s) has a
+ * token bucket for each, filled at that rate up to BURST_S seconds' worth
+ * (at least one). fr_tenant_act takes an operation (each fabric
+ * operation, and each call the loop makes and waits for); PUT bytes are
+ * taken when sent, GET bytes when they come back. A bucket may fall below
+ * zero: an operation is never refused or split, it makes the next ones
+ * wait. While a bucket is below zero, its namespace's connections take no
+ * next request (fr_tenant_hold: they pause, and the loop wakes when the
+ * bucket is back at zero); what they already sent finishes, and other
+ * namespaces never wait for them.
+ *
+ * Owner: the proxy's loop thread, like everything in the proxy.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client_int.h"
+#include "common/token.h"
+#include "common/util.h"
+#include "proxy/proxy_int.h"
+
+#define WHO "ferry-proxy"
+#define TICK_NS 250000000ull      /* looks at the entries this often */
+#define REFRESH_NS 1000000000ull  /* asks the servers about each again */
+#define IDLE_NS (60 * REFRESH_NS) /* keeps an unused entry this long */
+#define MAX_ASKING 8              /* refreshes in flight at once */
+#define BURST_S 0.1               /* bucket size, in seconds of its rate */
+
+struct ptenant {
+	struct ptenant *next;
+	fr_proxy *px;
+	uint64_t id;
+	uint64_t ops_per_s, bytes_per_s; /* 0: no limit */
+	double ops, bytes;    /* bucket levels (below 0: what was taken
+				 beyond them) */
+	uint64_t filled_ns;   /* the levels are as of then */
+	uint64_t asked_ns;    /* the servers were last asked then */
+	uint64_t idle_ns;     /* its last connection went then */
+	unsigned conns;       /* connections bound to it */
+	int asking;           /* a refresh in flight (holds the entry) */
+	int gone;             /* its namespace is removed or expired */
+	size_t tlen;
+	char token[FR_TOKEN_FILE_MAX];
+};
+
+static double burst(uint64_t rate)
+{
+	return FR_MAX((double)rate * BURST_S, 1.0);
+}
+
+/* Takes the limits of info; a bucket that starts limiting starts full. */
+static void set_limits(struct ptenant *t, const ferry_ns_info *info)
+{
+	if (info->ops_per_s != t->ops_per_s)
+		t->ops = burst(info->ops_per_s);
+	if (info->bytes_per_s != t->bytes_per_s)
+		t->bytes = burst(info->bytes_per_s);
+	t->ops_per_s = info->ops_per_s;
+	t->bytes_per_s = info->bytes_per_s;
+}
+
+/* Brings a bucket's level up to now. */
+static void fill(double *level, uint64_t rate, double secs)
+{
+	if (rate)
+		*level = FR_MIN(burst(rate), *level + secs * (double)rate);
+}
+
+/* ns until a bucket is back at zero (0: it is not below zero). */
+static uint64_t debt_ns(double level, uint64_t rate)
+{
+	return rate && level < 0 ? (uint64_t)ceil(-level / (double)rate * 1e9)
+				 : 0;
+}
+
+static void forget(struct ptenant *t)
+{
+	if (!t->gone)
+		fr_log(WHO, "namespace %016llx is gone: its token opens "
+			    "nothing here any more",
+		       (unsigned long long)t->id);
+	t->gone = 1;
+}
+
+/* ---- roles ------------------------------------------------------------- */
+
+static void bind(fr_proxy *px, struct pconn *pc, enum pconn_role role,
+		 struct ptenant *t)
+{
+	if (pc->tenant && --pc->tenant->conns == 0)
+		pc->tenant->idle_ns = fr_now_ns();
+	pc->tenant = t;
+	pc->role = role;
+	if (t)
+		t->conns++;
+}
+
+/* The live entry of token tok. Every entry is compared, in constant time,
+ * whichever matches. */
+static struct ptenant *find(fr_proxy *px, const void *tok, size_t tlen)
+{
+	struct ptenant *found = NULL;
+
+	for (struct ptenant *t = px->tenants; t; t = t->next)
+		if (fr_token_equal(t->token, t->tlen, tok, tlen) && !t->gone)
+			found = t;
+	return found;
+}
+
+/* Asks the servers which namespace tok opens, and keeps the answer. */
+static int ask(fr_proxy *px, const void *tok, size_t tlen,
+	       struct ptenant **out)
+{
+	struct ptenant *t;
+	ferry_ns_info info;
+	uint64_t id;
+	int rc;
+
+	px->fc->ns = 0;
+	rc = fr_ns_auth(px->fc, tok, tlen, 0, &id, &info);
+	if (rc)
+		return rc;
+	if (!(t = calloc(1, sizeof(*t))))
+		return FERRY_ENOMEM;
+	t->px = px;
+	t->id = id;
+	t->tlen = tlen;
+	memcpy(t->token, tok, tlen);
+	t->filled_ns = t->asked_ns = t->idle_ns = fr_now_ns();
+	set_limits(t, &info);
+	t->next = px->tenants;
+	px->tenants = t;
+	*out = t;
+	return 0;
+}
+
+int fr_tenant_login(fr_proxy *px, struct pconn *pc, const void *tok,
+		    size_t tlen)
+{
+	const char *admin = px->o.admin_token;
+	struct ptenant *t;
+	int rc;
+
+	if (admin ? fr_token_equal(admin, strlen(admin), tok, tlen)
+		  : tlen == 0) {
+		bind(px, pc, PR_ADMIN, NULL);
+		return 0;
+	}
+	if (tlen == 0 || tlen >= FR_TOKEN_FILE_MAX)
+		return FERRY_EACCES;
+	t = find(px, tok, tlen);
+	if (!t && (rc = ask(px, tok, tlen, &t)))
+		return rc;
+	bind(px, pc, PR_NS, t);
+	return 0;
+}
+
+void fr_tenant_logout(fr_proxy *px, struct pconn *pc)
+{
+	bind(px, pc, PR_NONE, NULL);
+}
+
+uint64_t fr_tenant_ns(const struct pconn *pc)
+{
+	return pc->tenant ? pc->tenant->id : 0;
+}
+
+void fr_tenant_seen(fr_proxy *px, struct pconn *pc, int status)
+{
+	if (status == FERRY_EACCES && pc->tenant)
+		forget(pc->tenant);
+}
+
+int fr_tenant_keys(fr_proxy *px, struct pconn *pc, uint64_t *keys)
+{
+	const struct ptenant *t = pc->tenant;
+	ferry_ns_info info;
+	uint64_t id;
+	int rc;
+
+	fr_tenant_act(px, pc);
+	rc = fr_ns_auth(px->fc, t ? t->token : "", t ? t->tlen : 0, 1, &id,
+			&info);
+	fr_tenant_seen(px, pc, rc);
+	*keys = info.keys;
+	return rc;
+}
+
+/* ---- fair sharing ----------------------------------------------------------- */
+
+void fr_tenant_act(fr_proxy *px, struct pconn *pc)
+{
+	struct ptenant *t = pc->tenant;
+
+	px->fc->ns = t ? t->id : 0;
+	if (t && t->ops_per_s)
+		t->ops -= 1;
+}
+
+void fr_tenant_bytes(fr_proxy *px, struct pconn *pc, uint64_t bytes)
+{
+	struct ptenant *t = pc->tenant;
+
+	if (t && t->bytes_per_s)
+		t->bytes -= (double)bytes;
+}
+
+int fr_tenant_hold(fr_proxy *px, struct pconn *pc)
+{
+	struct ptenant *t = pc->tenant;
+	uint64_t now, wait;
+
+	if (!t || !(t->ops_per_s || t->bytes_per_s))
+		return 0;
+	now = fr_now_ns();
+	fill(&t->ops, t->ops_per_s, (double)(now - t->filled_ns) / 1e9);
+	fill(&t->bytes, t->bytes_per_s, (double)(now - t->filled_ns) / 1e9);
+	t->filled_ns = now;
+	wait = FR_MAX(debt_ns(t->ops, t->ops_per_s),
+		      debt_ns(t->bytes, t->bytes_per_s));
+	if (!wait)
+		return 0;
+	/* The loop wakes the paused connections then (fr_tenant_tick). */
+	if (!px->throttle_ns || now + wait < px->throttle_ns)
+		px->throttle_ns = now + wait;
+	return 1;
+}
+
+/* ---- keeping the entries fresh -------------------------------------------------- */
+
+static void refreshed(void *arg, int status, uint64_t id,
+		      const ferry_ns_info *info)
+{
+	struct ptenant *t = arg;
+
+	t->asking = 0;
+	t->px->asking--;
+	if (status == 0)
+		set_limits(t, info);
+	else if (status == FERRY_EACCES)
+		forget(t);
+}
+
+void fr_tenant_recheck(fr_proxy *px)
+{
+	for (struct ptenant *t = px->tenants; t; t = t->next)
+		t->asked_ns = 0;
+	px->tenant_tick_ns = 0;
+}
+
+int fr_tenant_tick(fr_proxy *px)
+{
+	uint64_t now = fr_now_ns(), next = 0;
+	struct ptenant **pp, *t;
+
+	if (px->throttle_ns && now >= px->throttle_ns) {
+		px->throttle_ns = 0;
+		px->wake = 1; /* fr_pconn_resume: paused ones look again */
+	}
+	if (px->tenants && now >= px->tenant_tick_ns) {
+		px->tenant_tick_ns = now + TICK_NS;
+		for (pp = &px->tenants; (t = *pp);) {
+			if (!t->conns && !t->asking &&
+			    (t->gone || now - t->idle_ns > IDLE_NS)) {
+				*pp = t->next;
+				memset(t->token, 0, sizeof(t->token));
+				free(t);
+				continue;
+			}
+			if (!t->gone && !t->asking && px->asking < MAX_ASKING &&
+			    now - t->asked_ns >= REFRESH_NS) {
+				t->asked_ns = now;
+				t->asking = 1;
+				px->asking++;
+				px->fc->ns = 0;
+				if (fr_ns_auth_start(px->fc, t->token, t->tlen,
+						     refreshed, t)) {
+					t->asking = 0; /* no slot: next tick */
+					px->asking--;
+				}
+			}
+			pp = &t->next;
+		}
+	}
+	if (px->tenants)
+		next = px->tenant_tick_ns;
+	if (px->throttle_ns && (!next || px->throttle_ns < next))
+		next = px->throttle_ns;
+	if (px->asking)
+		return 1; /* answers are due: sleep briefly, as for operations */
+	if (!next)
+		return -1;
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
+void fr_tenant_free(fr_proxy *px)
+{
+	while (px->tenants) {
+		struct ptenant *t = px->tenants;
+		px->tenants = t->next;
+		memset(t->token, 0, sizeof(t->token));
+		free(t);
+	}
+}
