@@ -12,12 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client/cluster.h"
 #include "common/proc.h"
+#include "common/token.h"
+#include "common/util.h"
 
 #define START_TIMEOUT_MS 15000
 #define START_ATTEMPTS 6
@@ -278,12 +281,44 @@ static void stop_servers(ft_cluster *cl)
 				cl->addrs[i]);
 }
 
+static char token_dir[256], token_path[300]; /* ft_admin_token */
+
+void ft_admin_token_rm(void)
+{
+	if (!token_dir[0])
+		return;
+	unlink(token_path);
+	rmdir(token_dir);
+	token_dir[0] = '\0';
+}
+
+const char *ft_admin_token(char *token)
+{
+	char tok[FERRY_TOKEN_LEN + 1];
+	FILE *f;
+
+	ft_admin_token_rm();
+	snprintf(token_dir, sizeof(token_dir), "%s/ferry-token.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(token_dir) || fr_token_new(tok))
+		fail_msg("harness: cannot make an admin token");
+	snprintf(token_path, sizeof(token_path), "%s/admin.token", token_dir);
+	f = fopen(token_path, "w");
+	if (!f || chmod(token_path, 0600) || fprintf(f, "%s\n", tok) < 0 ||
+	    fclose(f))
+		fail_msg("harness: cannot write %s", token_path);
+	if (token)
+		memcpy(token, tok, sizeof(tok));
+	return token_path;
+}
+
 static void cleanup_all(void)
 {
 	const char *keep = getenv("FERRY_TEST_KEEP");
 
 	if (getpid() != owner)
 		return;
+	ft_admin_token_rm();
 	for (int i = 0; i < MAX_CLUSTERS; i++) {
 		ft_cluster *cl = live[i];
 		if (!cl)
@@ -561,16 +596,13 @@ void ft_isolated(const char *name, void (*fn)(void **state), void **state,
 static int spawn_proxy(ft_cluster *cl)
 {
 	char bin[4200];
-	char *argv[] = {bin,
-			"--cluster",
-			cl->file,
-			"--unix",
-			cl->proxy_unix + 7,
-			"--tcp",
-			cl->proxy_tcp + 6,
-			NULL};
+	char *argv[8 + FR_ARRAY_LEN(cl->proxy_args)] = {
+	    bin,	    "--cluster", cl->file, "--unix", cl->proxy_unix + 7,
+	    "--tcp", cl->proxy_tcp + 6};
 	int rc;
 
+	for (unsigned i = 0; i < cl->nproxy_args; i++)
+		argv[7 + i] = cl->proxy_args[i];
 	snprintf(bin, sizeof(bin), "%s/ferry-proxy", ft_bin_dir());
 	rc = fr_spawn_ready(argv, cl->proxy_log, START_TIMEOUT_MS,
 			    &cl->proxy_pid);
@@ -581,7 +613,20 @@ static int spawn_proxy(ft_cluster *cl)
 
 void ft_proxy_start(ft_cluster *cl)
 {
+	ft_proxy_start_args(cl, NULL);
+}
+
+void ft_proxy_start_args(ft_cluster *cl, const char *const *extra)
+{
 	int rc = FERRY_EIO;
+
+	cl->nproxy_args = 0;
+	for (; extra && *extra; extra++) {
+		assert_true((size_t)cl->nproxy_args <
+			    FR_ARRAY_LEN(cl->proxy_args));
+		snprintf(cl->proxy_args[cl->nproxy_args++],
+			 sizeof(cl->proxy_args[0]), "%s", *extra);
+	}
 
 	snprintf(cl->proxy_unix, sizeof(cl->proxy_unix), "unix://%s/proxy.sock",
 		 cl->dir);

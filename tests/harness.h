@@ -41,6 +41,8 @@ typedef struct ft_cluster {
 	char proxy_unix[330]; /* unix:///DIR/proxy.sock */
 	char proxy_tcp[64];   /* tcp://127.0.0.1:PORT */
 	char proxy_log[320];
+	char proxy_args[8][320]; /* extra arguments, kept for restarts */
+	unsigned nproxy_args;
 } ft_cluster;
 
 /* $FERRY_TEST_PROVIDER, or "tcp". */
@@ -69,6 +71,17 @@ void ft_cluster_stop(ft_cluster *cl);
  * a free TCP port; it is stopped with the servers. Fails the test if it
  * does not serve in time. */
 void ft_proxy_start(ft_cluster *cl);
+/* The same with extra arguments (NULL-terminated, at most 8; e.g.
+ * {"--admin-token-file", path, NULL}), which ft_proxy_restart passes
+ * again. */
+void ft_proxy_start_args(ft_cluster *cl, const char *const *extra);
+
+/* Writes a fresh admin token to DIR/admin.token (0600) in a new mkdtemp
+ * directory and returns its path (static storage; the token itself in
+ * token, FERRY_TOKEN_LEN + 1 bytes, when not NULL). ft_cluster_stop does
+ * not remove it: ft_admin_token_rm does. Fails the test if it cannot. */
+const char *ft_admin_token(char *token);
+void ft_admin_token_rm(void);
 
 /* Client modes, as ferry_mode names them. */
 enum ft_mode { FT_DIRECT, FT_PROXY_UNIX, FT_PROXY_TCP, FT_NMODES };

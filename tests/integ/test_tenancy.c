@@ -1,0 +1,647 @@
+/*
+ * Integration tests of namespaces through the node proxy (run once per
+ * provider): two real ferry-servers and a ferry-proxy, all started with
+ * an admin token, and functions that reach the proxy over its Unix socket
+ * and over TCP (each case once per mode, "case (MODE)"). The proxy must
+ * refuse a function without a token or with a wrong one; confine each
+ * namespace's functions to their own keys (same key names, listings,
+ * watches, waits); refuse namespace management and server statistics to
+ * anyone but the admin, and do both for the admin; stop honouring a
+ * namespace's token once the namespace is removed; keep a namespaced
+ * waiter working across a restart of the proxy; and slow a namespace
+ * down to its limits (operations and bytes per second, changeable while
+ * it runs) without failing its requests or slowing another namespace.
+ *
+ * The rate cases assert lower bounds on time, which the token buckets
+ * make exact (no machine is too fast for them), and compare the
+ * unlimited namespace with the limited one run beside it.
+ */
+#include "harness.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define TIMEOUT_MS 20000
+#define EVENT_MS 5000
+#define QUIET_MS 300
+#define NPUTS 600
+#define SLOW_OPS 200 /* NPUTS at SLOW_OPS/s: at least 2.9 s */
+
+static const char *const server_args[] = {"--memory", "64M",
+					  "--admin-token-file", NULL, NULL};
+static ft_cluster *cl;
+static char admin_tok[FERRY_TOKEN_LEN + 1];
+static ferry_client *admin; /* direct, with the admin token */
+static char tok_a[FERRY_TOKEN_LEN + 1], tok_b[FERRY_TOKEN_LEN + 1];
+
+static enum ft_mode mode_of(void **state)
+{
+	return *(enum ft_mode *)*state;
+}
+
+/* Connects in mode m with token tok (NULL: none). Returns the code. */
+static int connect_as(enum ft_mode m, const char *tok, ferry_client **out)
+{
+	ferry_opts o;
+
+	ferry_opts_init(&o);
+	o.cluster = cl->file;
+	o.proxy = m == FT_DIRECT      ? "direct"
+		  : m == FT_PROXY_UNIX ? cl->proxy_unix
+				       : cl->proxy_tcp;
+	o.timeout_ms = TIMEOUT_MS;
+	o.token = tok ? tok : "";
+	*out = NULL;
+	return ferry_connect(&o, out);
+}
+
+static ferry_client *as(enum ft_mode m, const char *tok)
+{
+	ferry_client *c;
+	int rc = connect_as(m, tok, &c);
+
+	if (rc) {
+		ft_dump_tail(cl->proxy_log, " (proxy)", 2000);
+		fail_msg("connect (%s) with a token: %s", ft_mode_name[m],
+			 ferry_strerror(rc));
+	}
+	return c;
+}
+
+/* Creates namespace "name-MODE" (limits from set, may be NULL) through
+ * the direct admin client; its token to tok. */
+static void ns_make(const char *name, enum ft_mode m, const ferry_ns_info *set,
+		    char *tok)
+{
+	char full[FERRY_NS_NAME_MAX + 1];
+
+	snprintf(full, sizeof(full), "%s-%s", name, ft_mode_name[m]);
+	ft_assert_rc(ferry_ns_create(admin, full, set, tok), 0);
+}
+
+static void ns_drop(const char *name, enum ft_mode m)
+{
+	char full[FERRY_NS_NAME_MAX + 1];
+
+	snprintf(full, sizeof(full), "%s-%s", name, ft_mode_name[m]);
+	ft_assert_rc(ferry_ns_rm(admin, full), 0);
+}
+
+static void has_value(ferry_client *c, const char *key, const char *want)
+{
+	char buf[64];
+	size_t got;
+
+	ft_assert_rc(
+	    ferry_get(c, key, strlen(key), 0, buf, sizeof(buf), &got, NULL), 0);
+	if (got != strlen(want) || memcmp(buf, want, got))
+		fail_msg("%s holds '%.*s', expected '%s'", key, (int)got, buf,
+			 want);
+}
+
+static int setup(void **state)
+{
+	static const char *path;
+	const char *proxy_args[3] = {"--admin-token-file", NULL, NULL};
+	const char *sargs[FR_ARRAY_LEN(server_args)];
+	ferry_opts o;
+
+	unsetenv("FERRY_TOKEN"); /* every client here names its own */
+	path = ft_admin_token(admin_tok);
+	memcpy(sargs, server_args, sizeof(sargs));
+	sargs[3] = path;
+	proxy_args[1] = path;
+	cl = ft_cluster_start(2, sargs);
+	ft_proxy_start_args(cl, proxy_args);
+	ferry_opts_init(&o);
+	o.cluster = cl->file;
+	o.proxy = "direct";
+	o.token = admin_tok;
+	o.timeout_ms = TIMEOUT_MS;
+	ft_assert_rc(ferry_connect(&o, &admin), 0);
+	ft_assert_rc(ferry_ns_create(admin, "ja", NULL, tok_a), 0);
+	ft_assert_rc(ferry_ns_create(admin, "jb", NULL, tok_b), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	ferry_close(admin);
+	ft_cluster_stop(cl);
+	ft_admin_token_rm();
+	return 0;
+}
+
+/* ---- who may connect ------------------------------------------------------ */
+
+/* No token, a wrong one, or a namespace's token cut short: FERRY_EACCES
+ * from ferry_connect (the proxy answers the HELLO so). */
+static void test_refused(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char wrong[FERRY_TOKEN_LEN + 1];
+	ferry_client *c;
+
+	memcpy(wrong, tok_a, sizeof(wrong));
+	wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+	ft_assert_rc(connect_as(m, NULL, &c), FERRY_EACCES);
+	ft_assert_rc(connect_as(m, wrong, &c), FERRY_EACCES);
+	wrong[0] = tok_a[0];
+	wrong[FERRY_TOKEN_LEN - 1] = '\0';
+	ft_assert_rc(connect_as(m, wrong, &c), FERRY_EACCES);
+	assert_null(c);
+	/* The right one works, and the admin's. */
+	c = as(m, tok_a);
+	ferry_close(c);
+	c = as(m, admin_tok);
+	ferry_close(c);
+}
+
+/* ---- isolation ------------------------------------------------------------ */
+
+/* The same key in two namespaces and in the default one: three values,
+ * each seen only in its own; deleting one leaves the others. */
+static void test_same_key(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	ferry_client *a = as(m, tok_a), *b = as(m, tok_b);
+	ferry_client *ad = as(m, admin_tok);
+	char key[64];
+
+	snprintf(key, sizeof(key), "same/%s", ft_mode_name[m]);
+	ft_assert_rc(ferry_put(a, key, strlen(key), "from-a", 6, 0), 0);
+	ft_assert_rc(ferry_stat_key(b, key, strlen(key), NULL), FERRY_ENOENT);
+	ft_assert_rc(ferry_stat_key(ad, key, strlen(key), NULL),
+		     FERRY_ENOENT);
+	ft_assert_rc(ferry_put(b, key, strlen(key), "from-b", 6, 0), 0);
+	ft_assert_rc(ferry_put(ad, key, strlen(key), "from-admin", 10, 0), 0);
+	has_value(a, key, "from-a");
+	has_value(b, key, "from-b");
+	has_value(ad, key, "from-admin");
+	/* Create-only sees only its own namespace's key. */
+	ft_assert_rc(ferry_put(b, key, strlen(key), "x", 1, FERRY_PUT_CREATE),
+		     FERRY_EEXIST);
+	ft_assert_rc(ferry_del(a, key, strlen(key)), 0);
+	ft_assert_rc(ferry_del(a, key, strlen(key)), FERRY_ENOENT);
+	has_value(b, key, "from-b");
+	has_value(ad, key, "from-admin");
+	ft_assert_rc(ferry_del(b, key, strlen(key)), 0);
+	ft_assert_rc(ferry_del(ad, key, strlen(key)), 0);
+	ferry_close(a);
+	ferry_close(b);
+	ferry_close(ad);
+}
+
+static size_t count_keys(ferry_client *c, const char *prefix)
+{
+	ferry_keys *k;
+	size_t n, len;
+
+	ft_assert_rc(ferry_list(c, prefix, strlen(prefix), NULL, 0, 1000, &k),
+		     0);
+	n = ferry_keys_count(k);
+	for (size_t i = 0; i < n; i++) {
+		const char *key = ferry_keys_at(k, i, &len);
+		assert_true(len >= strlen(prefix) &&
+			    !memcmp(key, prefix, strlen(prefix)));
+	}
+	ferry_keys_free(k);
+	return n;
+}
+
+/* A listing shows the caller's namespace's keys only, never its prefix. */
+static void test_list(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	ferry_client *a = as(m, tok_a), *b = as(m, tok_b);
+	char pfx[64], key[80];
+
+	snprintf(pfx, sizeof(pfx), "lst/%s/", ft_mode_name[m]);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "%s%d", pfx, i);
+		ft_assert_rc(ferry_put(a, key, strlen(key), "v", 1, 0), 0);
+	}
+	snprintf(key, sizeof(key), "%sb", pfx);
+	ft_assert_rc(ferry_put(b, key, strlen(key), "v", 1, 0), 0);
+	assert_int_equal(count_keys(a, pfx), 5);
+	assert_int_equal(count_keys(b, pfx), 1);
+	assert_int_equal(count_keys(admin, pfx), 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "%s%d", pfx, i);
+		ft_assert_rc(ferry_del(a, key, strlen(key)), 0);
+	}
+	snprintf(key, sizeof(key), "%sb", pfx);
+	ft_assert_rc(ferry_del(b, key, strlen(key)), 0);
+	ferry_close(a);
+	ferry_close(b);
+}
+
+static void expect_event(ferry_client *c, uint64_t w, ferry_event_kind kind,
+			 const char *key)
+{
+	ferry_event ev;
+	int rc = ferry_event_next(c, &ev, EVENT_MS);
+
+	if (rc != 1)
+		fail_msg("no event (%d) where %d on %s was due", rc, kind, key);
+	if (ev.watch != w || ev.kind != kind || ev.klen != strlen(key) ||
+	    memcmp(ev.key, key, ev.klen))
+		fail_msg("event %d on %.*s, expected %d on %s", ev.kind,
+			 (int)ev.klen, ev.key, kind, key);
+}
+
+static void expect_quiet(ferry_client *c)
+{
+	ferry_event ev;
+	int rc = ferry_event_next(c, &ev, QUIET_MS);
+
+	if (rc != 0)
+		fail_msg("an event (%d) from another namespace: kind %d on "
+			 "%.*s",
+			 rc, ev.kind, (int)ev.klen, ev.key);
+}
+
+/* Two namespaces watch the same prefix (and two functions of one share
+ * the proxy's watch): each hears only its own namespace's writes. */
+static void test_watch(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	ferry_client *a = as(m, tok_a), *a2 = as(m, tok_a), *b = as(m, tok_b);
+	uint64_t wa, wa2, wb;
+	char pfx[64], key[80];
+
+	snprintf(pfx, sizeof(pfx), "wat/%s/", ft_mode_name[m]);
+	snprintf(key, sizeof(key), "%sk", pfx);
+	ft_assert_rc(ferry_watch(a, pfx, strlen(pfx), 0, &wa), 0);
+	ft_assert_rc(ferry_watch(a2, pfx, strlen(pfx), 0, &wa2), 0);
+	ft_assert_rc(ferry_watch(b, pfx, strlen(pfx), 0, &wb), 0);
+	ft_assert_rc(ferry_put(b, key, strlen(key), "v", 1, 0), 0);
+	expect_event(b, wb, FERRY_EV_SET, key);
+	expect_quiet(a);
+	expect_quiet(a2);
+	ft_assert_rc(ferry_put(admin, key, strlen(key), "v", 1, 0), 0);
+	ft_assert_rc(ferry_del(a, key, strlen(key)), FERRY_ENOENT);
+	ft_assert_rc(ferry_put(a, key, strlen(key), "v", 1, 0), 0);
+	expect_event(a, wa, FERRY_EV_SET, key);
+	expect_event(a2, wa2, FERRY_EV_SET, key);
+	expect_quiet(b);
+	ft_assert_rc(ferry_del(a, key, strlen(key)), 0);
+	ft_assert_rc(ferry_del(b, key, strlen(key)), 0);
+	ft_assert_rc(ferry_del(admin, key, strlen(key)), 0);
+	ferry_close(a);
+	ferry_close(a2);
+	ferry_close(b);
+}
+
+/* ---- the admin's requests --------------------------------------------------- */
+
+/* A namespace's function cannot manage namespaces or read the servers'
+ * statistics. */
+static void test_not_admin(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	ferry_client *a = as(m, tok_a);
+	ferry_server_stat st[4];
+	char tok[FERRY_TOKEN_LEN + 1];
+	ferry_ns_info info = {0};
+	ferry_keys *k;
+
+	ft_assert_rc(ferry_ns_create(a, "by-a", NULL, tok), FERRY_EACCES);
+	ft_assert_rc(ferry_ns_rm(a, "jb"), FERRY_EACCES);
+	ft_assert_rc(ferry_ns_stat(a, "jb", &info), FERRY_EACCES);
+	ft_assert_rc(ferry_ns_list(a, NULL, 10, &k), FERRY_EACCES);
+	info.ops_per_s = 1;
+	ft_assert_rc(ferry_ns_set(a, "ja", FERRY_NS_SET_OPS, &info),
+		     FERRY_EACCES);
+	assert_int_equal(ferry_cluster_stat(a, st, 4), (int)cl->n);
+	for (unsigned i = 0; i < cl->n; i++)
+		ft_assert_rc(st[i].status, FERRY_EACCES);
+	/* Nothing changed, and the connection still works. */
+	ft_assert_rc(ferry_ns_stat(admin, "jb", &info), 0);
+	assert_int_equal(info.ops_per_s, 0);
+	ft_assert_rc(ferry_ns_stat(admin, "by-a", &info), FERRY_ENOENT);
+	ft_assert_rc(ferry_put(a, "na/k", 4, "v", 1, 0), 0);
+	ft_assert_rc(ferry_del(a, "na/k", 4), 0);
+	ferry_close(a);
+}
+
+/* The admin manages namespaces through the proxy: create (a token that
+ * works), stat, list, set, remove; and reads the servers' statistics. */
+static void test_admin(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	ferry_client *ad = as(m, admin_tok), *c;
+	ferry_ns_info set = {.quota = 1 << 20, .ops_per_s = 5000}, info;
+	char name[32], tok[FERRY_TOKEN_LEN + 1];
+	ferry_server_stat st[4];
+	ferry_keys *k;
+	int found = 0;
+	size_t len;
+
+	snprintf(name, sizeof(name), "made-%s", ft_mode_name[m]);
+	ft_assert_rc(ferry_ns_create(ad, name, &set, tok), 0);
+	assert_int_equal(strlen(tok), FERRY_TOKEN_LEN);
+	ft_assert_rc(ferry_ns_create(ad, name, &set, tok), FERRY_EEXIST);
+	ft_assert_rc(ferry_ns_create(ad, "bad name", NULL, tok), FERRY_EINVAL);
+	c = as(m, tok);
+	ft_assert_rc(ferry_put(c, "made/k", 6, "12345", 5, 0), 0);
+	ft_assert_rc(ferry_ns_stat(ad, name, &info), 0);
+	assert_int_equal(info.quota, 1 << 20);
+	assert_int_equal(info.ops_per_s, 5000);
+	assert_int_equal(info.keys, 1);
+	assert_int_equal(info.used, 5);
+	ft_assert_rc(ferry_ns_list(ad, NULL, 1000, &k), 0);
+	for (size_t i = 0; i < ferry_keys_count(k); i++) {
+		const char *n = ferry_keys_at(k, i, &len);
+		found |= len == strlen(name) && !memcmp(n, name, len);
+	}
+	ferry_keys_free(k);
+	assert_true(found);
+	set.quota = 2 << 20;
+	ft_assert_rc(ferry_ns_set(ad, name, FERRY_NS_SET_QUOTA, &set), 0);
+	ft_assert_rc(ferry_ns_stat(admin, name, &info), 0);
+	assert_int_equal(info.quota, 2 << 20);
+	assert_int_equal(ferry_cluster_stat(ad, st, 4), (int)cl->n);
+	for (unsigned i = 0; i < cl->n; i++)
+		ft_assert_rc(st[i].status, 0);
+	ft_assert_rc(ferry_ns_rm(ad, name), 0);
+	ft_assert_rc(ferry_ns_stat(ad, name, &info), FERRY_ENOENT);
+	ft_assert_rc(ferry_put(c, "made/k", 6, "v", 1, 0), FERRY_EACCES);
+	ferry_close(c);
+	ferry_close(ad);
+}
+
+/* ---- a namespace removed under its functions ------------------------------------ */
+
+/* The servers refuse its connected functions; the proxy then drops the
+ * token, so replaying it opens nothing. A token whose namespace goes
+ * while nobody uses it stops opening anything within the proxy's
+ * refresh (a second). */
+static void test_replay_after_rm(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char tok[FERRY_TOKEN_LEN + 1], idle[FERRY_TOKEN_LEN + 1];
+	uint64_t deadline;
+	ferry_client *c, *d;
+	int rc;
+
+	ns_make("gone", m, NULL, tok);
+	ns_make("idle", m, NULL, idle);
+	c = as(m, tok);
+	d = as(m, idle);
+	ft_assert_rc(ferry_put(c, "g/k", 3, "v", 1, 0), 0);
+	ferry_close(d); /* known to the proxy, no longer used */
+	ns_drop("gone", m);
+	ns_drop("idle", m);
+	ft_assert_rc(ferry_put(c, "g/k", 3, "v", 1, 0), FERRY_EACCES);
+	ft_assert_rc(ferry_stat_key(c, "g/k", 3, NULL), FERRY_EACCES);
+	ft_assert_rc(connect_as(m, tok, &d), FERRY_EACCES);
+	deadline = ft_now_ms() + 5000;
+	while ((rc = connect_as(m, idle, &d)) == 0 && ft_now_ms() < deadline) {
+		ferry_close(d);
+		usleep(100000);
+	}
+	ft_assert_rc(rc, FERRY_EACCES);
+	ferry_close(c);
+}
+
+/* ---- a waiter across a proxy restart ------------------------------------------ */
+
+struct waiter {
+	ferry_client *c;
+	const char *key;
+	int rc, done;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->rc = ferry_wait(w->c, w->key, strlen(w->key), TIMEOUT_MS);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A function of namespace ja waits for a key; the proxy restarts under
+ * it (it reconnects with its token and registers its watch again); the
+ * same key written in jb does not wake it, written in ja it does. */
+static void test_waiter_restart(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	ferry_client *b = as(FT_DIRECT, tok_b), *a = as(FT_DIRECT, tok_a);
+	struct waiter w = {.c = as(m, tok_a)};
+	char key[64];
+	pthread_t th;
+	uint64_t end;
+
+	snprintf(key, sizeof(key), "rst/%s", ft_mode_name[m]);
+	w.key = key;
+	assert_int_equal(pthread_create(&th, NULL, wait_thread, &w), 0);
+	usleep(300000);
+	ft_proxy_restart(cl);
+	usleep(500000); /* it reconnects within 0.1 s */
+	ft_assert_rc(ferry_put(b, key, strlen(key), "b", 1, 0), 0);
+	usleep(500000);
+	if (__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
+		fail_msg("a write in another namespace ended the wait (%s)",
+			 ferry_strerror(w.rc));
+	ft_assert_rc(ferry_put(a, key, strlen(key), "a", 1, 0), 0);
+	end = ft_now_ms() + EVENT_MS;
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE) && ft_now_ms() < end)
+		usleep(10000);
+	if (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
+		fail_msg("the waiter did not wake after the restart");
+	pthread_join(th, NULL);
+	ft_assert_rc(w.rc, 0);
+	ft_assert_rc(ferry_del(a, key, strlen(key)), 0);
+	ft_assert_rc(ferry_del(b, key, strlen(key)), 0);
+	ferry_close(w.c);
+	ferry_close(a);
+	ferry_close(b);
+}
+
+/* ---- fair sharing ------------------------------------------------------------ */
+
+struct putter {
+	ferry_client *c;
+	const char *pfx;
+	int failed;
+	uint64_t ms;
+};
+
+/* NPUTS small puts, one after the other. */
+static void *put_thread(void *arg)
+{
+	struct putter *p = arg;
+	uint64_t t0 = ft_now_ms();
+	char key[80];
+
+	for (int i = 0; i < NPUTS; i++) {
+		snprintf(key, sizeof(key), "%s%d", p->pfx, i % 50);
+		if (ferry_put(p->c, key, strlen(key), "v", 1, 0))
+			p->failed++;
+	}
+	p->ms = ft_now_ms() - t0;
+	return NULL;
+}
+
+/* A namespace limited to SLOW_OPS operations per second takes at least
+ * NPUTS / SLOW_OPS s (less its burst) for NPUTS puts, every one of which
+ * succeeds; an unlimited namespace doing the same at the same time on the
+ * same proxy is done long before. Lifting the limit (ferry_ns_set) takes
+ * effect on the running proxy. */
+static void test_ops_limit(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	ferry_ns_info set = {.ops_per_s = SLOW_OPS};
+	char tok[FERRY_TOKEN_LEN + 1], name[32];
+	struct putter slow = {.pfx = "slow/"}, fast = {.pfx = "fast/"};
+	pthread_t th;
+
+	ns_make("slow", m, &set, tok);
+	slow.c = as(m, tok);
+	fast.c = as(m, tok_b);
+	assert_int_equal(pthread_create(&th, NULL, put_thread, &slow), 0);
+	put_thread(&fast);
+	pthread_join(th, NULL);
+	print_message("# %s: %d puts limited to %d/s: %llu ms; unlimited "
+		      "beside it: %llu ms\n",
+		      ft_mode_name[m], NPUTS, SLOW_OPS,
+		      (unsigned long long)slow.ms, (unsigned long long)fast.ms);
+	assert_int_equal(slow.failed, 0);
+	assert_int_equal(fast.failed, 0);
+	if (slow.ms < 2500)
+		fail_msg("%d puts at %d/s took %llu ms", NPUTS, SLOW_OPS,
+			 (unsigned long long)slow.ms);
+	if (fast.ms * 2 > slow.ms)
+		fail_msg("the unlimited namespace took %llu ms beside the "
+			 "limited one's %llu ms",
+			 (unsigned long long)fast.ms,
+			 (unsigned long long)slow.ms);
+	/* No limit any more: the proxy learns it within its refresh. */
+	set.ops_per_s = 0;
+	snprintf(name, sizeof(name), "slow-%s", ft_mode_name[m]);
+	ft_assert_rc(ferry_ns_set(admin, name, FERRY_NS_SET_OPS, &set), 0);
+	usleep(2000000);
+	put_thread(&slow);
+	print_message("# %s: the same, the limit lifted: %llu ms\n",
+		      ft_mode_name[m], (unsigned long long)slow.ms);
+	assert_int_equal(slow.failed, 0);
+	if (slow.ms >= 2000)
+		fail_msg("the limit was lifted, yet %d puts took %llu ms",
+			 NPUTS, (unsigned long long)slow.ms);
+	ferry_close(slow.c);
+	ferry_close(fast.c);
+	ns_drop("slow", m);
+}
+
+/* Value bytes count, PUTs' and GETs': at 1 MiB/s (a 0.1 MiB burst),
+ * three PUTs and two GETs of 512 KiB wait 0.4 + 0.5 + 0.5 + 0.5 s at
+ * least (without the GETs counted, 1.4 s); none fails. */
+static void test_bytes_limit(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	const size_t len = 512 * 1024;
+	ferry_ns_info set = {.bytes_per_s = 1 << 20};
+	char tok[FERRY_TOKEN_LEN + 1];
+	uint8_t *val = malloc(len), *back = malloc(len);
+	ferry_client *c;
+	uint64_t t0, ms;
+	size_t got;
+
+	assert_non_null(val);
+	assert_non_null(back);
+	ft_fill(val, len, 7);
+	ns_make("bytes", m, &set, tok);
+	c = as(m, tok);
+	t0 = ft_now_ms();
+	for (int i = 0; i < 3; i++)
+		ft_assert_rc(ferry_put(c, "big", 3, val, len, 0), 0);
+	for (int i = 0; i < 2; i++) {
+		ft_assert_rc(ferry_get(c, "big", 3, 0, back, len, &got, NULL), 0);
+		assert_int_equal(got, len);
+		assert_memory_equal(back, val, len);
+	}
+	ms = ft_now_ms() - t0;
+	print_message("# %s: 2.5 MiB at 1 MiB/s: %llu ms\n", ft_mode_name[m],
+		      (unsigned long long)ms);
+	if (ms < 1750)
+		fail_msg("3 PUTs and 2 GETs of 512 KiB at 1 MiB/s took %llu "
+			 "ms",
+			 (unsigned long long)ms);
+	ferry_close(c);
+	ns_drop("bytes", m);
+	free(val);
+	free(back);
+}
+
+/* 1 if the file at path contains s. */
+static int file_has(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, s) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* After all that, no log holds a token. */
+static void test_no_token_logged(void **state)
+{
+	const char *toks[] = {admin_tok, tok_a, tok_b};
+
+	for (size_t t = 0; t < FR_ARRAY_LEN(toks); t++) {
+		if (file_has(cl->proxy_log, toks[t]))
+			fail_msg("the proxy's log holds a token");
+		for (unsigned i = 0; i < cl->n; i++)
+			if (file_has(cl->logs[i], toks[t]))
+				fail_msg("server %u's log holds a token", i);
+	}
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CMUnitTestFunction fn;
+	} cases[] = {
+	    {"refused", test_refused},
+	    {"same_key", test_same_key},
+	    {"list", test_list},
+	    {"watch", test_watch},
+	    {"not_admin", test_not_admin},
+	    {"admin", test_admin},
+	    {"replay_after_rm", test_replay_after_rm},
+	    {"waiter_restart", test_waiter_restart},
+	    {"ops_limit", test_ops_limit},
+	    {"bytes_limit", test_bytes_limit},
+	    {"no_token_logged", test_no_token_logged},
+	};
+	static enum ft_mode modes[] = {FT_PROXY_UNIX, FT_PROXY_TCP};
+	static char names[FR_ARRAY_LEN(modes) * FR_ARRAY_LEN(cases)][64];
+	struct CMUnitTest tests[FR_ARRAY_LEN(modes) * FR_ARRAY_LEN(cases)];
+	size_t n = 0;
+
+	for (size_t m = 0; m < FR_ARRAY_LEN(modes); m++)
+		for (size_t i = 0; i < FR_ARRAY_LEN(cases); i++) {
+			snprintf(names[n], sizeof(names[n]), "%s (%s)",
+				 cases[i].name, ft_mode_name[modes[m]]);
+			tests[n] = (struct CMUnitTest){
+			    .name = names[n],
+			    .test_func = cases[i].fn,
+			    .initial_state = &modes[m],
+			};
+			n++;
+		}
+	return _cmocka_run_group_tests("test_tenancy", tests, n, setup,
+				       teardown);
+}
