@@ -4,11 +4,28 @@
 # hiredis, redis-cli) against the RESP port and socket that 'ferry cluster
 # up' starts. On the tcp provider the same suite also runs against a real
 # redis-server (tests/resp/run_redis.sh), so what it checks is Redis's
-# behaviour, not our reading of it.
+# behaviour, not our reading of it. Where 'cluster up' made an admin token
+# ($HOME_DIR/admin.token) every client AUTHs with it, and the Redis
+# baseline gets it as requirepass. Then tokens: a cluster of its own with
+# an admin token, where Redis clients must AUTH (NOAUTH, WRONGPASS) and a
+# namespace's token confines them to it.
 NAME=ferry-resp
 . "$(dirname "$0")/lib.sh"
 
 cluster_up 256M
+if [ -f "$HOME_DIR/admin.token" ]; then
+	RESP_PASSWORD=$(cat "$HOME_DIR/admin.token")
+	export RESP_PASSWORD REDISCLI_AUTH=$RESP_PASSWORD
+fi
+# ns_token CLUSTER_FILE ADMIN_TOKEN NAME: makes a namespace, prints its
+# token (tests/resp/resp_ns.c).
+ns_token() {
+	FERRY_TOKEN=$2 timeout 30 "$BIN/../tests/resp_ns" "$1" "$3"
+}
+ns_a=$(ns_token "$HOME_DIR/cluster" "${RESP_PASSWORD:-}" resp-a) &&
+	ns_b=$(ns_token "$HOME_DIR/cluster" "${RESP_PASSWORD:-}" resp-b) &&
+	ok "two namespaces for the Namespaces cases" ||
+	not_ok "two namespaces for the Namespaces cases"
 port=$(awk '$1 == "resp" { sub("redis://127.0.0.1:", "", $2); print $2 }' \
 	"$HOME_DIR/cluster")
 [ "$port" = $((base + 3)) ] && ok "the cluster file names the RESP port" ||
@@ -44,7 +61,8 @@ suite() {
 }
 
 RESP_TARGET=ferry RESP_HOST=127.0.0.1 RESP_PORT=$port \
-	RESP_UNIX=$HOME_DIR/redis.sock suite python3-redis python3 "$ROOT/tests/resp/test_resp.py"
+	RESP_UNIX=$HOME_DIR/redis.sock RESP_NS_TOKENS="${ns_a:-} ${ns_b:-}" \
+	suite python3-redis python3 "$ROOT/tests/resp/test_resp.py"
 suite hiredis "$BIN/../tests/resp_hiredis" 127.0.0.1 "$port"
 suite redis-cli bash "$ROOT/tests/resp/test_redis_cli.sh" 127.0.0.1 "$port"
 if [ "$PROVIDER" = tcp ]; then
@@ -67,8 +85,10 @@ t1=$(cpu_ticks "$proxy_pid")
 # ---- a bounded request size (--resp-max-request) ---------------------------------
 
 lport=$(pick_ports 1)
+tokfile=()
+[ -f "$HOME_DIR/admin.token" ] && tokfile=(--admin-token-file "$HOME_DIR/admin.token")
 "$BIN/ferry-proxy" --cluster "$HOME_DIR/cluster" --unix "" \
-	--resp "127.0.0.1:$lport" --resp-max-request 1M \
+	--resp "127.0.0.1:$lport" --resp-max-request 1M "${tokfile[@]}" \
 	>"$TMP/limited.log" 2>&1 &
 pids+=($!)
 for i in $(seq 1 50); do
@@ -110,6 +130,97 @@ esac
 [ "$(redis-cli -p "$lport" echo still)" = still ] &&
 	ok "the proxy keeps serving others" || not_ok "the proxy keeps serving others"
 kill "${pids[-1]}" 2>/dev/null
+
+# ---- tokens: a server and a proxy of their own, with an admin token -----------
+
+sdir=$TMP/secure
+mkdir -p "$sdir"
+stok=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+(umask 077 && echo "$stok" >"$sdir/admin.token")
+# ready FILE: 0 once a process wrote "ready" there (--ready-fd), within 15 s.
+ready() {
+	local i
+	for i in $(seq 1 150); do
+		grep -q ready "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+secure_up() {
+	local attempt
+	for attempt in 1 2 3; do
+		sbase=$(pick_ports 2) || return 1
+		"$BIN/ferry-server" --listen "127.0.0.1:$sbase" \
+			--provider "$PROVIDER" --memory 64M \
+			--admin-token-file "$sdir/admin.token" --ready-fd 3 \
+			3>"$sdir/server.ready" >>"$sdir/server.log" 2>&1 &
+		spid=$!
+		pids+=("$spid")
+		if ready "$sdir/server.ready"; then
+			printf 'provider %s\nserver 127.0.0.1:%s\n' "$PROVIDER" \
+				"$sbase" >"$sdir/cluster"
+			"$BIN/ferry-proxy" --cluster "$sdir/cluster" --unix "" \
+				--resp "127.0.0.1:$((sbase + 1))" \
+				--admin-token-file "$sdir/admin.token" --ready-fd 3 \
+				3>"$sdir/proxy.ready" >>"$sdir/proxy.log" 2>&1 &
+			sppid=$!
+			pids+=("$sppid")
+			ready "$sdir/proxy.ready" && return 0
+			kill "$sppid" 2>/dev/null
+		fi
+		kill "$spid" 2>/dev/null
+		all_gone "$spid" ${sppid:+"$sppid"}
+	done
+	return 1
+}
+if secure_up; then
+	ok "a server and a proxy with an admin token"
+	sport=$((sbase + 1))
+	ta=$(ns_token "$sdir/cluster" "$stok" ja) && tb=$(ns_token "$sdir/cluster" "$stok" jb) &&
+		ok "namespaces made with the admin token" ||
+		not_ok "namespaces made with the admin token"
+	out=$(ns_token "$sdir/cluster" "" jc 2>&1)
+	case $out in
+	*"permission denied"*) ok "no namespace without the admin token" ;;
+	*) not_ok "no namespace without the admin token" "got: $out" ;;
+	esac
+	suite tokens env RESP_TARGET=ferry RESP_HOST=127.0.0.1 RESP_PORT="$sport" \
+		RESP_PASSWORD="$stok" RESP_NS_TOKENS="${ta:-} ${tb:-}" \
+		RESP_CASES="Auth Namespaces" python3 "$ROOT/tests/resp/test_resp.py"
+	# redis-cli, as a user would run it.
+	out=$(env -u REDISCLI_AUTH redis-cli -p "$sport" get k 2>&1)
+	[ "$out" = "NOAUTH Authentication required." ] &&
+		ok "redis-cli without a password: NOAUTH" ||
+		not_ok "redis-cli without a password: NOAUTH" "got: $out"
+	out=$(REDISCLI_AUTH=wrong redis-cli -p "$sport" get k 2>&1)
+	case $out in
+	*"WRONGPASS invalid username-password pair or user is disabled."*)
+		ok "redis-cli with a wrong password: WRONGPASS" ;;
+	*) not_ok "redis-cli with a wrong password: WRONGPASS" "got: $out" ;;
+	esac
+	REDISCLI_AUTH=${ta:-x} redis-cli -p "$sport" set cli-k from-a >/dev/null 2>&1
+	out=$(REDISCLI_AUTH=${tb:-x} redis-cli -p "$sport" get cli-k 2>&1)
+	out2=$(REDISCLI_AUTH=${ta:-x} redis-cli -p "$sport" get cli-k 2>&1)
+	[ -z "$out" ] && [ "$out2" = from-a ] &&
+		ok "redis-cli: each namespace's token sees its own keys" ||
+		not_ok "redis-cli: each namespace's token sees its own keys" \
+			"jb got '$out', ja got '$out2'"
+	! grep -qF -e "$stok" -e "${ta:-none}" -e "${tb:-none}" \
+		"$sdir/proxy.log" "$sdir/server.log" &&
+		ok "no token in the logs" || not_ok "no token in the logs"
+	kill "$sppid" "$spid" 2>/dev/null
+	all_gone "$sppid" "$spid" && ok "the token-protected server and proxy stop" ||
+		not_ok "the token-protected server and proxy stop"
+	# The same Auth cases against Redis with requirepass, where the
+	# suites above ran without a password.
+	if [ "$PROVIDER" = tcp ] && [ -z "${RESP_PASSWORD:-}" ]; then
+		suite "real redis-server, requirepass" env RESP_PASSWORD="$stok" \
+			bash "$ROOT/tests/resp/run_redis.sh"
+	fi
+else
+	not_ok "a server and a proxy with an admin token" \
+		"$(tail -n 5 "$sdir"/*.log 2>/dev/null)"
+fi
 
 expect 0 "cluster down" f cluster down
 echo "1..$n"

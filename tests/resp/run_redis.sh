@@ -12,6 +12,9 @@
 # any case failed or a suite did not finish; redis-server is stopped by its
 # PID on exit whatever happens.
 #
+# With RESP_PASSWORD set, redis-server starts with --requirepass and
+# every suite authenticates with it (test_resp.py's Auth cases run).
+#
 # To run the same files against another server (e.g. ferry-proxy's RESP
 # port), skip this script and call them directly:
 #   RESP_TARGET=ferry RESP_HOST=127.0.0.1 RESP_PORT=P [RESP_UNIX=/path] \
@@ -68,13 +71,19 @@ s.close()'
 }
 
 SOCK=$TMP/redis.sock
+auth=()
+if [ -n "${RESP_PASSWORD:-}" ]; then
+	auth=(--requirepass "$RESP_PASSWORD")
+	export REDISCLI_AUTH=$RESP_PASSWORD # our own readiness checks
+fi
 started=
 for attempt in 1 2 3 4 5; do
 	PORT=$(free_port)
 	redis-server --port "$PORT" --bind 127.0.0.1 \
 		--unixsocket "$SOCK" --unixsocketperm 700 \
 		--save '' --appendonly no --notify-keyspace-events KEA \
-		--dir "$TMP" --logfile "$TMP/redis.log" --daemonize no &
+		--dir "$TMP" --logfile "$TMP/redis.log" --daemonize no \
+		"${auth[@]}" &
 	REDIS_PID=$!
 	for _ in $(seq 100); do
 		if redis-cli -h 127.0.0.1 -p "$PORT" PING 2>/dev/null |

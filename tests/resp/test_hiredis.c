@@ -3,7 +3,7 @@
  * binary-safe values, large values and error replies. Expectations are
  * Redis 7.0's (checked against a real redis-server by run_redis.sh).
  *
- * Usage:   test_hiredis HOST PORT
+ * Usage:   test_hiredis HOST PORT   (RESP_PASSWORD: AUTH with it first)
  * Output:  TAP ("ok N - name" / "not ok N - name", "# detail" lines), a
  *          plan "1..N" and "N passed, N failed"; exit status 1 if any
  *          case failed, 2 if it could not connect.
@@ -159,6 +159,20 @@ static int reconnect(const char *host, int port)
 		return -1;
 	}
 	redisSetTimeout(c, tv);
+	/* A server with a password (Redis: requirepass; ferry: the admin
+	 * token). */
+	if (getenv("RESP_PASSWORD") && *getenv("RESP_PASSWORD")) {
+		redisReply *r = redisCommand(c, "AUTH %s",
+					     getenv("RESP_PASSWORD"));
+		int ok = r && r->type == REDIS_REPLY_STATUS &&
+			 !strcmp(r->str, "OK");
+		if (r)
+			freeReplyObject(r);
+		if (!ok) {
+			printf("# AUTH with RESP_PASSWORD failed\n");
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 # Prints TAP ("ok N - name" / "not ok N - name", details as "# " lines),
 # a plan "1..N" and "N passed, N failed"; exits 1 if any case failed.
 # It FLUSHDBs first and last (the target's own namespace on ferry).
+# RESP_PASSWORD, if set, is the server's password (REDISCLI_AUTH).
 # Expected outputs are redis-cli's when its stdout is not a terminal: raw
 # replies, one per line; errors as their text on stdout ("ERR ..."), and
 # with --no-raw the "(integer) 1" / "(nil)" / "(error) ERR ..." forms.
@@ -15,6 +16,8 @@ fi
 HOST=$1
 PORT=$2
 CLI=${REDIS_CLI:-redis-cli}
+# A server with a password (Redis: requirepass; ferry: the admin token).
+[ -n "${RESP_PASSWORD:-}" ] && export REDISCLI_AUTH=$RESP_PASSWORD
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/resp-cli.XXXXXX") || exit 2
 trap 'rm -rf "$TMP"' EXIT
 K="cli$$:" # key prefix unique to this run

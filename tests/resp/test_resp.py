@@ -15,6 +15,12 @@ Environment:
                differences listed below
   RESP_DEADLINE  seconds for the whole suite (default 300); cases not yet
                started by then fail at once (a hung target cannot hang it)
+  RESP_PASSWORD  the server's password (Redis: requirepass; ferry: the
+               cluster's admin token): every connection AUTHs with it, and
+               the Auth cases run (otherwise SKIP)
+  RESP_NS_TOKENS  ferry only: two namespaces' tokens, separated by a space,
+               for the Namespaces cases (otherwise SKIP)
+  RESP_CASES   unittest names to run when none are given as arguments
 
 Output: TAP on stdout ("ok N - name", "not ok N - name", "ok N # SKIP
 reason"), a plan line "1..N" and a closing "N passed, N failed, N skipped";
@@ -46,6 +52,9 @@ INTENTIONAL DIFFERENCES (the only ones; asserted per RESP_TARGET)
      reply ("-ERR ..."); an empty value is fine on both.
   5. Speed of a million-key command: ferry runs one fabric operation per
      key, so the 1048577-argument EXISTS gets a longer time limit.
+  6. Users. ferry's password is a token, whatever the user name: the admin
+     token (RESP_PASSWORD) or a namespace's (the Namespaces cases, ferry
+     only); no case names another user with the right password.
 Everything else must match Redis 7.0.
 ==========================================================================
 """
@@ -89,6 +98,15 @@ E_SYNTAX = "ERR syntax error"
 E_AUTH_NOPASS = ("ERR AUTH <password> called without any password "
                  "configured for the default user. Are you sure your "
                  "configuration is correct?")
+E_NOAUTH = "NOAUTH Authentication required."
+E_WRONGPASS = ("WRONGPASS invalid username-password pair or user is "
+               "disabled.")
+E_HELLO_NOAUTH = ("NOAUTH HELLO must be called with the client already "
+                  "authenticated, otherwise the HELLO AUTH <user> <pass> "
+                  "option can be used to authenticate the client and "
+                  "select the RESP protocol version at the same time")
+PASSWORD = os.environ.get("RESP_PASSWORD") or None
+NS_TOKENS = (os.environ.get("RESP_NS_TOKENS") or "").split()
 
 
 def arity(cmd):
@@ -156,7 +174,7 @@ def encode(*args):
 
 
 class Conn:
-    def __init__(self, unix=None, timeout=IO_TIMEOUT):
+    def __init__(self, unix=None, timeout=IO_TIMEOUT, auth=True):
         if unix:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.settimeout(timeout)
@@ -169,6 +187,10 @@ class Conn:
         self.timeout = timeout
         self.buf = bytearray()
         self.trace = None
+        if PASSWORD and auth:
+            v = self.cmd("AUTH", PASSWORD)
+            if v != "OK":
+                raise AssertionError("AUTH with RESP_PASSWORD: %r" % (v,))
 
     def close(self):
         try:
@@ -342,14 +364,15 @@ class Base(unittest.TestCase):
         """A key name unique to this case."""
         return self.pfx + name
 
-    def conn(self, unix=None):
-        c = Conn(unix=unix or self.unix)
+    def conn(self, unix=None, auth=True):
+        c = Conn(unix=unix or self.unix, auth=auth)
         self._conns.append(c)
         return c
 
     def py(self, unix=None, **kw):
         if redis is None:
             self.fail("python3-redis is not importable by %s" % sys.executable)
+        kw.setdefault("password", PASSWORD)
         unix = unix or self.unix
         if unix:
             c = redis.Redis(unix_socket_path=unix, socket_timeout=IO_TIMEOUT,
@@ -462,8 +485,11 @@ class Connection(Base):
 
     def test_hello_auth_default_user(self):
         # no password configured: the default user accepts any password
-        v = self.r.cmd("HELLO", "2", "AUTH", "default", "anything")
+        v = self.r.cmd("HELLO", "2", "AUTH", "default", PASSWORD or "any")
         self.assertIsInstance(v, list)
+        if PASSWORD:
+            self.assertErr(self.r.cmd("HELLO", "2", "AUTH", "default",
+                                      "anything"), E_WRONGPASS)
 
     def test_hello_errors(self):
         self.assertErr(self.r.cmd("HELLO", "4"),
@@ -480,11 +506,17 @@ class Connection(Base):
         self.assertEqual(self.r.cmd_raw("GET", self.k())[1], b"$-1\r\n")
 
     def test_auth_without_password(self):
-        self.assertErr(self.r.cmd("AUTH", "secret"), E_AUTH_NOPASS)
+        self.assertErr(self.r.cmd("AUTH", "secret"),
+                       E_WRONGPASS if PASSWORD else E_AUTH_NOPASS)
         self.assertEqual(self.r.cmd("PING"), "PONG")
 
     def test_auth_default_user_any_password(self):
-        self.assertOK(self.r.cmd("AUTH", "default", "whatever"))
+        if PASSWORD:
+            self.assertErr(self.r.cmd("AUTH", "default", "whatever"),
+                           E_WRONGPASS)
+            self.assertOK(self.r.cmd("AUTH", "default", PASSWORD))
+        else:
+            self.assertOK(self.r.cmd("AUTH", "default", "whatever"))
 
     def test_auth_unknown_user(self):
         self.assertErr(self.r.cmd("AUTH", "nosuchuser", "pw"),
@@ -1894,6 +1926,171 @@ class Protocol(Base):
         self.assertEqual(self.r.cmd("EXISTS", self.k()), 0)
 
 
+class Auth(Base):
+    """A server with a password (RESP_PASSWORD): what a client may do
+    before AUTH, and AUTH's answers."""
+
+    def setUp(self):
+        if not PASSWORD:
+            self.skipTest("RESP_PASSWORD not set")
+        super().setUp()
+
+    def test_noauth(self):
+        c = self.conn(auth=False)
+        for args in (("GET", self.k()), ("SET", self.k(), "v"), ("PING",),
+                     ("ECHO", "x"), ("DBSIZE",), ("KEYS", "*"),
+                     ("SUBSCRIBE", "ch"), ("CLIENT", "ID"),
+                     ("SELECT", "0")):
+            self.assertErr(c.cmd(*args), E_NOAUTH)
+        # the name and the arity are checked first
+        self.assertErr(c.cmd("NOSUCHCMD"), unknown("NOSUCHCMD"))
+        self.assertErr(c.cmd("GET"), arity("get"))
+        self.assertEqual(self.r.cmd("EXISTS", self.k()), 0)
+
+    def test_wrongpass(self):
+        c = self.conn(auth=False)
+        self.assertErr(c.cmd("AUTH", "wrong"), E_WRONGPASS)
+        self.assertErr(c.cmd("AUTH", "default", "wrong"), E_WRONGPASS)
+        self.assertErr(c.cmd("AUTH", "default", ""), E_WRONGPASS)
+        self.assertErr(c.cmd("AUTH", "nosuchuser", "wrong"), E_WRONGPASS)
+        self.assertErr(c.cmd("GET", self.k()), E_NOAUTH)
+        self.assertErr(c.cmd("AUTH"), arity("auth"))
+        self.assertErr(c.cmd("AUTH", "a", "b", "c"), E_SYNTAX)
+        self.assertOK(c.cmd("AUTH", PASSWORD))
+        self.assertEqual(c.cmd("GET", self.k()), None)
+        # a wrong AUTH later leaves the connection as it was
+        self.assertErr(c.cmd("AUTH", "wrong"), E_WRONGPASS)
+        self.assertEqual(c.cmd("PING"), "PONG")
+
+    def test_hello_needs_auth(self):
+        c = self.conn(auth=False)
+        self.assertErr(c.cmd("HELLO"), E_HELLO_NOAUTH)
+        self.assertErr(c.cmd("HELLO", "3"), E_HELLO_NOAUTH)
+        self.assertErr(c.cmd("HELLO", "3", "SETNAME", "x"), E_HELLO_NOAUTH)
+        self.assertErr(c.cmd("HELLO", "3", "AUTH", "default", "wrong"),
+                       E_WRONGPASS)
+        self.assertErr(c.cmd("HELLO", "4"),
+                       "NOPROTO unsupported protocol version")
+        self.assertErr(c.cmd("GET", self.k()), E_NOAUTH)
+        v = c.cmd("HELLO", "3", "AUTH", "default", PASSWORD)
+        self.assertIsInstance(v, dict)
+        self.assertEqual(v[b"proto"], 3)
+        self.assertEqual(c.cmd_raw("GET", self.k())[1], b"_\r\n")
+
+    def test_pipelined_auth(self):
+        c, k = self.conn(auth=False), self.k()
+        c.send(encode("SET", k, "early") + encode("AUTH", PASSWORD) +
+               encode("SET", k, "v") + encode("GET", k))
+        self.assertErr(c.read(), E_NOAUTH)
+        self.assertOK(c.read())
+        self.assertOK(c.read())
+        self.assertEqual(c.read(), b"v")
+
+    def test_quit_before_auth(self):
+        c = self.conn(auth=False)
+        self.assertOK(c.cmd("QUIT"))
+        self.assertTrue(c.wait_closed())
+
+    def test_redis_py(self):
+        with self.assertRaises(redis.exceptions.RedisError) as e:
+            self.py(password="wrong").ping()
+        self.assertIn("WRONGPASS", str(e.exception))
+        with self.assertRaises(redis.exceptions.AuthenticationError):
+            self.py(password=None).get(self.k())
+        self.assertTrue(self.py().set(self.k(), "v"))
+        self.assertEqual(self.py().get(self.k()), b"v")
+
+
+class Namespaces(Base):
+    """ferry: AUTH with a namespace's token (RESP_NS_TOKENS) moves the
+    connection into that namespace, where the keys, listings, counts and
+    notifications are its own."""
+
+    def setUp(self):
+        if TARGET != "ferry" or len(NS_TOKENS) < 2:
+            self.skipTest("ferry with RESP_NS_TOKENS only")
+        super().setUp()
+        self.a = self.py(password=NS_TOKENS[0])
+        self.b = self.py(password=NS_TOKENS[1])
+        self.assertTrue(self.a.flushdb())
+        self.assertTrue(self.b.flushdb())
+
+    def test_same_key(self):
+        k = self.k()
+        self.assertTrue(self.a.set(k, "a"))
+        self.assertIsNone(self.b.get(k))
+        self.assertIsNone(self.r.cmd("GET", k))
+        self.assertTrue(self.b.set(k, "b"))
+        self.assertOK(self.r.cmd("SET", k, "default"))
+        self.assertEqual(self.a.get(k), b"a")
+        self.assertEqual(self.b.get(k), b"b")
+        self.assertEqual(self.a.delete(k), 1)
+        self.assertEqual(self.a.exists(k), 0)
+        self.assertEqual(self.b.get(k), b"b")
+        self.assertEqual(self.r.cmd("GET", k), b"default")
+        self.assertEqual(self.b.incr(self.k("n")), 1)
+        self.assertEqual(self.a.incr(self.k("n")), 1)
+
+    def test_keys_scan_dbsize(self):
+        for i in range(3):
+            self.a.set(self.k(str(i)), i)
+        self.b.set(self.k("b"), 1)
+        self.assertEqual(self.a.dbsize(), 3)
+        self.assertEqual(self.b.dbsize(), 1)
+        self.assertEqual(self.a.info("keyspace")["db0"]["keys"], 3)
+        self.assertEqual(sorted(self.a.keys(self.k("*"))),
+                         [self.k(str(i)).encode() for i in range(3)])
+        self.assertEqual(self.b.keys("*"), [self.k("b").encode()])
+        self.assertEqual(sorted(self.a.scan_iter(match=self.k("*"),
+                                                 count=2)),
+                         [self.k(str(i)).encode() for i in range(3)])
+        self.assertEqual(self.r.cmd("KEYS", self.k("*")), [])
+        # FLUSHDB empties the caller's namespace only
+        self.assertTrue(self.a.flushdb())
+        self.assertEqual(self.a.dbsize(), 0)
+        self.assertEqual(self.b.get(self.k("b")), b"1")
+
+    def test_scan_cursor_stays_home(self):
+        for i in range(20):
+            self.a.set(self.k(str(i)), i)
+        cur, keys = self.a.scan(0, count=5)
+        self.assertNotEqual(cur, 0)
+        with self.assertRaises(redis.exceptions.ResponseError) as e:
+            self.b.scan(cur, count=5)
+        self.assertIn("invalid cursor", str(e.exception))
+
+    def test_notifications(self):
+        k = self.k()
+        ch = ("__keyspace@0__:" + k).encode()
+        p = self.b.pubsub()
+        self._clients.append(p)
+        p.subscribe(ch)
+        self.assertEqual(p.get_message(timeout=2)["type"], "subscribe")
+        self.a.set(k, "x")
+        self.r.cmd("SET", k, "x")
+        self.assertIsNone(p.get_message(timeout=QUIET))
+        self.b.set(k, "y")
+        self.assertEqual(p.get_message(timeout=2),
+                         {"type": "message", "pattern": None,
+                          "channel": ch, "data": b"set"})
+
+    def test_auth_switches(self):
+        c, k = self.conn(), self.k()
+        self.assertOK(c.cmd("SET", k, "default"))
+        self.assertOK(c.cmd("AUTH", NS_TOKENS[0]))
+        self.assertIsNone(c.cmd("GET", k))
+        self.assertOK(c.cmd("SET", k, "a"))
+        self.assertOK(c.cmd("AUTH", "anyone", NS_TOKENS[1]))
+        self.assertIsNone(c.cmd("GET", k))
+        v = c.cmd("HELLO", "2", "AUTH", "someone", NS_TOKENS[0])
+        self.assertIsInstance(v, list)
+        self.assertEqual(c.cmd("GET", k), b"a")
+        # a token that opens nothing: refused, the namespace stays
+        self.assertErr(c.cmd("AUTH", "anyone", "0" * 64), E_WRONGPASS)
+        self.assertEqual(c.cmd("GET", k), b"a")
+        self.assertEqual(self.r.cmd("GET", k), b"default")
+
+
 class UnixSocket(Base):
     """A smoke subset over RESP_UNIX."""
     unix = UNIX
@@ -2033,18 +2230,20 @@ def _flatten(suite):
 def main(argv):
     loader = unittest.TestLoader()
     mod = sys.modules[__name__]
+    argv = argv or (os.environ.get("RESP_CASES") or "").split()
     if argv:
         suite = unittest.TestSuite(loader.loadTestsFromName(a, mod)
                                    for a in argv)
     else:
         suite = unittest.TestSuite()
         for cls in (Connection, Strings, Counters, Expiry, Keys, Scan, PubSub,
-                    Pipelining, Protocol, UnixSocket):
+                    Pipelining, Protocol, Auth, Namespaces, UnixSocket):
             suite.addTests(loader.loadTestsFromTestCase(cls))
-    print("# RESP suite: target=%s host=%s port=%d unix=%s python=%s "
-          "redis-py=%s" % (TARGET, HOST, PORT, UNIX or "-", sys.executable,
-                           getattr(redis, "__version__", "missing")),
-          flush=True)
+    print("# RESP suite: target=%s host=%s port=%d unix=%s password=%s "
+          "namespaces=%d python=%s redis-py=%s"
+          % (TARGET, HOST, PORT, UNIX or "-", "yes" if PASSWORD else "no",
+             len(NS_TOKENS), sys.executable,
+             getattr(redis, "__version__", "missing")), flush=True)
     result = TapResult()
     _patch_success(result)
     t0 = time.monotonic()
