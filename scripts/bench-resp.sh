@@ -343,10 +343,19 @@ cluster_up=1
 ferry_url=$(awk '$1 == "resp" { print $2 }' "$TMP/cluster")
 ferry_port=${ferry_url##*:}
 is_uint "$ferry_port" || die "no Redis port in $TMP/cluster"
+# A cluster with an admin token wants it from every client: both systems
+# get the same password (Redis as requirepass), so both pay for AUTH.
+auth=() requirepass=() token=
+if [ -f "$TMP/admin.token" ]; then
+	token=$(cat "$TMP/admin.token")
+	auth=(-a "$token")
+	requirepass=(--requirepass "$token")
+	export REDISCLI_AUTH=$token
+fi
 
 progress "starting redis-server ..."
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-	--daemonize no --dir "$TMP" >"$TMP/redis.log" 2>&1 &
+	--daemonize no --dir "$TMP" "${requirepass[@]}" >"$TMP/redis.log" 2>&1 &
 redis_pid=$!
 for _ in $(seq 100); do
 	redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
@@ -393,7 +402,8 @@ run_one() {
 
 	cli_ok "$sys" flushdb >/dev/null
 	bounded "$run_timeout" redis-benchmark -h 127.0.0.1 -p "$(port_of "$sys")" \
-		-t "$t" -d "$size" -c "$c" -P "$p" -n "$n" -r "$k" --csv >"$out" 2>"$err"
+		"${auth[@]}" -t "$t" -d "$size" -c "$c" -P "$p" -n "$n" -r "$k" \
+		--csv >"$out" 2>"$err"
 	rc=$?
 	runs=$((runs + 1))
 	# Any stderr line counts, but for the warning that a server without
@@ -555,8 +565,8 @@ echo "## Redis protocol: redis-benchmark, ferry vs redis-server"
 echo
 echo "- machine: $(nproc) CPUs ($cpu), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 echo "- ferry: $nservers servers over $provider of $memory each and the node proxy's Redis port ($ferry_url), started by the script"
-echo "- redis: redis-server $redis_version on 127.0.0.1:$redis_port without persistence (--save '' --appendonly no)"
-echo "- client: $(redis-benchmark --version 2>/dev/null | head -1), -t CMD -d SIZE -c CLIENTS -P PIPELINE -n N -r K --csv${inject:+; injected fault: $inject}"
+echo "- redis: redis-server $redis_version on 127.0.0.1:$redis_port without persistence (--save '' --appendonly no)${token:+, with requirepass: the admin token of the ferry cluster}"
+echo "- client: $(redis-benchmark --version 2>/dev/null | head -1),${token:+ -a TOKEN} -t CMD -d SIZE -c CLIENTS -P PIPELINE -n N -r K --csv${inject:+; injected fault: $inject}"
 echo "- method: $rounds round(s) per cell, each running both systems, the order alternating; ops/s is the median over the rounds; N per cell from a pilot run (requests); FLUSHDB before each run; $runs runs in $elapsed s"
 echo "- ferry / redis = ferry's median ops/s over Redis's (above 1: ferry faster); spread = the best round's ops/s over the worst one's (1.0: steady); errors = failed runs, missing keys and lost increments, summed over the pilot and the rounds (redis / ferry)"
 echo
