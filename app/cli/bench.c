@@ -1,8 +1,9 @@
 /* ferry bench: the command. Reads the options, starts what is measured
  * (a cluster with its node proxy, unless --cluster names one, and Redis)
  * on free loopback ports in a temporary folder, runs the warm tables
- * (bench_warm.c), the cold one (bench_cold.c) and the notification one
- * (bench_notify.c), and stops it all. */
+ * (bench_warm.c), the cold one (bench_cold.c), the notification one
+ * (bench_notify.c) and the fair-sharing one (bench_fair.c), and stops it
+ * all. */
 #include <errno.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
@@ -40,7 +41,8 @@ static void usage(FILE *out)
 		"Usage: ferry bench [--sizes LIST|none] [--clients LIST]\n"
 		"                   [--modes LIST] [--no-redis] [--ops N]\n"
 		"                   [--seconds S] [--rounds R] [--cold N]\n"
-		"                   [--notify N]\n"
+		"                   [--notify N] [--fair] [--fair-ops N]\n"
+		"                   [--fair-bytes SIZE]\n"
 		"                   [--provider tcp|shm|verbs] [--servers N]\n"
 		"                   [--memory SIZE] [--cluster FILE]\n\n"
 		"Measures put and get of ferry in each mode beside Redis SET\n"
@@ -83,6 +85,18 @@ static void usage(FILE *out)
 		"                  table gives p50/p99 of both and their\n"
 		"                  p50 ratio. Redis takes no part. --sizes\n"
 		"                  none: only this (and --cold)\n"
+		"  --fair          then, per proxy mode, two namespaces on\n"
+		"                  the one proxy: a victim timing GETs of 64\n"
+		"                  bytes alone, beside a flooder (4 clients\n"
+		"                  each keeping 16 PUTs of 64 KiB in flight)\n"
+		"                  without limits, and beside it limited;\n"
+		"                  --seconds per phase, --rounds rounds. A\n"
+		"                  table gives the victim's p50/p99 and their\n"
+		"                  ratio to alone. --sizes none: only this\n"
+		"                  (and --cold, --notify)\n"
+		"  --fair-ops N    the limited flooder's operations per\n"
+		"                  second (default 1000)\n"
+		"  --fair-bytes SIZE  and its bytes per second (default 32M)\n"
 		"  --cluster FILE  use this running cluster (its node proxy\n"
 		"                  for unix and tcp, on the TCP port after\n"
 		"                  the last server's, as 'cluster up' puts\n"
@@ -327,6 +341,9 @@ static int parse_args(int argc, char **argv)
 		{"rounds", required_argument, NULL, 'r'},
 		{"cold", required_argument, NULL, 'k'},
 		{"notify", required_argument, NULL, 'N'},
+		{"fair", no_argument, NULL, 'f'},
+		{"fair-ops", required_argument, NULL, 'O'},
+		{"fair-bytes", required_argument, NULL, 'B'},
 		{"no-redis", no_argument, NULL, 'R'},
 		{"provider", required_argument, NULL, 'p'},
 		{"servers", required_argument, NULL, 'n'},
@@ -376,6 +393,16 @@ static int parse_args(int argc, char **argv)
 			bad = fr_parse_size(optarg, &v) || !v || v > 1000000;
 			b.notify = (unsigned)v;
 			break;
+		case 'f':
+			b.fair = 1;
+			break;
+		case 'O':
+			bad = fr_parse_size(optarg, &b.fair_ops) || !b.fair_ops;
+			break;
+		case 'B':
+			bad = fr_parse_size(optarg, &b.fair_bytes) ||
+			      !b.fair_bytes;
+			break;
 		case 'n':
 			b.servers = (unsigned)atoi(optarg);
 			bad = b.servers < 1 || b.servers > FR_MAX_SERVERS;
@@ -414,9 +441,15 @@ static int parse_args(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!b.nsizes && !b.cold && !b.notify) {
+	if (!b.nsizes && !b.cold && !b.notify && !b.fair) {
 		fprintf(stderr, "ferry: bench: --sizes none leaves nothing "
-				"to measure without --cold N or --notify N\n");
+				"to measure without --cold N, --notify N or "
+				"--fair\n");
+		return 2;
+	}
+	if (b.fair && !b.on[SYS_UNIX] && !b.on[SYS_TCP]) {
+		fprintf(stderr, "ferry: bench: --fair measures through the "
+				"node proxy: --modes unix or tcp\n");
 		return 2;
 	}
 	/* Redis only beside the warm tables. */
@@ -436,6 +469,7 @@ int cli_bench(int argc, char **argv)
 	int rc, own, up = 0;
 
 	b.ops = 20000, b.seconds = 1, b.rounds = 3;
+	b.fair_ops = 1000, b.fair_bytes = 32 << 20;
 	b.servers = 2, b.provider = "tcp", b.memory = "1G";
 	b.cluster = cli_cluster;
 	parse_list("64,4K,1M,16M,64M", b.sizes, &b.nsizes, MAX_VALUE);
@@ -486,6 +520,8 @@ int cli_bench(int argc, char **argv)
 	if (b.cold && bench_cold(file, cold_url, b.cold, log))
 		goto out;
 	if (b.notify && bench_notify(file, cold_url, b.notify))
+		goto out;
+	if (b.fair && bench_fair(&b, file))
 		goto out;
 	rc = 0;
 out:

@@ -1,7 +1,7 @@
 /* ferry bench: the command and its set-up (bench.c), the warm tables of
  * running clients (bench_warm.c), the cold table of one fresh process
- * per request (bench_cold.c) and the notification latency table
- * (bench_notify.c). */
+ * per request (bench_cold.c), the notification latency table
+ * (bench_notify.c) and the fair-sharing table (bench_fair.c). */
 #ifndef FERRY_CLI_BENCH_H
 #define FERRY_CLI_BENCH_H
 
@@ -30,6 +30,8 @@ typedef struct bench_opts {
 	unsigned rounds;       /* rounds per cell, 1..BENCH_MAX_ROUNDS */
 	unsigned cold;         /* fresh processes per mode; 0: none */
 	unsigned notify;       /* notification samples per mode; 0: none */
+	int fair;              /* the fair-sharing table */
+	uint64_t fair_ops, fair_bytes; /* its flooder's limits, per s */
 	int on[NSYS];          /* the systems measured */
 	char url[NMODES][300]; /* ferry_opts.proxy of each mode measured */
 	unsigned servers;      /* of the cluster the bench starts itself */
@@ -72,6 +74,12 @@ int bench_cold(const char *cluster, const char *const url[NMODES],
  * of both, p50/p99, per mode. Returns 0, or -1 with the reason printed. */
 int bench_notify(const char *cluster, const char *const url[NMODES],
 		 unsigned n);
+
+/* Per proxy mode of o (unix, tcp) on the cluster file cluster: a
+ * victim's GET latency alone, beside a flooding namespace, and beside it
+ * limited to o->fair_ops and o->fair_bytes per second (bench_fair.c).
+ * Prints a markdown table. Returns 0, or -1 with the reason printed. */
+int bench_fair(const bench_opts *o, const char *cluster);
 
 /* The hidden 'ferry [--cluster FILE] bench [--report-fd N] --invoke URL'
  * that bench_cold runs: one cold request in mode URL ("none": exit at
