@@ -29,11 +29,11 @@
 #include "common/token.h"
 #include "common/util.h"
 
-#define FAIR_VALUE (64u * 1024) /* bytes of each flooder PUT */
-#define FAIR_FLOODERS 4         /* flooder clients (connections) */
-#define FAIR_DEPTH 16           /* PUTs each keeps in flight */
-#define FAIR_KEYS 64            /* keys each flooder cycles through */
-#define FAIR_GET 64             /* bytes of the victim's value */
+#define FAIR_VALUE (64u * 1024)	    /* bytes of each flooder PUT */
+#define FAIR_FLOODERS 4		    /* flooder clients (connections) */
+#define FAIR_DEPTH 16		    /* PUTs each keeps in flight */
+#define FAIR_KEYS 64		    /* keys each flooder cycles through */
+#define FAIR_GET 64		    /* bytes of the victim's value */
 #define FAIR_WARMUP_NS 500000000ull /* flooders run alone first */
 #define FAIR_MAX_SAMPLES 2000000u   /* per phase, all rounds */
 
@@ -47,7 +47,7 @@ typedef struct flooder {
 	unsigned idx;
 	atomic_int *stop;
 	atomic_ullong *puts; /* finished PUTs, all flooders */
-	int status;          /* the first failure, or 0 */
+	int status;	     /* the first failure, or 0 */
 } flooder;
 
 static void *flood(void *arg)
@@ -84,9 +84,9 @@ static void *flood(void *arg)
 				atomic_fetch_add(f->puts, 1);
 			if (atomic_load(f->stop) || f->status)
 				continue;
-			op->klen = (size_t)snprintf(
-			    (char *)op->key, 64, "ferry-bench/fair/%u/%u",
-			    f->idx, next++ % FAIR_KEYS);
+			op->klen = (size_t)snprintf((char *)op->key, 64,
+						    "ferry-bench/fair/%u/%u",
+						    f->idx, next++ % FAIR_KEYS);
 			if ((f->status = ferry_submit(f->c, op)))
 				continue;
 			inflight++;
@@ -129,9 +129,8 @@ static int fair_connect(const char *cluster, const char *url, const char *tok,
 }
 
 /* Starts (n > 0) or stops (n == 0) the flooders of fl. */
-static int floods(flooder *fl, unsigned n, const char *cluster,
-		  const char *url, const char *tok, atomic_int *stop,
-		  atomic_ullong *puts)
+static int floods(flooder *fl, unsigned n, const char *cluster, const char *url,
+		  const char *tok, atomic_int *stop, atomic_ullong *puts)
 {
 	int rc = 0;
 
@@ -182,8 +181,8 @@ static int floods(flooder *fl, unsigned n, const char *cluster,
 
 /* The victim: GETs of key for secs, one at a time, their latency (ns)
  * appended to lat (room for cap in all). */
-static int victim(ferry_client *c, const char *key, double secs,
-		  uint64_t *lat, size_t cap, size_t *n)
+static int victim(ferry_client *c, const char *key, double secs, uint64_t *lat,
+		  size_t cap, size_t *n)
 {
 	uint64_t end = fr_now_ns() + (uint64_t)(secs * 1e9);
 	uint8_t buf[FAIR_GET];
@@ -204,14 +203,14 @@ static int victim(ferry_client *c, const char *key, double secs,
 typedef struct fair_phase {
 	uint64_t *lat;
 	size_t n;
-	double secs;       /* the victim measured this long, all rounds */
-	uint64_t puts;     /* flooder PUTs finished meanwhile */
+	double secs;   /* the victim measured this long, all rounds */
+	uint64_t puts; /* flooder PUTs finished meanwhile */
 } fair_phase;
 
 /* The phases of one proxy mode, rounds times. */
-static int fair_mode(const bench_opts *o, const char *cluster,
-		     const char *url, ferry_client *admin, const char *vtok,
-		     const char *ftok, const char *fname, fair_phase *ph)
+static int fair_mode(const bench_opts *o, const char *cluster, const char *url,
+		     ferry_client *admin, const char *vtok, const char *ftok,
+		     const char *fname, fair_phase *ph)
 {
 	static const char vkey[] = "ferry-bench/fair/victim";
 	ferry_ns_info lim = {.ops_per_s = o->fair_ops,
@@ -237,11 +236,10 @@ static int fair_mode(const bench_opts *o, const char *cluster,
 			uint64_t t0, p0;
 			int set;
 			if (p != PH_ALONE) {
-				set = ferry_ns_set(admin, fname,
-						   FERRY_NS_SET_OPS |
-							   FERRY_NS_SET_BYTES,
-						   p == PH_LIMITED ? &lim
-								   : &none);
+				set = ferry_ns_set(
+				    admin, fname,
+				    FERRY_NS_SET_OPS | FERRY_NS_SET_BYTES,
+				    p == PH_LIMITED ? &lim : &none);
 				if (set) {
 					cli_fail("bench --fair: ns set", set);
 					rc = -1;
@@ -283,7 +281,7 @@ int bench_fair(const bench_opts *o, const char *cluster)
 	static const char *const names[NPHASES] = {"none", "no limits",
 						   "limited"};
 	char atok[FR_TOKEN_FILE_MAX], vtok[FERRY_TOKEN_LEN + 1],
-		ftok[FERRY_TOKEN_LEN + 1], vname[64], fname[64];
+	    ftok[FERRY_TOKEN_LEN + 1], vname[64], fname[64];
 	const char *tok = admin_token(cluster, atok, sizeof(atok));
 	fair_phase ph[NPHASES] = {0};
 	ferry_client *admin = NULL;
@@ -292,7 +290,8 @@ int bench_fair(const bench_opts *o, const char *cluster)
 	snprintf(vname, sizeof(vname), "bench-victim-%d", (int)getpid());
 	snprintf(fname, sizeof(fname), "bench-flood-%d", (int)getpid());
 	for (int p = 0; p < NPHASES; p++)
-		if (!(ph[p].lat = malloc(FAIR_MAX_SAMPLES * sizeof(uint64_t)))) {
+		if (!(ph[p].lat =
+			  malloc(FAIR_MAX_SAMPLES * sizeof(uint64_t)))) {
 			cli_fail("bench --fair", FERRY_ENOMEM);
 			goto out;
 		}
@@ -318,46 +317,46 @@ int bench_fair(const bench_opts *o, const char *cluster)
 			      ph))
 			goto out;
 		if (!head++)
-			printf("\n### Fair sharing: a victim's small GETs "
-			       "beside a flooding job on the same proxy\n\n"
-			       "victim: namespace %s (no limits), one client "
-			       "reading a %u-byte value, one GET at a time. "
-			       "flooder: namespace %s, %u clients each "
-			       "keeping %u PUTs of %u KiB in flight, with no "
-			       "limits, then limited to %llu ops/s and %.1f "
-			       "MiB/s (ferry_ns_set; the proxy's token "
-			       "buckets slow it, nothing fails). %u round(s) "
-			       "of the three phases, %g s each after the "
-			       "flooder's %.1f s head start; percentiles "
-			       "over every GET of all rounds. Target: victim "
-			       "p99 beside the limited flooder at most 2× "
-			       "alone.\n\n"
-			       "| mode       | flooder   | victim GETs | p50 µs "
-			       "| p99 µs | p50 ÷ alone | p99 ÷ alone | "
-			       "flooder PUTs/s | flooder MiB/s |\n"
-			       "|------------|-----------|------------:|-------:"
-			       "|-------:|------------:|------------:|"
-			       "---------------:|--------------:|\n",
-			       vname, FAIR_GET, fname, FAIR_FLOODERS,
-			       FAIR_DEPTH, FAIR_VALUE / 1024,
-			       (unsigned long long)o->fair_ops,
-			       (double)o->fair_bytes / (1 << 20), o->rounds,
-			       o->seconds, FAIR_WARMUP_NS / 1e9);
+			printf(
+			    "\n### Fair sharing: a victim's small GETs "
+			    "beside a flooding job on the same proxy\n\n"
+			    "victim: namespace %s (no limits), one client "
+			    "reading a %u-byte value, one GET at a time. "
+			    "flooder: namespace %s, %u clients each "
+			    "keeping %u PUTs of %u KiB in flight, with no "
+			    "limits, then limited to %llu ops/s and %.1f "
+			    "MiB/s (ferry_ns_set; the proxy's token "
+			    "buckets slow it, nothing fails). %u round(s) "
+			    "of the three phases, %g s each after the "
+			    "flooder's %.1f s head start; percentiles "
+			    "over every GET of all rounds. Target: victim "
+			    "p99 beside the limited flooder at most 2× "
+			    "alone.\n\n"
+			    "| mode       | flooder   | victim GETs | p50 µs "
+			    "| p99 µs | p50 ÷ alone | p99 ÷ alone | "
+			    "flooder PUTs/s | flooder MiB/s |\n"
+			    "|------------|-----------|------------:|-------:"
+			    "|-------:|------------:|------------:|"
+			    "---------------:|--------------:|\n",
+			    vname, FAIR_GET, fname, FAIR_FLOODERS, FAIR_DEPTH,
+			    FAIR_VALUE / 1024, (unsigned long long)o->fair_ops,
+			    (double)o->fair_bytes / (1 << 20), o->rounds,
+			    o->seconds, FAIR_WARMUP_NS / 1e9);
 		for (int p = 0; p < NPHASES; p++)
 			bench_sort(ph[p].lat, ph[p].n);
 		for (int p = 0; p < NPHASES; p++) {
 			double rate = ph[p].secs > 0
-					      ? (double)ph[p].puts / ph[p].secs
-					      : 0;
+					  ? (double)ph[p].puts / ph[p].secs
+					  : 0;
 			printf("| %-10s | %-9s | %11zu | %6.1f | %6.1f | "
 			       "%11.2f | %11.2f | %14.0f | %13.1f |\n",
 			       bench_sys_name[s], names[p], ph[p].n,
 			       us(ph[p].lat, ph[p].n, 50),
 			       us(ph[p].lat, ph[p].n, 99),
 			       us(ph[p].lat, ph[p].n, 50) /
-				       us(ph[0].lat, ph[0].n, 50),
+				   us(ph[0].lat, ph[0].n, 50),
 			       us(ph[p].lat, ph[p].n, 99) /
-				       us(ph[0].lat, ph[0].n, 99),
+				   us(ph[0].lat, ph[0].n, 99),
 			       rate, rate * FAIR_VALUE / (1 << 20));
 		}
 		fflush(stdout);

@@ -48,25 +48,25 @@
 #include "proxy/proxy_int.h"
 
 #define WHO "ferry-proxy"
-#define TICK_NS 250000000ull      /* looks at the entries this often */
+#define TICK_NS 250000000ull	  /* looks at the entries this often */
 #define REFRESH_NS 1000000000ull  /* asks the servers about each again */
 #define IDLE_NS (60 * REFRESH_NS) /* keeps an unused entry this long */
-#define MAX_ASKING 8              /* refreshes in flight at once */
-#define BURST_S 0.1               /* bucket size, in seconds of its rate */
+#define MAX_ASKING 8		  /* refreshes in flight at once */
+#define BURST_S 0.1		  /* bucket size, in seconds of its rate */
 
 struct ptenant {
 	struct ptenant *next;
 	fr_proxy *px;
 	uint64_t id;
 	uint64_t ops_per_s, bytes_per_s; /* 0: no limit */
-	double ops, bytes;    /* bucket levels (below 0: what was taken
-				 beyond them) */
-	uint64_t filled_ns;   /* the levels are as of then */
-	uint64_t asked_ns;    /* the servers were last asked then */
-	uint64_t idle_ns;     /* its last connection went then */
-	unsigned conns;       /* connections bound to it */
-	int asking;           /* a refresh in flight (holds the entry) */
-	int gone;             /* its namespace is removed or expired */
+	double ops, bytes;  /* bucket levels (below 0: what was taken
+			       beyond them) */
+	uint64_t filled_ns; /* the levels are as of then */
+	uint64_t asked_ns;  /* the servers were last asked then */
+	uint64_t idle_ns;   /* its last connection went then */
+	unsigned conns;	    /* connections bound to it */
+	int asking;	    /* a refresh in flight (holds the entry) */
+	int gone;	    /* its namespace is removed or expired */
 	size_t tlen;
 	char token[FR_TOKEN_FILE_MAX];
 };
@@ -104,16 +104,17 @@ static uint64_t debt_ns(double level, uint64_t rate)
 static void forget(struct ptenant *t)
 {
 	if (!t->gone)
-		fr_log(WHO, "namespace %016llx is gone: its token opens "
-			    "nothing here any more",
+		fr_log(WHO,
+		       "namespace %016llx is gone: its token opens "
+		       "nothing here any more",
 		       (unsigned long long)t->id);
 	t->gone = 1;
 }
 
 /* ---- roles ------------------------------------------------------------- */
 
-static void bind(fr_proxy *px, struct pconn *pc, enum pconn_role role,
-		 struct ptenant *t)
+static void bind_conn(fr_proxy *px, struct pconn *pc, enum pconn_role role,
+		      struct ptenant *t)
 {
 	if (pc->tenant && --pc->tenant->conns == 0)
 		pc->tenant->idle_ns = fr_now_ns();
@@ -136,8 +137,7 @@ static struct ptenant *find(fr_proxy *px, const void *tok, size_t tlen)
 }
 
 /* Asks the servers which namespace tok opens, and keeps the answer. */
-static int ask(fr_proxy *px, const void *tok, size_t tlen,
-	       struct ptenant **out)
+static int ask(fr_proxy *px, const void *tok, size_t tlen, struct ptenant **out)
 {
 	struct ptenant *t;
 	ferry_ns_info info;
@@ -171,7 +171,7 @@ int fr_tenant_login(fr_proxy *px, struct pconn *pc, const void *tok,
 
 	if (admin ? fr_token_equal(admin, strlen(admin), tok, tlen)
 		  : tlen == 0) {
-		bind(px, pc, PR_ADMIN, NULL);
+		bind_conn(px, pc, PR_ADMIN, NULL);
 		return 0;
 	}
 	if (tlen == 0 || tlen >= FR_TOKEN_FILE_MAX)
@@ -179,13 +179,13 @@ int fr_tenant_login(fr_proxy *px, struct pconn *pc, const void *tok,
 	t = find(px, tok, tlen);
 	if (!t && (rc = ask(px, tok, tlen, &t)))
 		return rc;
-	bind(px, pc, PR_NS, t);
+	bind_conn(px, pc, PR_NS, t);
 	return 0;
 }
 
 void fr_tenant_logout(fr_proxy *px, struct pconn *pc)
 {
-	bind(px, pc, PR_NONE, NULL);
+	bind_conn(px, pc, PR_NONE, NULL);
 }
 
 uint64_t fr_tenant_ns(const struct pconn *pc)
@@ -214,7 +214,8 @@ int fr_tenant_keys(fr_proxy *px, struct pconn *pc, uint64_t *keys)
 	return rc;
 }
 
-/* ---- fair sharing ----------------------------------------------------------- */
+/* ---- fair sharing -----------------------------------------------------------
+ */
 
 void fr_tenant_act(fr_proxy *px, struct pconn *pc)
 {
@@ -254,7 +255,8 @@ int fr_tenant_hold(fr_proxy *px, struct pconn *pc)
 	return 1;
 }
 
-/* ---- keeping the entries fresh -------------------------------------------------- */
+/* ---- keeping the entries fresh
+ * -------------------------------------------------- */
 
 static void refreshed(void *arg, int status, uint64_t id,
 		      const ferry_ns_info *info)
@@ -315,7 +317,8 @@ int fr_tenant_tick(fr_proxy *px)
 	if (px->throttle_ns && (!next || px->throttle_ns < next))
 		next = px->throttle_ns;
 	if (px->asking)
-		return 1; /* answers are due: sleep briefly, as for operations */
+		return 1; /* answers are due: sleep briefly, as for operations
+			   */
 	if (!next)
 		return -1;
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);

@@ -51,7 +51,7 @@ static int connect_as(enum ft_mode m, const char *tok, ferry_client **out)
 
 	ferry_opts_init(&o);
 	o.cluster = cl->file;
-	o.proxy = m == FT_DIRECT      ? "direct"
+	o.proxy = m == FT_DIRECT       ? "direct"
 		  : m == FT_PROXY_UNIX ? cl->proxy_unix
 				       : cl->proxy_tcp;
 	o.timeout_ms = TIMEOUT_MS;
@@ -137,7 +137,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* ---- who may connect ------------------------------------------------------ */
+/* ---- who may connect ------------------------------------------------------
+ */
 
 /* No token, a wrong one, or a namespace's token cut short: FERRY_EACCES
  * from ferry_connect (the proxy answers the HELLO so). */
@@ -162,7 +163,8 @@ static void test_refused(void **state)
 	ferry_close(c);
 }
 
-/* ---- isolation ------------------------------------------------------------ */
+/* ---- isolation ------------------------------------------------------------
+ */
 
 /* The same key in two namespaces and in the default one: three values,
  * each seen only in its own; deleting one leaves the others. */
@@ -176,8 +178,7 @@ static void test_same_key(void **state)
 	snprintf(key, sizeof(key), "same/%s", ft_mode_name[m]);
 	ft_assert_rc(ferry_put(a, key, strlen(key), "from-a", 6, 0), 0);
 	ft_assert_rc(ferry_stat_key(b, key, strlen(key), NULL), FERRY_ENOENT);
-	ft_assert_rc(ferry_stat_key(ad, key, strlen(key), NULL),
-		     FERRY_ENOENT);
+	ft_assert_rc(ferry_stat_key(ad, key, strlen(key), NULL), FERRY_ENOENT);
 	ft_assert_rc(ferry_put(b, key, strlen(key), "from-b", 6, 0), 0);
 	ft_assert_rc(ferry_put(ad, key, strlen(key), "from-admin", 10, 0), 0);
 	has_value(a, key, "from-a");
@@ -298,7 +299,8 @@ static void test_watch(void **state)
 	ferry_close(b);
 }
 
-/* ---- the admin's requests --------------------------------------------------- */
+/* ---- the admin's requests ---------------------------------------------------
+ */
 
 /* A namespace's function cannot manage namespaces or read the servers'
  * statistics. */
@@ -376,7 +378,8 @@ static void test_admin(void **state)
 	ferry_close(ad);
 }
 
-/* ---- a namespace removed under its functions ------------------------------------ */
+/* ---- a namespace removed under its functions
+ * ------------------------------------ */
 
 /* The servers refuse its connected functions; the proxy then drops the
  * token, so replaying it opens nothing. A token whose namespace goes
@@ -410,7 +413,8 @@ static void test_replay_after_rm(void **state)
 	ferry_close(c);
 }
 
-/* ---- a waiter across a proxy restart ------------------------------------------ */
+/* ---- a waiter across a proxy restart
+ * ------------------------------------------ */
 
 struct waiter {
 	ferry_client *c;
@@ -465,7 +469,8 @@ static void test_waiter_restart(void **state)
 	ferry_close(b);
 }
 
-/* ---- fair sharing ------------------------------------------------------------ */
+/* ---- fair sharing
+ * ------------------------------------------------------------ */
 
 struct putter {
 	ferry_client *c;
@@ -563,7 +568,8 @@ static void test_bytes_limit(void **state)
 	for (int i = 0; i < 3; i++)
 		ft_assert_rc(ferry_put(c, "big", 3, val, len, 0), 0);
 	for (int i = 0; i < 2; i++) {
-		ft_assert_rc(ferry_get(c, "big", 3, 0, back, len, &got, NULL), 0);
+		ft_assert_rc(ferry_get(c, "big", 3, 0, back, len, &got, NULL),
+			     0);
 		assert_int_equal(got, len);
 		assert_memory_equal(back, val, len);
 	}
