@@ -11,6 +11,8 @@
  * waiter working across a restart of the proxy; and slow a namespace
  * down to its limits (operations and bytes per second, changeable while
  * it runs) without failing its requests or slowing another namespace.
+ * Last, in direct mode: an admin's client (the proxy's kind) registers a
+ * watch again in the namespace it was made in after a server restart.
  *
  * The rate cases assert lower bounds on time, which the token buckets
  * make exact (no machine is too fast for them), and compare the
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client/client_int.h" /* ferry_client.ns, as the proxy sets it */
 #include "common/util.h"
 
 #define TIMEOUT_MS 20000
@@ -34,6 +37,7 @@
 
 static const char *const server_args[] = {"--memory", "64M",
 					  "--admin-token-file", NULL, NULL};
+static const char *sargs[FR_ARRAY_LEN(server_args)]; /* with the path */
 static ft_cluster *cl;
 static char admin_tok[FERRY_TOKEN_LEN + 1];
 static ferry_client *admin; /* direct, with the admin token */
@@ -108,7 +112,6 @@ static int setup(void **state)
 {
 	static const char *path;
 	const char *proxy_args[3] = {"--admin-token-file", NULL, NULL};
-	const char *sargs[FR_ARRAY_LEN(server_args)];
 	ferry_opts o;
 
 	unsetenv("FERRY_TOKEN"); /* every client here names its own */
@@ -614,6 +617,57 @@ static void test_no_token_logged(void **state)
 	}
 }
 
+/* An admin's client acts in many namespaces (the proxy's stamps each
+ * call): a watch it made in the default namespace is registered there
+ * again after its server restarted, whatever namespace the client
+ * stamps meanwhile. (It runs last: the restarted server has forgotten
+ * the namespaces.) */
+static void test_watch_keeps_namespace(void **state)
+{
+	ferry_client *w, *wr;
+	uint64_t id, end;
+	ferry_event ev;
+	ferry_opts o;
+	char key[64];
+	int rc;
+
+	/* A short time-out: a waiting client notices the restart when its
+	 * probe of the server times out (src/client/watch.c). */
+	ferry_opts_init(&o);
+	o.cluster = cl->file;
+	o.proxy = "direct";
+	o.token = admin_tok;
+	o.timeout_ms = 1000;
+	ft_assert_rc(ferry_connect(&o, &w), 0);
+
+	for (int i = 0;; i++) {
+		snprintf(key, sizeof(key), "wkn/%d", i);
+		if (ft_owner(cl, key, strlen(key)) == 0)
+			break;
+	}
+	ft_assert_rc(ferry_watch(w, "wkn/", 4, 0, &id), 0);
+	w->ns = 0x5eed; /* another connection's, as the proxy stamps */
+	ft_server_restart(cl, 0, sargs);
+	wr = as(FT_DIRECT, admin_tok);
+	/* LOST (the restart), then, once it is registered again, SET. */
+	end = ft_now_ms() + 20000;
+	do {
+		if (ft_now_ms() > end)
+			fail_msg("no SET event after the restart: the watch "
+				 "went to the wrong namespace");
+		ft_assert_rc(ferry_put(wr, key, strlen(key), "v", 1, 0), 0);
+		rc = ferry_event_next(w, &ev, 1000);
+		assert_true(rc >= 0);
+	} while (rc == 0 || ev.kind == FERRY_EV_LOST);
+	assert_int_equal(ev.watch, id);
+	assert_int_equal(ev.kind, FERRY_EV_SET);
+	w->ns = 0;
+	ft_assert_rc(ferry_unwatch(w, id), 0);
+	ft_assert_rc(ferry_del(wr, key, strlen(key)), 0);
+	ferry_close(wr);
+	ferry_close(w);
+}
+
 int main(void)
 {
 	static const struct {
@@ -634,7 +688,7 @@ int main(void)
 	};
 	static enum ft_mode modes[] = {FT_PROXY_UNIX, FT_PROXY_TCP};
 	static char names[FR_ARRAY_LEN(modes) * FR_ARRAY_LEN(cases)][64];
-	struct CMUnitTest tests[FR_ARRAY_LEN(modes) * FR_ARRAY_LEN(cases)];
+	struct CMUnitTest tests[FR_ARRAY_LEN(modes) * FR_ARRAY_LEN(cases) + 1];
 	size_t n = 0;
 
 	for (size_t m = 0; m < FR_ARRAY_LEN(modes); m++)
@@ -648,6 +702,13 @@ int main(void)
 			};
 			n++;
 		}
+	tests[n++] = (struct CMUnitTest){
+	    .name = "watch_keeps_namespace (direct)",
+	    .test_func = test_watch_keeps_namespace};
+	const char *only = getenv("FERRY_TEST_FILTER"); /* e.g. "watch*" */
+
+	if (only && *only)
+		cmocka_set_test_filter(only);
 	return _cmocka_run_group_tests("test_tenancy", tests, n, setup,
 				       teardown);
 }
