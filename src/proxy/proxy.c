@@ -343,7 +343,12 @@ static void loop(fr_proxy *px)
 			sched_yield();
 		for (int i = 0; i < n; i++) {
 			void *tag = ev[i].data.ptr;
-			last = fr_now_ns();
+			/* The fabric's fd is no activity by itself: it may stay
+			 * readable with nothing to reap (tcp;ofi_rxm), which
+			 * kept the loop spinning for seconds; what it brings
+			 * counts once reaped. */
+			if (tag != &tag_fab)
+				last = fr_now_ns();
 			if (tag == &tag_sig)
 				return;
 			if (tag == &tag_unix)
