@@ -343,11 +343,13 @@ static void loop(fr_proxy *px)
 			sched_yield();
 		for (int i = 0; i < n; i++) {
 			void *tag = ev[i].data.ptr;
-			/* The fabric's fd is no activity by itself: it may stay
-			 * readable with nothing to reap (tcp;ofi_rxm), which
-			 * kept the loop spinning for seconds; what it brings
-			 * counts once reaped. */
-			if (tag != &tag_fab)
+			/* The fabric's fd is activity while operations are out
+			 * (their completions are coming: spin for them), not
+			 * otherwise: tcp;ofi_rxm can leave it readable with
+			 * nothing to reap, which kept an idle loop spinning
+			 * for seconds, never reaching fi_trywait to re-arm
+			 * it. */
+			if (tag != &tag_fab || px->fabric_inflight)
 				last = fr_now_ns();
 			if (tag == &tag_sig)
 				return;
