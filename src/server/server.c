@@ -515,8 +515,15 @@ static int put_commit(struct server *sv, struct slot *s)
 	int rc;
 
 	fr_msg_init(&rep, FR_OP_PUT, FR_F_REPLY, q->h.id);
-	rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], s->obj, &a,
-			     &rep.w[FR_PUT_R_VERSION]);
+	/* The namespace may have gone while the value was pulled: its
+	 * keys are being freed, and this one would outlive them. */
+	if (!fr_nstab_by_id(sv->nstab, s->pend_id)) {
+		fr_store_abort(sv->store, s->obj);
+		rc = FERRY_EACCES;
+	} else {
+		rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], s->obj,
+				     &a, &rep.w[FR_PUT_R_VERSION]);
+	}
 	s->obj = NULL;
 	put_settled(sv, s);
 	if (!rc)
