@@ -430,42 +430,71 @@ static void test_isolation(void **state)
 
 #define QUOTA (256 * KiB)
 #define QVAL (4 * KiB)
-#define QMAX 200
+#define QMAX 300
 
-/* A 256 KiB quota over 2 servers. */
+/* A key "PREFIX%d" that server srv holds, into key (32 bytes). */
+static const char *key_on(char *key, const char *prefix, unsigned srv)
+{
+	int i = 0;
+
+	do
+		snprintf(key, 32, "%s%d", prefix, i++);
+	while (ft_owner(cl, key, strlen(key)) != srv);
+	return key;
+}
+
+/* A 256 KiB quota over 2 servers: 128 KiB each. */
 static void test_quota(void **state)
 {
 	char tok[FERRY_TOKEN_LEN + 1], key[32];
+	static uint8_t stored[QMAX];
 	uint8_t buf[2 * QVAL];
 	ferry_ns_info info, set = {0};
+	int n, rc, first = -1, refused = 0, in_a_row = 0;
+	uint64_t total = 8;
+	unsigned ctr_srv;
 	ferry_client *c;
-	int n = 0, rc = 0, refused = 0;
-	uint64_t stored;
+	int64_t v;
 
 	create(ac, "quota", QUOTA, tok);
 	c = connect_as(cl, tok);
-	for (n = 0; n < QMAX; n++) {
+	ft_assert_rc(ferry_incr(c, "ctr", 3, 1, &v), 0); /* 8 bytes */
+	ctr_srv = ft_owner(cl, "ctr", 3);
+	/* New keys until both servers' shares are full (16 refusals in a
+	 * row): each refusal stores nothing. */
+	for (n = 0; n < QMAX && in_a_row < 16; n++) {
 		snprintf(key, sizeof(key), "q/%d", n);
 		ft_fill(buf, QVAL, (uint64_t)n);
 		rc = ferry_put(c, key, strlen(key), buf, QVAL, 0);
-		if (rc)
-			break;
+		if (rc == FERRY_EQUOTA) {
+			ft_assert_rc(ferry_stat_key(c, key, strlen(key), NULL),
+				     FERRY_ENOENT);
+			first = first < 0 ? n : first;
+			refused++;
+			in_a_row++;
+			continue;
+		}
+		ft_assert_rc(rc, 0);
+		stored[n] = 1;
+		total += QVAL;
+		in_a_row = 0;
 	}
-	ft_assert_rc(rc, FERRY_EQUOTA);
-	stored = (uint64_t)n * QVAL;
-	print_message("# %d values of 4 KiB (%llu KiB) fit a 256 KiB quota\n",
-		      n, (unsigned long long)stored / KiB);
-	assert_true(stored <= QUOTA);
-	assert_true(stored >= QUOTA * 7 / 10);
-	ft_assert_rc(ferry_stat_key(c, key, strlen(key), NULL), FERRY_ENOENT);
+	print_message("# a 256 KiB quota over 2 servers: the first refusal "
+		      "after %d values of 4 KiB, %llu KiB stored in all\n",
+		      first, (unsigned long long)total / KiB);
+	assert_int_equal(in_a_row, 16);
+	assert_true(total <= QUOTA);
+	assert_true(total >= QUOTA * 7 / 10);
 	ft_assert_rc(ferry_ns_stat(ac, "quota", &info), 0);
 	assert_int_equal(info.quota, QUOTA);
-	assert_int_equal(info.keys, (uint64_t)n);
-	assert_int_equal(info.used, stored);
+	assert_int_equal(info.keys, (uint64_t)(n - refused) + 1);
+	assert_int_equal(info.used, total);
 
 	/* Every stored value reads back intact. */
 	for (int i = 0; i < n; i++) {
 		size_t got = 0;
+		if (!stored[i])
+			continue;
 		snprintf(key, sizeof(key), "q/%d", i);
 		ft_assert_rc(ferry_get(c, key, strlen(key), 0, buf, sizeof(buf),
 				       &got, NULL),
@@ -473,69 +502,58 @@ static void test_quota(void **state)
 		assert_int_equal(got, QVAL);
 		assert_int_equal(ft_check(buf, got, (uint64_t)i), (size_t)-1);
 	}
-	/* At the quota, overwriting a value with one as big fits; with a
-	 * bigger one it may not, on the server that refused. */
-	snprintf(key, sizeof(key), "q/%d", n);
-	{
-		char full[32];
-		unsigned srv = ft_owner(cl, key, strlen(key));
-		int i = 0;
-		do
-			snprintf(full, sizeof(full), "q/%d", i++);
-		while (ft_owner(cl, full, strlen(full)) != srv);
-		ft_fill(buf, QVAL, 777);
-		ft_assert_rc(ferry_put(c, full, strlen(full), buf, QVAL, 0), 0);
-		ft_assert_rc(
-		    ferry_put(c, full, strlen(full), buf, 2 * QVAL, 0),
-		    FERRY_EQUOTA);
-		ft_assert_rc(ferry_get(c, full, strlen(full), 0, buf,
-				       sizeof(buf), NULL, NULL),
-			     0);
-		assert_int_equal(ft_check(buf, QVAL, 777), (size_t)-1);
-		ft_fill(buf, QVAL, (uint64_t)(i - 1));
-		ft_assert_rc(ferry_put(c, full, strlen(full), buf, QVAL, 0), 0);
-	}
-	/* Keep putting new keys: both servers' shares fill, and never more. */
-	for (int i = n; i < QMAX; i++) {
-		snprintf(key, sizeof(key), "q/%d", i);
-		rc = ferry_put(c, key, strlen(key), buf, QVAL, FERRY_PUT_CREATE);
-		if (rc == FERRY_EQUOTA) {
-			refused++;
-			continue;
-		}
-		ft_assert_rc(rc, 0);
-	}
-	ft_assert_rc(ferry_ns_stat(ac, "quota", &info), 0);
-	assert_true(info.used <= QUOTA);
-	assert_true(refused > 0);
 
-	/* Deleting some makes room again for as many. */
-	for (int i = 0; i < 8; i++) {
+	/* At the quota: a counter that exists still counts, a new one on
+	 * the full server (the one without "ctr") does not fit; a value
+	 * overwritten with one as big fits, a bigger one does not and
+	 * leaves the old one. */
+	ft_assert_rc(ferry_incr(c, "ctr", 3, 1, &v), 0);
+	assert_int_equal(v, 2);
+	key_on(key, "ctr-", !ctr_srv);
+	ft_assert_rc(ferry_incr(c, key, strlen(key), 1, &v), FERRY_EQUOTA);
+	key_on(key, "q/", !ctr_srv);
+	n = atoi(key + 2);
+	assert_true(stored[n]);
+	ft_fill(buf, 2 * QVAL, 777);
+	ft_assert_rc(ferry_put(c, key, strlen(key), buf, QVAL, 0), 0);
+	ft_assert_rc(ferry_put(c, key, strlen(key), buf, 2 * QVAL, 0),
+		     FERRY_EQUOTA);
+	ft_assert_rc(ferry_get(c, key, strlen(key), 0, buf, sizeof(buf), NULL,
+			       NULL),
+		     0);
+	assert_int_equal(ft_check(buf, QVAL, 777), (size_t)-1);
+
+	/* Deleting values makes room for as many again, no more. */
+	for (int i = 0, gone = 0; gone < 4; i++) {
 		snprintf(key, sizeof(key), "q/%d", i);
-		ft_assert_rc(ferry_del(c, key, strlen(key)), 0);
+		if (stored[i] && ft_owner(cl, key, strlen(key)) != ctr_srv) {
+			ft_assert_rc(ferry_del(c, key, strlen(key)), 0);
+			gone++;
+		}
 	}
-	for (int i = 0; i < 8; i++) {
-		snprintf(key, sizeof(key), "q/%d", i);
-		ft_fill(buf, QVAL, (uint64_t)i);
+	for (int i = 0; i < 4; i++) {
+		char pfx[16];
+		snprintf(pfx, sizeof(pfx), "new/%d/", i);
+		key_on(key, pfx, !ctr_srv);
 		ft_assert_rc(ferry_put(c, key, strlen(key), buf, QVAL, 0), 0);
 	}
-	/* Raising the quota makes room too; a counter does not fit now. */
-	{
-		int64_t v;
-		snprintf(key, sizeof(key), "q/%d", n);
-		ft_assert_rc(ferry_put(c, key, strlen(key), buf, QVAL, 0),
-			     FERRY_EQUOTA);
-		set.quota = 2 * QUOTA;
-		ft_assert_rc(ferry_ns_set(ac, "quota", FERRY_NS_SET_QUOTA, &set),
-			     0);
+	key_on(key, "new/last/", !ctr_srv);
+	ft_assert_rc(ferry_put(c, key, strlen(key), buf, QVAL, 0),
+		     FERRY_EQUOTA);
+
+	/* Raising the quota makes room; 0 takes it away. */
+	set.quota = 2 * QUOTA;
+	ft_assert_rc(ferry_ns_set(ac, "quota", FERRY_NS_SET_QUOTA, &set), 0);
+	ft_assert_rc(ferry_put(c, key, strlen(key), buf, QVAL, 0), 0);
+	ft_assert_rc(ferry_ns_stat(ac, "quota", &info), 0);
+	assert_int_equal(info.quota, 2 * QUOTA);
+	assert_int_equal(info.used, total + QVAL);
+	set.quota = 0;
+	ft_assert_rc(ferry_ns_set(ac, "quota", FERRY_NS_SET_QUOTA, &set), 0);
+	ft_assert_rc(ferry_put(c, "huge", 4, buf, 2 * QVAL, 0), 0);
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "more/%d", i);
 		ft_assert_rc(ferry_put(c, key, strlen(key), buf, QVAL, 0), 0);
-		ft_assert_rc(ferry_ns_stat(ac, "quota", &info), 0);
-		assert_int_equal(info.quota, 2 * QUOTA);
-		assert_true(info.used > QUOTA - QVAL);
-		set.quota = 0; /* no quota at all */
-		ft_assert_rc(ferry_ns_set(ac, "quota", FERRY_NS_SET_QUOTA, &set),
-			     0);
-		ft_assert_rc(ferry_incr(c, "q/ctr", 5, 1, &v), 0);
 	}
 	ferry_close(c);
 	ft_assert_rc(ferry_ns_rm(ac, "quota"), 0);
