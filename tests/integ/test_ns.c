@@ -89,8 +89,7 @@ static ferry_client *connect_as(const ft_cluster *c, const char *token)
 
 /* Creates namespace name (quota bytes, 0: none) through admin client a,
  * writing its token to tok. */
-static void create(ferry_client *a, const char *name, uint64_t quota,
-		   char *tok)
+static void create(ferry_client *a, const char *name, uint64_t quota, char *tok)
 {
 	ferry_ns_info set = {.quota = quota};
 
@@ -108,9 +107,8 @@ static void expect_val(ferry_client *c, const char *key, const char *want)
 	char buf[256];
 	size_t got = 0;
 
-	ft_assert_rc(ferry_get(c, key, strlen(key), 0, buf, sizeof(buf), &got,
-			       NULL),
-		     0);
+	ft_assert_rc(
+	    ferry_get(c, key, strlen(key), 0, buf, sizeof(buf), &got, NULL), 0);
 	assert_int_equal(got, strlen(want));
 	assert_memory_equal(buf, want, got);
 }
@@ -229,8 +227,8 @@ static void test_create_names_and_tokens(void **state)
 {
 	char t1[FERRY_TOKEN_LEN + 1], t2[FERRY_TOKEN_LEN + 1], t3[80];
 	char name[FERRY_NS_NAME_MAX + 2];
-	static const char *const bad[] = {"", "a b", "x/y", "caf\xc3\xa9",
-					  "new\nline", "a:b"};
+	static const char *const bad[] = {
+	    "", "a b", "x/y", "caf\xc3\xa9", "new\nline", "a:b"};
 	ferry_ns_info info;
 
 	create(ac, "names-1", 0, t1);
@@ -355,9 +353,9 @@ static void test_isolation(void **state)
 		const char *key = i ? "only-default" : "only-a";
 		size_t klen = strlen(key);
 		char buf[16];
-		ft_assert_rc(ferry_get(b, key, klen, 0, buf, sizeof(buf), NULL,
-				       NULL),
-			     FERRY_ENOENT);
+		ft_assert_rc(
+		    ferry_get(b, key, klen, 0, buf, sizeof(buf), NULL, NULL),
+		    FERRY_ENOENT);
 		ft_assert_rc(ferry_stat_key(b, key, klen, NULL), FERRY_ENOENT);
 		ft_assert_rc(ferry_del(b, key, klen), FERRY_ENOENT);
 		ft_assert_rc(ferry_expire(b, key, klen, 1, 0, &changed),
@@ -393,7 +391,7 @@ static void test_isolation(void **state)
 	put_str(b, "only-a", "b's own");
 	assert_int_equal(next_kind(b, &ev), FERRY_EV_SET);
 	assert_int_equal(ev.klen, 6);
-	assert_memory_equal(ev.key, "only-a", 6); /* no prefix shows */
+	assert_memory_equal(ev.key, "only-a", 6);	   /* no prefix shows */
 	assert_int_equal(next_kind(b, &ev), FERRY_EV_SET); /* both watches */
 	assert_int_equal(next_kind(b, &ev), 0);
 	expect_val(a, "only-a", "changed");
@@ -404,7 +402,8 @@ static void test_isolation(void **state)
 		char t[FERRY_TOKEN_LEN + 1];
 		ferry_ns_info set = {.quota = 1};
 		ferry_server_stat st[2];
-		ft_assert_rc(ferry_ns_create(b, "iso-c", NULL, t), FERRY_EACCES);
+		ft_assert_rc(ferry_ns_create(b, "iso-c", NULL, t),
+			     FERRY_EACCES);
 		ft_assert_rc(ferry_ns_set(b, "iso-a", FERRY_NS_SET_QUOTA, &set),
 			     FERRY_EACCES);
 		ft_assert_rc(ferry_ns_set(b, "iso-b", FERRY_NS_SET_QUOTA, &set),
@@ -518,9 +517,8 @@ static void test_quota(void **state)
 	ft_assert_rc(ferry_put(c, key, strlen(key), buf, QVAL, 0), 0);
 	ft_assert_rc(ferry_put(c, key, strlen(key), buf, 2 * QVAL, 0),
 		     FERRY_EQUOTA);
-	ft_assert_rc(ferry_get(c, key, strlen(key), 0, buf, sizeof(buf), NULL,
-			       NULL),
-		     0);
+	ft_assert_rc(
+	    ferry_get(c, key, strlen(key), 0, buf, sizeof(buf), NULL, NULL), 0);
 	assert_int_equal(ft_check(buf, QVAL, 777), (size_t)-1);
 
 	/* Deleting values makes room for as many again, no more. */
