@@ -104,11 +104,7 @@ static int write_admin_token(const char *path, char *token)
 		  0600);
 	if (fd < 0)
 		return FERRY_EIO;
-	token[FERRY_TOKEN_LEN] = '\n';
-	rc = write(fd, token, FERRY_TOKEN_LEN + 1) == FERRY_TOKEN_LEN + 1
-		     ? 0
-		     : FERRY_EIO;
-	token[FERRY_TOKEN_LEN] = '\0';
+	rc = dprintf(fd, "%s\n", token) == FERRY_TOKEN_LEN + 1 ? 0 : FERRY_EIO;
 	if (close(fd) && !rc)
 		rc = FERRY_EIO;
 	if (rc)
@@ -230,7 +226,7 @@ static int up(int argc, char **argv)
 	const char *provider = "tcp", *memory = "256M", *host = "127.0.0.1";
 	char token[FERRY_TOKEN_LEN + 1];
 	unsigned n = 2, base = 7400;
-	int proxy = 1, open = 0;
+	int proxy = 1, tokens = 1;
 	uint64_t bytes;
 	fr_cluster cl, old;
 	int c, rc;
@@ -262,7 +258,7 @@ static int up(int argc, char **argv)
 			proxy = 0;
 			break;
 		case 'o':
-			open = 1;
+			tokens = 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -299,7 +295,7 @@ static int up(int argc, char **argv)
 	}
 	memset(&cl, 0, sizeof(cl));
 	snprintf(cl.provider, sizeof(cl.provider), "%s", provider);
-	if (!open) {
+	if (tokens) {
 		token_path(file, cl.admin_token_file,
 			   sizeof(cl.admin_token_file));
 		if (write_admin_token(cl.admin_token_file, token)) {
@@ -314,7 +310,7 @@ static int up(int argc, char **argv)
 	for (unsigned i = 0; i < n; i++) {
 		char *args[] = {bin, "--listen", listen, "--provider",
 				(char *)provider, "--memory", (char *)memory,
-				open ? NULL : "--admin-token-file",
+				tokens ? "--admin-token-file" : NULL,
 				cl.admin_token_file, NULL};
 		pid_t pid;
 		snprintf(port, sizeof(port), "%u", base + i);
@@ -326,7 +322,7 @@ static int up(int argc, char **argv)
 				"ferry: server %s did not start (%s); see %s\n",
 				listen, ferry_strerror(rc), log);
 			stop_all(&cl);
-			if (!open)
+			if (tokens)
 				unlink(cl.admin_token_file);
 			return 1;
 		}
@@ -336,14 +332,14 @@ static int up(int argc, char **argv)
 	rc = fr_cluster_save(file, &cl);
 	if (!rc && proxy)
 		rc = start_proxy(&cl, dir, file, bin, host, base + n,
-				 open ? NULL : token);
+				 tokens ? token : NULL);
 	memset(token, 0, sizeof(token));
 	if (!rc)
 		rc = fr_cluster_save(file, &cl);
 	if (rc) {
 		stop_all(&cl);
 		unlink(file);
-		if (!open)
+		if (tokens)
 			unlink(cl.admin_token_file);
 		return cli_fail("cluster up", rc);
 	}

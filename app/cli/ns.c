@@ -166,7 +166,7 @@ static int with_client(const char *cmd, const char *name,
 	if (!rc)
 		return 0;
 	/* The library's words for these speak of keys. */
-	if (rc == FERRY_ENOENT || rc == FERRY_EEXIST) {
+	if (name && (rc == FERRY_ENOENT || rc == FERRY_EEXIST)) {
 		fprintf(stderr, "ferry: ns %s %s: %s\n", cmd, name,
 			rc == FERRY_ENOENT ? "no such namespace"
 					   : "a namespace of that name exists");
@@ -223,17 +223,23 @@ static int do_set(ferry_client *c, const char *name, void *arg)
 	return ferry_ns_set(c, name, a->what, a->set);
 }
 
-static int ns_set(const char *name, unsigned what, ferry_ns_info *set)
+static int set_limits(const char *cmd, const char *name, unsigned what,
+		      ferry_ns_info *set)
 {
 	struct set_arg a = {what, set};
 
-	return with_client("set", name, do_set, &a);
+	return with_client(cmd, name, do_set, &a);
+}
+
+static int ns_set(const char *name, unsigned what, ferry_ns_info *set)
+{
+	return set_limits("set", name, what, set);
 }
 
 static int ns_touch(const char *name, unsigned what, ferry_ns_info *set)
 {
 	char when[80];
-	int rc = ns_set(name, what, set);
+	int rc = set_limits("touch", name, what, set);
 
 	if (!rc)
 		printf("%s expires %s\n", name,

@@ -248,6 +248,8 @@ expect 0 "ns stat after touch" via "$D" ns stat job1
 has '^expires: .*\(in (1h59m|2h00m)\)$' "$TMP/out" && ok "... the lease is two hours now" ||
 	not_ok "... the lease is two hours now"
 expect 1 "ns touch of a missing namespace fails" via "$D" ns touch nosuch --ttl 1h
+has "^ferry: ns touch nosuch: no such namespace$" "$TMP/err" && ok "... naming the command and the namespace" ||
+	not_ok "... naming the command and the namespace"
 
 expect 0 "ns create brief --ttl 2s" via "$D" ns create brief --ttl 2s
 T3=$(cat "$TMP/out")
