@@ -26,6 +26,8 @@ static const struct command {
 	 "print changes to keys as they happen"},
 	{"cluster", cli_cluster_cmd, "up|status|down [OPTIONS]",
 	 "start, inspect or stop a local cluster"},
+	{"ns", cli_ns, "create|ls|stat|rm|touch|set",
+	 "namespaces: tokens, quotas, lifetimes"},
 	{"bench", cli_bench, "[OPTIONS]",
 	 "measure put/get latency and throughput beside Redis"},
 };
@@ -46,6 +48,9 @@ static void usage(FILE *out)
 		"(unix:///PATH or tcp://HOST:PORT), else %s if it\n"
 		"exists, else the proxy the cluster file names; --direct (or\n"
 		"FERRY_PROXY=direct) talks to the servers over the fabric.\n"
+		"A cluster may require a token: $FERRY_TOKEN (a namespace's,\n"
+		"from 'ferry ns create'), else the admin token in the file the\n"
+		"cluster file names (written by 'ferry cluster up').\n"
 		"'ferry COMMAND --help' describes a command's options.\n",
 		ferry_default_cluster(), FERRY_PROXY_SOCKET);
 }

@@ -313,7 +313,9 @@ typedef struct ferry_server_stat {
 } ferry_server_stat;
 
 /* Returns the number of servers in the cluster and fills up to max entries
- * of out (which may be NULL with max 0 to ask for the count). */
+ * of out (which may be NULL with max 0 to ask for the count). Statistics
+ * are for the admin: a client with a namespace's token gets FERRY_EACCES
+ * (see "Namespaces"). */
 int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max);
 
 /* Watching keys. A watch asks the servers to tell this client about

@@ -48,8 +48,7 @@ int bench_invoke(const char *cluster, const char *url, int report_fd)
 
 	if (!strcmp(url, "none"))
 		return 0;
-	ferry_opts_init(&o);
-	o.cluster = cluster;
+	cli_opts_init(&o, cluster);
 	o.proxy = url;
 	if ((rc = ferry_connect(&o, &c)))
 		goto out;
@@ -83,8 +82,7 @@ static void cold_cleanup(const char *cluster, const char *const url[NMODES])
 
 	while (m < NMODES && !url[m])
 		m++;
-	ferry_opts_init(&o);
-	o.cluster = cluster;
+	cli_opts_init(&o, cluster);
 	o.proxy = m < NMODES ? url[m] : "direct";
 	if (ferry_connect(&o, &c))
 		return;

@@ -109,8 +109,7 @@ static int connect_mode(const char *cluster, const char *url, ferry_client **c)
 	ferry_opts o;
 	int rc;
 
-	ferry_opts_init(&o);
-	o.cluster = cluster;
+	cli_opts_init(&o, cluster);
 	o.proxy = url;
 	if ((rc = ferry_connect(&o, c)))
 		return cli_fail("bench: connect", rc), -1;

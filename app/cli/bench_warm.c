@@ -401,8 +401,7 @@ static int connect_all(const char *file, unsigned rport)
 	ferry_opts o;
 	int rc;
 
-	ferry_opts_init(&o);
-	o.cluster = file;
+	cli_opts_init(&o, file);
 	for (unsigned i = 0; i < b.maxc; i++) {
 		worker *w = &b.w[i];
 		w->id = i;

@@ -11,9 +11,23 @@
 extern const char *cli_cluster; /* --cluster FILE, or NULL */
 extern int cli_direct;          /* --direct: bypass the node proxy */
 
+/* ferry_opts_init, for the cluster file cluster (NULL: the usual search),
+ * with the token the CLI presents: $FERRY_TOKEN when set, else the admin
+ * token from the file that the cluster file's admin-token-file names, if
+ * this user can read it (o->cluster is then that cluster file), else
+ * none. The token stays valid until the next call. */
+void cli_opts_init(ferry_opts *o, const char *cluster);
+
 /* Connects with the global options; prints the reason and returns NULL on
  * failure. */
 ferry_client *cli_connect(void);
+
+/* "2024-01-02T03:04:05Z" for a time in ms since the epoch. Returns buf. */
+char *cli_fmt_time(uint64_t ms, char *buf, size_t cap);
+
+/* "never", or "2024-01-02T03:04:05Z (in 29.5s)" for an expiry in ms since
+ * the epoch. Returns buf. */
+char *cli_fmt_expiry(uint64_t expire_ms, char *buf, size_t cap);
 
 /* 1 (after printing "Usage: usage" on stdout) if argv asks for help. */
 int cli_wants_help(int argc, char **argv, const char *usage);
@@ -41,6 +55,7 @@ int cli_expire(int argc, char **argv);
 int cli_wait(int argc, char **argv);
 int cli_watch(int argc, char **argv);
 int cli_cluster_cmd(int argc, char **argv);
+int cli_ns(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 
 #endif

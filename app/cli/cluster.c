@@ -1,5 +1,6 @@
 /* ferry cluster up|status|down: a whole cluster on this host. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include "cli/cli.h"
 #include "client/cluster.h"
 #include "common/proc.h"
+#include "common/token.h"
 #include "common/util.h"
 
 #define START_TIMEOUT_MS 15000
@@ -22,7 +24,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: ferry cluster up [--servers N] [--provider tcp|shm|verbs]\n"
 		"                        [--memory SIZE] [--dir DIR] [--host HOST]\n"
-		"                        [--port PORT] [--no-proxy]\n"
+		"                        [--port PORT] [--no-proxy] [--open]\n"
 		"       ferry cluster status\n"
 		"       ferry cluster down\n"
 		"\n"
@@ -31,11 +33,19 @@ static void usage(FILE *out)
 		"7400), each with a SIZE arena (default 256M), and a node proxy\n"
 		"(ferry-proxy) on DIR/proxy.sock and TCP port PORT+N, which\n"
 		"also speaks the Redis protocol on DIR/redis.sock and TCP port\n"
-		"PORT+N+1 (any Redis client works there); waits until they answer, and writes DIR/cluster (DIR defaults to the\n"
-		"folder of %s). Logs go to DIR/server-I.log and\n"
+		"PORT+N+1 (any Redis client works there); waits until they\n"
+		"answer, and writes DIR/cluster (DIR defaults to the folder of\n"
+		"%s). Logs go to DIR/server-I.log and\n"
 		"DIR/proxy.log. --no-proxy starts the servers only.\n"
-		"'status' shows the servers; 'down' stops them and removes the\n"
-		"cluster file.\n",
+		"The cluster requires tokens: 'up' makes an admin token in\n"
+		"DIR/admin.token (mode 0600) and names it in the cluster file;\n"
+		"ferry commands present it when FERRY_TOKEN is not set, and\n"
+		"'ferry ns create' makes namespaces with tokens of their own.\n"
+		"--open starts a cluster without tokens, where every client\n"
+		"is the admin.\n"
+		"'status' shows the servers and whether tokens are required;\n"
+		"'down' stops them and removes the cluster file and the admin\n"
+		"token.\n",
 		ferry_default_cluster());
 }
 
@@ -66,6 +76,63 @@ static int mkdirs(const char *dir)
 	return mkdir(tmp, 0755) && errno != EEXIST ? FERRY_EIO : 0;
 }
 
+/* Where 'up' puts the admin token of the cluster file DIR/cluster:
+ * DIR/admin.token. */
+static void token_path(const char *file, char *out, size_t cap)
+{
+	const char *slash = strrchr(file, '/');
+
+	if (slash)
+		snprintf(out, cap, "%.*s/admin.token", (int)(slash - file),
+			 file);
+	else
+		snprintf(out, cap, "admin.token");
+}
+
+/* Writes a fresh admin token to path, readable by this user only. A file
+ * already there (an old cluster's token) is replaced, never followed if it
+ * is a link. */
+static int write_admin_token(const char *path, char *token)
+{
+	int fd, rc = fr_token_new(token);
+
+	if (rc)
+		return rc;
+	if (unlink(path) && errno != ENOENT)
+		return FERRY_EIO;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return FERRY_EIO;
+	rc = dprintf(fd, "%s\n", token) == FERRY_TOKEN_LEN + 1 ? 0 : FERRY_EIO;
+	if (close(fd) && !rc)
+		rc = FERRY_EIO;
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
+/* 1 if the ferry-proxy at bin takes --admin-token-file (and so checks its
+ * functions' tokens), as its --help says; older proxies do not. */
+static int proxy_takes_tokens(char *bin, const char *dir)
+{
+	char out[700], line[256];
+	char *args[] = {bin, "--help", NULL};
+	int status, found = 0;
+	FILE *f;
+
+	snprintf(out, sizeof(out), "%s/proxy-help.txt", dir);
+	unlink(out);
+	if (fr_spawn(args, out, 0, NULL, &status) == 0 &&
+	    (f = fopen(out, "r"))) {
+		while (!found && fgets(line, sizeof(line), f))
+			found = strstr(line, "--admin-token-file") != NULL;
+		fclose(f);
+	}
+	unlink(out);
+	return found;
+}
+
 static int alive(const fr_cluster *cl)
 {
 	for (unsigned i = 0; i < cl->npids; i++)
@@ -79,20 +146,46 @@ static void stop_all(const fr_cluster *cl)
 	fr_stop_pids(cl->pids, cl->npids, STOP_TIMEOUT_MS);
 }
 
+/* Whether the cluster requires tokens, and where the admin's is. */
+static void print_auth(const fr_cluster *cl)
+{
+	if (cl->admin_token_file[0])
+		printf("tokens: required; admin token in %s\n",
+		       cl->admin_token_file);
+	else
+		printf("tokens: not required (an open cluster: every client "
+		       "is the admin)\n");
+}
+
 /* Starts the node proxy over the servers just written to file, on
  * DIR/proxy.sock and HOST:PORT, with the Redis protocol on DIR/redis.sock
- * and HOST:PORT+1, and records it in the description. */
+ * and HOST:PORT+1, and records it in the description. In a cluster that
+ * requires tokens (token not NULL) the proxy gets the admin token file;
+ * a proxy too old to take one connects with the admin token from
+ * $FERRY_TOKEN and does not check its functions' tokens. */
 static int start_proxy(fr_cluster *cl, const char *dir, const char *file,
-		       char *bin, const char *host, unsigned port)
+		       char *bin, const char *host, unsigned port,
+		       const char *token)
 {
 	char sock[200], tcp[300], log[700], rsock[200], rtcp[200];
-	char *args[] = {bin,    "--cluster",   (char *)file, "--unix", sock,
-			"--tcp", tcp,         "--resp",     rtcp,    "--resp-unix",
-			rsock,   NULL};
+	char *args[] = {bin,   "--cluster", (char *)file, "--unix",
+			sock,  "--tcp",	    tcp,	  "--resp",
+			rtcp,  "--resp-unix", rsock,	  NULL,
+			NULL,  NULL}; /* room for --admin-token-file */
 	pid_t pid;
 	int rc;
 
 	snprintf(strrchr(bin, '/') + 1, 16, "ferry-proxy");
+	if (token && proxy_takes_tokens(bin, dir)) {
+		args[11] = "--admin-token-file";
+		args[12] = cl->admin_token_file;
+	} else if (token) {
+		setenv("FERRY_TOKEN", token, 1);
+		fprintf(stderr,
+			"ferry: note: this ferry-proxy does not check tokens: "
+			"functions through it\n"
+			"       act as the admin in the default namespace\n");
+	}
 	/* A Unix socket path must fit sockaddr_un (108 bytes). */
 	if (snprintf(sock, 108, "%s/proxy.sock", dir) >= 108 ||
 	    snprintf(rsock, 108, "%s/redis.sock", dir) >= 108) {
@@ -125,13 +218,15 @@ static int up(int argc, char **argv)
 		{"host", required_argument, NULL, 'H'},
 		{"port", required_argument, NULL, 'P'},
 		{"no-proxy", no_argument, NULL, 'N'},
+		{"open", no_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	char dir[512], file[600], bin[4200], log[700], port[16], listen[FR_ADDR_MAX];
 	const char *provider = "tcp", *memory = "256M", *host = "127.0.0.1";
+	char token[FERRY_TOKEN_LEN + 1];
 	unsigned n = 2, base = 7400;
-	int proxy = 1;
+	int proxy = 1, tokens = 1;
 	uint64_t bytes;
 	fr_cluster cl, old;
 	int c, rc;
@@ -161,6 +256,9 @@ static int up(int argc, char **argv)
 			break;
 		case 'N':
 			proxy = 0;
+			break;
+		case 'o':
+			tokens = 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -197,10 +295,23 @@ static int up(int argc, char **argv)
 	}
 	memset(&cl, 0, sizeof(cl));
 	snprintf(cl.provider, sizeof(cl.provider), "%s", provider);
+	if (tokens) {
+		token_path(file, cl.admin_token_file,
+			   sizeof(cl.admin_token_file));
+		if (write_admin_token(cl.admin_token_file, token)) {
+			fprintf(stderr, "ferry: cannot write %s: %s\n",
+				cl.admin_token_file, strerror(errno));
+			return 1;
+		}
+	}
+	/* The servers and the proxy get the token they are meant to have,
+	 * whatever this shell's $FERRY_TOKEN says. */
+	unsetenv("FERRY_TOKEN");
 	for (unsigned i = 0; i < n; i++) {
 		char *args[] = {bin, "--listen", listen, "--provider",
 				(char *)provider, "--memory", (char *)memory,
-				NULL};
+				tokens ? "--admin-token-file" : NULL,
+				cl.admin_token_file, NULL};
 		pid_t pid;
 		snprintf(port, sizeof(port), "%u", base + i);
 		snprintf(listen, sizeof(listen), "%s:%s", host, port);
@@ -211,6 +322,8 @@ static int up(int argc, char **argv)
 				"ferry: server %s did not start (%s); see %s\n",
 				listen, ferry_strerror(rc), log);
 			stop_all(&cl);
+			if (tokens)
+				unlink(cl.admin_token_file);
 			return 1;
 		}
 		memcpy(cl.servers[cl.nservers++], listen, sizeof(listen));
@@ -218,17 +331,22 @@ static int up(int argc, char **argv)
 	}
 	rc = fr_cluster_save(file, &cl);
 	if (!rc && proxy)
-		rc = start_proxy(&cl, dir, file, bin, host, base + n);
+		rc = start_proxy(&cl, dir, file, bin, host, base + n,
+				 tokens ? token : NULL);
+	memset(token, 0, sizeof(token));
 	if (!rc)
 		rc = fr_cluster_save(file, &cl);
 	if (rc) {
 		stop_all(&cl);
 		unlink(file);
+		if (tokens)
+			unlink(cl.admin_token_file);
 		return cli_fail("cluster up", rc);
 	}
 	printf("cluster up: %u server%s over %s at %s..%u, %s each\n", n,
 	       n == 1 ? "" : "s", provider, cl.servers[0], base + n - 1,
 	       memory);
+	print_auth(&cl);
 	if (proxy)
 		printf("node proxy: %s and tcp://%s:%u\n"
 		       "redis protocol: %s and %s/redis.sock\n",
@@ -242,6 +360,7 @@ static int up(int argc, char **argv)
 static int down(void)
 {
 	const char *file = fr_cluster_path(cli_cluster);
+	char path[600];
 	fr_cluster cl;
 	int rc = fr_cluster_load(file, &cl, NULL);
 
@@ -251,6 +370,11 @@ static int down(void)
 	}
 	stop_all(&cl);
 	unlink(file);
+	/* The token 'up' wrote beside the cluster file (and no other file
+	 * the cluster file might name) goes too: it opens nothing now. */
+	token_path(file, path, sizeof(path));
+	if (!strcmp(cl.admin_token_file, path))
+		unlink(path);
 	printf("cluster down: stopped %u server%s%s\n", cl.nservers,
 	       cl.nservers == 1 ? "" : "s",
 	       cl.proxy[0] ? " and the node proxy" : "");
@@ -273,6 +397,7 @@ static int status(void)
 		printf("node proxy: %s\n", cl.proxy);
 	if (cl.resp[0])
 		printf("redis protocol: %s\n", cl.resp);
+	print_auth(&cl);
 	for (unsigned i = 0; i < cl.npids; i++)
 		printf("  pid %ld: %s\n", (long)cl.pids[i],
 		       fr_pid_alive(cl.pids[i]) ? "running" : "gone");

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -325,16 +324,6 @@ static void stat_proxy(ferry_client *c)
 	       ps.regions == 1 ? "" : "s", (unsigned long long)ps.ops);
 }
 
-/* "2024-01-02T03:04:05Z" for a time in ms since the epoch. */
-static const char *fmt_time(uint64_t ms, char *buf, size_t cap)
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&secs, &tm));
-	return buf;
-}
-
 int cli_expire(int argc, char **argv)
 {
 	const char *usage =
@@ -404,7 +393,7 @@ int cli_stat(int argc, char **argv)
 {
 	ferry_client *c;
 	ferry_stat st;
-	char when[64], left[32];
+	char when[64], left[80];
 	int rc;
 
 	if (cli_wants_help(argc, argv, "ferry stat [KEY]"))
@@ -428,16 +417,8 @@ int cli_stat(int argc, char **argv)
 		return cli_fail(argv[1], rc);
 	printf("key:     %s\nsize:    %llu\ncreated: %s\nversion: %llu\n",
 	       argv[1], (unsigned long long)st.size,
-	       fmt_time(st.ctime_ns / 1000000, when, sizeof(when)),
+	       cli_fmt_time(st.ctime_ns / 1000000, when, sizeof(when)),
 	       (unsigned long long)st.version);
-	if (!st.expire_ms) {
-		printf("expires: never\n");
-	} else {
-		uint64_t now = fr_wall_ms();
-		uint64_t ms = st.expire_ms > now ? st.expire_ms - now : 0;
-		printf("expires: %s (in %s)\n",
-		       fmt_time(st.expire_ms, when, sizeof(when)),
-		       fr_fmt_duration_ms(ms, left, sizeof(left)));
-	}
+	printf("expires: %s\n", cli_fmt_expiry(st.expire_ms, left, sizeof(left)));
 	return 0;
 }

@@ -683,9 +683,13 @@ int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max)
 	} else {
 		n = c->npeers;
 	}
+	/* Statistics are the admin's: a refusal is the client's, not a
+	 * server's state. */
+	rc = 0;
 	for (uint64_t i = 0; i < n && i < max; i++)
-		fr_server_stat(c, (unsigned)i, &out[i]);
-	return (int)n;
+		if (fr_server_stat(c, (unsigned)i, &out[i]) == FERRY_EACCES)
+			rc = FERRY_EACCES;
+	return rc ? rc : (int)n;
 }
 
 int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out)

@@ -34,8 +34,8 @@ const char *fr_cluster_path(const char *path)
 
 static int parse_line(char *s, fr_cluster *c)
 {
-	char word[16], arg[256], host[FR_ADDR_MAX], port[16];
-	int n = sscanf(s, " %15s %255s", word, arg);
+	char word[32], arg[256], host[FR_ADDR_MAX], port[16];
+	int n = sscanf(s, " %31s %255s", word, arg);
 
 	if (n <= 0 || word[0] == '#')
 		return 0;
@@ -52,8 +52,11 @@ static int parse_line(char *s, fr_cluster *c)
 		    strlen(arg) >= FR_ADDR_MAX)
 			return FERRY_EINVAL;
 		strcpy(c->servers[c->nservers++], arg);
-	} else if (strcmp(word, "proxy") == 0 || strcmp(word, "resp") == 0) {
-		char *to = word[0] == 'p' ? c->proxy : c->resp;
+	} else if (strcmp(word, "proxy") == 0 || strcmp(word, "resp") == 0 ||
+		   strcmp(word, "admin-token-file") == 0) {
+		char *to = word[0] == 'p'   ? c->proxy
+			   : word[0] == 'r' ? c->resp
+					    : c->admin_token_file;
 		if (strlen(arg) >= sizeof(c->proxy))
 			return FERRY_EINVAL;
 		strcpy(to, arg);
@@ -104,6 +107,8 @@ int fr_cluster_save(const char *path, const fr_cluster *c)
 		fprintf(f, "proxy %s\n", c->proxy);
 	if (c->resp[0])
 		fprintf(f, "resp %s\n", c->resp);
+	if (c->admin_token_file[0])
+		fprintf(f, "admin-token-file %s\n", c->admin_token_file);
 	for (unsigned i = 0; i < c->npids; i++)
 		fprintf(f, "pid %ld\n", (long)c->pids[i]);
 	if (fclose(f) || rename(tmp, path)) {

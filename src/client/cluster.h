@@ -8,6 +8,10 @@
  *   server 127.0.0.1:7401
  *   proxy unix:///home/me/.ferry/proxy.sock   (the node proxy, if any)
  *   resp redis://127.0.0.1:7403               (its Redis port, if any)
+ *   admin-token-file /home/me/.ferry/admin.token
+ *        (the servers require tokens and this file, mode 0600, holds the
+ *        admin token; only the ferry CLI reads it, when $FERRY_TOKEN is
+ *        unset: libferry never presents a token it was not given)
  *   pid 12345            (written by 'cluster up', for 'cluster down')
  */
 #ifndef FR_CLUSTER_H
@@ -22,6 +26,7 @@ typedef struct fr_cluster {
 	char provider[16];
 	char proxy[256]; /* URL of the local node proxy, or "" */
 	char resp[256];  /* its Redis protocol port, redis://HOST:PORT, or "" */
+	char admin_token_file[256]; /* "": an open cluster (or not said) */
 	unsigned nservers;
 	char servers[FR_MAX_SERVERS][FR_ADDR_MAX];
 	unsigned npids;

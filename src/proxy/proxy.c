@@ -320,6 +320,9 @@ static void loop(fr_proxy *px)
 		 * completions (or events, for watches) are due. */
 		if (fr_now_ns() - last < spin_ns)
 			timeout = 0;
+		else if (px->fabric_inflight && px->fab_fd < 0)
+			timeout = 0; /* no fd to wake on (shm): keep polling
+					while a transfer is due, yielding */
 		else if (px->fabric_inflight || fr_pwatch_active(px))
 			timeout = 1;
 		/* Namespaces to look at again, or one that may go on (it

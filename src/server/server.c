@@ -498,6 +498,22 @@ static int op_ns(struct server *sv, struct slot *s)
 
 /* ---- operations --------------------------------------------------------- */
 
+/* FERRY_EQUOTA if a value of size bytes, replacing the request's key's
+ * current one, would not fit its namespace's quota share; else 0. */
+static int quota_check(struct server *sv, struct slot *s, uint64_t size)
+{
+	const fr_msg *q = &s->req;
+	fr_obj *cur;
+	int fits;
+
+	if (!s->ns->share)
+		return 0;
+	cur = fr_store_get(sv->store, q->blob[0], q->blen[0]);
+	fits = fr_ns_fits(s->ns, size, cur ? cur->size : 0);
+	fr_store_release(sv->store, cur);
+	return fits ? 0 : FERRY_EQUOTA;
+}
+
 /* The conditions and expiry a PUT request asks for. */
 static fr_put_args put_args(const fr_msg *q)
 {
@@ -519,8 +535,15 @@ static int put_commit(struct server *sv, struct slot *s)
 	int rc;
 
 	fr_msg_init(&rep, FR_OP_PUT, FR_F_REPLY, q->h.id);
-	rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], s->obj, &a,
-			     &rep.w[FR_PUT_R_VERSION]);
+	/* The namespace may have gone while the value was pulled: its
+	 * keys are being freed, and this one would outlive them. */
+	if (!fr_nstab_by_id(sv->nstab, s->pend_id)) {
+		fr_store_abort(sv->store, s->obj);
+		rc = FERRY_EACCES;
+	} else {
+		rc = fr_store_commit(sv->store, q->blob[0], q->blen[0], s->obj,
+				     &a, &rep.w[FR_PUT_R_VERSION]);
+	}
 	s->obj = NULL;
 	put_settled(sv, s);
 	if (!rc)
@@ -540,12 +563,8 @@ static int op_put(struct server *sv, struct slot *s)
 	if (vlen && !(q->h.flags & (FR_F_INLINE | FR_F_RMA)))
 		return FERRY_EPROTO;
 	rc = fr_store_check(sv->store, q->blob[0], q->blen[0], &a);
-	if (!rc && s->ns->share) {
-		fr_obj *cur = fr_store_get(sv->store, q->blob[0], q->blen[0]);
-		if (!fr_ns_fits(s->ns, vlen, cur ? cur->size : 0))
-			rc = FERRY_EQUOTA;
-		fr_store_release(sv->store, cur);
-	}
+	if (!rc)
+		rc = quota_check(sv, s, vlen);
 	if (!rc)
 		rc = fr_store_prepare(sv->store, vlen, &s->obj);
 	if (rc)
@@ -670,9 +689,10 @@ static int op_simple(struct server *sv, struct slot *s)
 		rep.w[FR_EXPIRE_R_CHANGED] = (uint64_t)changed;
 		break;
 	case FR_OP_INCR:
-		/* A counter is at most 20 digits: room for one more. */
-		if (!fr_ns_fits(s->ns, 24, 0))
-			return FERRY_EQUOTA;
+		/* A counter is at most 20 digits and a sign. */
+		rc = quota_check(sv, s, 24);
+		if (rc)
+			return rc;
 		rc = fr_store_incr(sv->store, q->blob[0], q->blen[0],
 				   (int64_t)q->w[FR_INCR_DELTA],
 				   q->h.flags & FR_F_TEXT, &v);

@@ -138,8 +138,6 @@ static void unpublished(fr_store *s, fr_obj *o)
 	fr_store_release(s, o);
 }
 
-/* Removes o's key, telling watchers why (kind), while the key is still
- * the index's. */
 /* Reports o (dir 1: published, -1: unpublished) under key. */
 static void usage(fr_store *s, const void *key, size_t klen, const fr_obj *o,
 		  int dir)
@@ -149,6 +147,8 @@ static void usage(fr_store *s, const void *key, size_t klen, const fr_obj *o,
 			    dir);
 }
 
+/* Removes o's key, telling watchers why (kind), while the key is still
+ * the index's. */
 static void remove_key(fr_store *s, fr_obj *o, int kind)
 {
 	emit(s, kind, o->key, o->klen);
