@@ -14,9 +14,8 @@
  * with a flooder, where the flooder is limited), and what the flooder
  * got through meanwhile.
  *
- * The admin token comes from the cluster file's "admin-token-file PATH"
- * line (as 'ferry cluster up' writes it), else $FERRY_TOKEN, else none
- * (an open cluster, where no token is the admin). */
+ * The admin connects as the CLI does (cli_opts_init: $FERRY_TOKEN, else
+ * the cluster file's admin token, else none: an open cluster). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,7 +25,6 @@
 
 #include "cli/bench.h"
 #include "cli/cli.h"
-#include "common/token.h"
 #include "common/util.h"
 
 #define FAIR_VALUE (64u * 1024)	    /* bytes of each flooder PUT */
@@ -95,33 +93,18 @@ static void *flood(void *arg)
 	return NULL;
 }
 
-/* The token of the cluster file's "admin-token-file PATH" line into buf,
- * or NULL if it names none (libferry then takes $FERRY_TOKEN). */
-static const char *admin_token(const char *cluster, char *buf, size_t cap)
-{
-	FILE *f = fopen(cluster, "r");
-	char line[600], path[512];
-	const char *tok = NULL;
-
-	while (f && !tok && fgets(line, sizeof(line), f))
-		if (sscanf(line, "admin-token-file %511s", path) == 1 &&
-		    fr_token_read(path, buf, cap) > 0)
-			tok = buf;
-	if (f)
-		fclose(f);
-	return tok;
-}
-
+/* Connects to the proxy at url with a namespace's token tok, or as the
+ * CLI does (tok NULL: the admin). */
 static int fair_connect(const char *cluster, const char *url, const char *tok,
 			ferry_client **c)
 {
 	ferry_opts o;
 	int rc;
 
-	ferry_opts_init(&o);
-	o.cluster = cluster;
+	cli_opts_init(&o, cluster);
 	o.proxy = url;
-	o.token = tok;
+	if (tok)
+		o.token = tok;
 	*c = NULL;
 	if ((rc = ferry_connect(&o, c)))
 		return cli_fail("bench --fair: connect", rc), -1;
@@ -280,9 +263,8 @@ int bench_fair(const bench_opts *o, const char *cluster)
 {
 	static const char *const names[NPHASES] = {"none", "no limits",
 						   "limited"};
-	char atok[FR_TOKEN_FILE_MAX], vtok[FERRY_TOKEN_LEN + 1],
-	    ftok[FERRY_TOKEN_LEN + 1], vname[64], fname[64];
-	const char *tok = admin_token(cluster, atok, sizeof(atok));
+	char vtok[FERRY_TOKEN_LEN + 1], ftok[FERRY_TOKEN_LEN + 1], vname[64],
+	    fname[64];
 	fair_phase ph[NPHASES] = {0};
 	ferry_client *admin = NULL;
 	int rc = -1, made = 0, head = 0;
@@ -301,7 +283,7 @@ int bench_fair(const bench_opts *o, const char *cluster)
 			continue;
 		/* The admin, through the proxy: it takes the flooder's new
 		 * limits at once. */
-		if (!admin && fair_connect(cluster, o->url[s], tok, &admin))
+		if (!admin && fair_connect(cluster, o->url[s], NULL, &admin))
 			goto out;
 		if (!made) {
 			if ((err = ferry_ns_create(admin, vname, NULL, vtok)) ||
@@ -368,7 +350,6 @@ out:
 		ferry_ns_rm(admin, fname);
 	}
 	ferry_close(admin);
-	memset(atok, 0, sizeof(atok));
 	for (int p = 0; p < NPHASES; p++)
 		free(ph[p].lat);
 	return rc;

@@ -6,9 +6,10 @@
 # redis-server (tests/resp/run_redis.sh), so what it checks is Redis's
 # behaviour, not our reading of it. Where 'cluster up' made an admin token
 # ($HOME_DIR/admin.token) every client AUTHs with it, and the Redis
-# baseline gets it as requirepass. Then tokens: a cluster of its own with
-# an admin token, where Redis clients must AUTH (NOAUTH, WRONGPASS) and a
-# namespace's token confines them to it.
+# baseline gets it as requirepass. Then a server and proxy of their own
+# with an admin token, where Redis clients must AUTH (NOAUTH, WRONGPASS)
+# and a namespace's token confines them to it, and a pair without one
+# (Redis without a password); Redis itself runs the other way too.
 NAME=ferry-resp
 . "$(dirname "$0")/lib.sh"
 
@@ -17,13 +18,13 @@ if [ -f "$HOME_DIR/admin.token" ]; then
 	RESP_PASSWORD=$(cat "$HOME_DIR/admin.token")
 	export RESP_PASSWORD REDISCLI_AUTH=$RESP_PASSWORD
 fi
-# ns_token CLUSTER_FILE ADMIN_TOKEN NAME: makes a namespace, prints its
-# token (tests/resp/resp_ns.c).
+# ns_token CLUSTER_FILE NAME: makes a namespace, prints its token (with
+# the cluster file's admin token, as the CLI finds it).
 ns_token() {
-	FERRY_TOKEN=$2 timeout 30 "$BIN/../tests/resp_ns" "$1" "$3"
+	timeout "$CMD_TIMEOUT" "$BIN/ferry" --cluster "$1" ns create "$2"
 }
-ns_a=$(ns_token "$HOME_DIR/cluster" "${RESP_PASSWORD:-}" resp-a) &&
-	ns_b=$(ns_token "$HOME_DIR/cluster" "${RESP_PASSWORD:-}" resp-b) &&
+ns_a=$(ns_token "$HOME_DIR/cluster" resp-a) &&
+	ns_b=$(ns_token "$HOME_DIR/cluster" resp-b) &&
 	ok "two namespaces for the Namespaces cases" ||
 	not_ok "two namespaces for the Namespaces cases"
 port=$(awk '$1 == "resp" { sub("redis://127.0.0.1:", "", $2); print $2 }' \
@@ -131,12 +132,8 @@ esac
 	ok "the proxy keeps serving others" || not_ok "the proxy keeps serving others"
 kill "${pids[-1]}" 2>/dev/null
 
-# ---- tokens: a server and a proxy of their own, with an admin token -----------
+# ---- tokens, and no tokens: a server and a proxy of their own, each way ----------
 
-sdir=$TMP/secure
-mkdir -p "$sdir"
-stok=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-(umask 077 && echo "$stok" >"$sdir/admin.token")
 # ready FILE: 0 once a process wrote "ready" there (--ready-fd), within 15 s.
 ready() {
 	local i
@@ -146,61 +143,80 @@ ready() {
 	done
 	return 1
 }
-secure_up() {
-	local attempt
+# mini_up DIR [TOKEN_FILE]: one server and a proxy serving RESP only, in
+# DIR, with the admin token of TOKEN_FILE or open; sets mport (the RESP
+# port) and mpids.
+mini_up() {
+	local dir=$1 attempt base spid ppid tok=()
+	[ -n "${2:-}" ] && tok=(--admin-token-file "$2")
+	mkdir -p "$dir"
 	for attempt in 1 2 3; do
-		sbase=$(pick_ports 2) || return 1
-		"$BIN/ferry-server" --listen "127.0.0.1:$sbase" \
-			--provider "$PROVIDER" --memory 64M \
-			--admin-token-file "$sdir/admin.token" --ready-fd 3 \
-			3>"$sdir/server.ready" >>"$sdir/server.log" 2>&1 &
+		base=$(pick_ports 2) || return 1
+		"$BIN/ferry-server" --listen "127.0.0.1:$base" \
+			--provider "$PROVIDER" --memory 64M "${tok[@]}" \
+			--ready-fd 3 3>"$dir/server.ready" >>"$dir/server.log" 2>&1 &
 		spid=$!
 		pids+=("$spid")
-		if ready "$sdir/server.ready"; then
-			printf 'provider %s\nserver 127.0.0.1:%s\n' "$PROVIDER" \
-				"$sbase" >"$sdir/cluster"
-			"$BIN/ferry-proxy" --cluster "$sdir/cluster" --unix "" \
-				--resp "127.0.0.1:$((sbase + 1))" \
-				--admin-token-file "$sdir/admin.token" --ready-fd 3 \
-				3>"$sdir/proxy.ready" >>"$sdir/proxy.log" 2>&1 &
-			sppid=$!
-			pids+=("$sppid")
-			ready "$sdir/proxy.ready" && return 0
-			kill "$sppid" 2>/dev/null
+		ppid=
+		if ready "$dir/server.ready"; then
+			{
+				printf 'provider %s\nserver 127.0.0.1:%s\n' \
+					"$PROVIDER" "$base"
+				[ -n "${2:-}" ] && printf 'admin-token-file %s\n' "$2"
+			} >"$dir/cluster"
+			"$BIN/ferry-proxy" --cluster "$dir/cluster" --unix "" \
+				--resp "127.0.0.1:$((base + 1))" "${tok[@]}" \
+				--ready-fd 3 3>"$dir/proxy.ready" \
+				>>"$dir/proxy.log" 2>&1 &
+			ppid=$!
+			pids+=("$ppid")
+			if ready "$dir/proxy.ready"; then
+				mport=$((base + 1)) mpids=("$ppid" "$spid")
+				return 0
+			fi
 		fi
-		kill "$spid" 2>/dev/null
-		all_gone "$spid" ${sppid:+"$sppid"}
+		kill $ppid "$spid" 2>/dev/null
+		all_gone $ppid "$spid"
 	done
 	return 1
 }
-if secure_up; then
+mini_down() { # LABEL
+	kill "${mpids[@]}" 2>/dev/null
+	all_gone "${mpids[@]}" && ok "$1: server and proxy stop" ||
+		not_ok "$1: server and proxy stop"
+}
+
+sdir=$TMP/secure
+mkdir -p "$sdir"
+stok=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+(umask 077 && echo "$stok" >"$sdir/admin.token")
+if mini_up "$sdir" "$sdir/admin.token"; then
 	ok "a server and a proxy with an admin token"
-	sport=$((sbase + 1))
-	ta=$(ns_token "$sdir/cluster" "$stok" ja) && tb=$(ns_token "$sdir/cluster" "$stok" jb) &&
+	ta=$(ns_token "$sdir/cluster" ja) && tb=$(ns_token "$sdir/cluster" jb) &&
 		ok "namespaces made with the admin token" ||
 		not_ok "namespaces made with the admin token"
-	out=$(ns_token "$sdir/cluster" "" jc 2>&1)
+	out=$(FERRY_TOKEN= ns_token "$sdir/cluster" jc 2>&1)
 	case $out in
 	*"permission denied"*) ok "no namespace without the admin token" ;;
 	*) not_ok "no namespace without the admin token" "got: $out" ;;
 	esac
-	suite tokens env RESP_TARGET=ferry RESP_HOST=127.0.0.1 RESP_PORT="$sport" \
+	suite tokens env RESP_TARGET=ferry RESP_HOST=127.0.0.1 RESP_PORT="$mport" \
 		RESP_PASSWORD="$stok" RESP_NS_TOKENS="${ta:-} ${tb:-}" \
 		RESP_CASES="Auth Namespaces" python3 "$ROOT/tests/resp/test_resp.py"
 	# redis-cli, as a user would run it.
-	out=$(env -u REDISCLI_AUTH redis-cli -p "$sport" get k 2>&1)
+	out=$(env -u REDISCLI_AUTH redis-cli -p "$mport" get k 2>&1)
 	[ "$out" = "NOAUTH Authentication required." ] &&
 		ok "redis-cli without a password: NOAUTH" ||
 		not_ok "redis-cli without a password: NOAUTH" "got: $out"
-	out=$(REDISCLI_AUTH=wrong redis-cli -p "$sport" get k 2>&1)
+	out=$(REDISCLI_AUTH=wrong redis-cli -p "$mport" get k 2>&1)
 	case $out in
 	*"WRONGPASS invalid username-password pair or user is disabled."*)
 		ok "redis-cli with a wrong password: WRONGPASS" ;;
 	*) not_ok "redis-cli with a wrong password: WRONGPASS" "got: $out" ;;
 	esac
-	REDISCLI_AUTH=${ta:-x} redis-cli -p "$sport" set cli-k from-a >/dev/null 2>&1
-	out=$(REDISCLI_AUTH=${tb:-x} redis-cli -p "$sport" get cli-k 2>&1)
-	out2=$(REDISCLI_AUTH=${ta:-x} redis-cli -p "$sport" get cli-k 2>&1)
+	REDISCLI_AUTH=${ta:-x} redis-cli -p "$mport" set cli-k from-a >/dev/null 2>&1
+	out=$(REDISCLI_AUTH=${tb:-x} redis-cli -p "$mport" get cli-k 2>&1)
+	out2=$(REDISCLI_AUTH=${ta:-x} redis-cli -p "$mport" get cli-k 2>&1)
 	[ -z "$out" ] && [ "$out2" = from-a ] &&
 		ok "redis-cli: each namespace's token sees its own keys" ||
 		not_ok "redis-cli: each namespace's token sees its own keys" \
@@ -208,18 +224,42 @@ if secure_up; then
 	! grep -qF -e "$stok" -e "${ta:-none}" -e "${tb:-none}" \
 		"$sdir/proxy.log" "$sdir/server.log" &&
 		ok "no token in the logs" || not_ok "no token in the logs"
-	kill "$sppid" "$spid" 2>/dev/null
-	all_gone "$sppid" "$spid" && ok "the token-protected server and proxy stop" ||
-		not_ok "the token-protected server and proxy stop"
-	# The same Auth cases against Redis with requirepass, where the
-	# suites above ran without a password.
-	if [ "$PROVIDER" = tcp ] && [ -z "${RESP_PASSWORD:-}" ]; then
-		suite "real redis-server, requirepass" env RESP_PASSWORD="$stok" \
-			bash "$ROOT/tests/resp/run_redis.sh"
-	fi
+	mini_down "with an admin token"
 else
 	not_ok "a server and a proxy with an admin token" \
 		"$(tail -n 5 "$sdir"/*.log 2>/dev/null)"
+fi
+
+# Open (no admin token): Redis without a password, where a namespace's
+# token still moves a connection into its namespace.
+odir=$TMP/open
+if mini_up "$odir"; then
+	ok "a server and a proxy without an admin token"
+	oa=$(FERRY_TOKEN= ns_token "$odir/cluster" oa) &&
+		ob=$(FERRY_TOKEN= ns_token "$odir/cluster" ob) &&
+		ok "namespaces made in an open cluster" ||
+		not_ok "namespaces made in an open cluster"
+	suite open env -u RESP_PASSWORD -u REDISCLI_AUTH RESP_TARGET=ferry \
+		RESP_HOST=127.0.0.1 RESP_PORT="$mport" \
+		RESP_NS_TOKENS="${oa:-} ${ob:-}" RESP_CASES="Connection Namespaces" \
+		python3 "$ROOT/tests/resp/test_resp.py"
+	mini_down "open"
+else
+	not_ok "a server and a proxy without an admin token" \
+		"$(tail -n 5 "$odir"/*.log 2>/dev/null)"
+fi
+
+# Redis the other way than the suites against 'cluster up' ran it: with
+# requirepass if they had no password, without if they had one.
+if [ "$PROVIDER" = tcp ]; then
+	if [ -z "${RESP_PASSWORD:-}" ]; then
+		suite "real redis-server, requirepass" env RESP_PASSWORD="$stok" \
+			bash "$ROOT/tests/resp/run_redis.sh"
+	else
+		suite "real redis-server, no password" \
+			env -u RESP_PASSWORD -u REDISCLI_AUTH \
+			bash "$ROOT/tests/resp/run_redis.sh"
+	fi
 fi
 
 expect 0 "cluster down" f cluster down
