@@ -323,9 +323,7 @@ static void test_not_admin(void **state)
 	info.ops_per_s = 1;
 	ft_assert_rc(ferry_ns_set(a, "ja", FERRY_NS_SET_OPS, &info),
 		     FERRY_EACCES);
-	assert_int_equal(ferry_cluster_stat(a, st, 4), (int)cl->n);
-	for (unsigned i = 0; i < cl->n; i++)
-		ft_assert_rc(st[i].status, FERRY_EACCES);
+	ft_assert_rc(ferry_cluster_stat(a, st, 4), FERRY_EACCES);
 	/* Nothing changed, and the connection still works. */
 	ft_assert_rc(ferry_ns_stat(admin, "jb", &info), 0);
 	assert_int_equal(info.ops_per_s, 0);
