@@ -1,9 +1,7 @@
 /* ferry-proxy: a thin main over src/proxy. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/token.h"
 #include "common/util.h"
@@ -122,12 +120,9 @@ int main(int argc, char **argv)
 			o.ready_fd = atoi(optarg);
 			break;
 		case 'A':
-			if (fr_token_read(optarg, token, sizeof(token)) < 0) {
-				fprintf(stderr, "ferry-proxy: cannot read a "
-					"token from %s: %s\n", optarg,
-					strerror(errno));
+			if (fr_token_read_arg("ferry-proxy", optarg, token,
+					      sizeof(token)))
 				return 2;
-			}
 			o.admin_token = token;
 			break;
 		case 'h':

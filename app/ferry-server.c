@@ -1,9 +1,7 @@
 /* ferry-server: a thin main over lib server (src/server). */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/token.h"
 #include "common/util.h"
@@ -83,12 +81,9 @@ int main(int argc, char **argv)
 			o.ready_fd = atoi(optarg);
 			break;
 		case 'a':
-			if (fr_token_read(optarg, token, sizeof(token)) < 0) {
-				fprintf(stderr, "ferry-server: cannot read a "
-					"token from %s: %s\n", optarg,
-					strerror(errno));
+			if (fr_token_read_arg("ferry-server", optarg, token,
+					      sizeof(token)))
 				return 2;
-			}
 			o.admin_token = token;
 			break;
 		case 'h':

@@ -77,6 +77,16 @@ long fr_token_read(const char *path, char *buf, size_t cap)
 	return (long)n;
 }
 
+int fr_token_read_arg(const char *who, const char *path, char *buf,
+		      size_t cap)
+{
+	if (fr_token_read(path, buf, cap) >= 0)
+		return 0;
+	fprintf(stderr, "%s: cannot read a token from %s: %s\n", who, path,
+		strerror(errno));
+	return -1;
+}
+
 int fr_ns_name_ok(const void *name, size_t len)
 {
 	const char *p = name;

@@ -26,6 +26,11 @@ int fr_token_equal(const void *s, size_t slen, const void *t, size_t tlen);
 #define FR_TOKEN_FILE_MAX 257
 long fr_token_read(const char *path, char *buf, size_t cap);
 
+/* fr_token_read for a program's --admin-token-file: 0, or -1 after
+ * saying on stderr, as who, why the token could not be read. */
+int fr_token_read_arg(const char *who, const char *path, char *buf,
+		      size_t cap);
+
 /* 1 if name[0..len) is a valid namespace name (ferry.h). */
 int fr_ns_name_ok(const void *name, size_t len);
 

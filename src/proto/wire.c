@@ -70,6 +70,11 @@ const char *fr_op_name(unsigned opcode)
 	return table[opcode].name;
 }
 
+int fr_op_keyed(unsigned opcode)
+{
+	return opcode > 0 && opcode < FR_OP_COUNT && table[opcode].req.keyed;
+}
+
 /* A blob is absent when the message carries no such blob, or for a PUT's
  * value and a GET reply's data when they travel by RMA instead. */
 static int blob_present(const struct shape *s, const fr_msg *m, int i)

@@ -103,6 +103,19 @@ static inline int fr_expire_cond_ok(uint64_t cond)
 	       (FR_EXPIRE_GT | FR_EXPIRE_LT);
 }
 
+/* 1 for the namespace opcodes. */
+static inline int fr_op_ns(unsigned opcode)
+{
+	return opcode >= FR_OP_NS_CREATE && opcode <= FR_OP_NS_AUTH;
+}
+
+/* 1 for what only an admin may ask: the namespace opcodes and a server's
+ * statistics. */
+static inline int fr_op_admin(unsigned opcode)
+{
+	return opcode == FR_OP_SSTAT || fr_op_ns(opcode);
+}
+
 /* Word indices, per message. */
 enum { FR_WATCH_PLEN, FR_WATCH_ID };
 enum { FR_UNWATCH_ID };
@@ -193,6 +206,10 @@ size_t fr_msg_encode_head(const fr_msg *m, void *buf, size_t cap,
  * (1..FERRY_KEY_MAX). Returns 0, or FERRY_EPROTO with *why (may be NULL) set
  * to a static reason. */
 int fr_msg_decode(const void *buf, size_t len, fr_msg *m, const char **why);
+
+/* 1 if requests of opcode carry one key as blob 0 (PUT, GET, DEL, STAT,
+ * INCR, EXPIRE). */
+int fr_op_keyed(unsigned opcode);
 
 /* Name of an opcode for logs ("PUT"), or "?". */
 const char *fr_op_name(unsigned opcode);

@@ -765,18 +765,10 @@ static int unwatch(fr_proxy *px, struct pconn *pc, const fr_msg *q)
  * managing namespaces for anyone but the admin. */
 static int allowed(const struct pconn *pc, uint8_t opcode)
 {
-	switch (opcode) {
-	case FR_OP_HELLO:
-	case FR_OP_BYE:
+	if (opcode == FR_OP_HELLO || opcode == FR_OP_BYE)
 		return 0;
-	case FR_OP_SSTAT:
-	case FR_OP_NS_CREATE:
-	case FR_OP_NS_SET:
-	case FR_OP_NS_DROP:
-	case FR_OP_NS_STAT:
-	case FR_OP_NS_LIST:
+	if (fr_op_admin(opcode))
 		return pc->role == PR_ADMIN ? 0 : FERRY_EACCES;
-	}
 	return pc->role == PR_NONE ? FERRY_EACCES : 0;
 }
 

@@ -313,16 +313,8 @@ static int enter_ns(struct server *sv, struct slot *s)
 
 	if (p->denied)
 		return FERRY_EACCES;
-	switch (q->h.opcode) {
-	case FR_OP_SSTAT:
-	case FR_OP_NS_CREATE:
-	case FR_OP_NS_SET:
-	case FR_OP_NS_DROP:
-	case FR_OP_NS_STAT:
-	case FR_OP_NS_LIST:
-	case FR_OP_NS_AUTH:
+	if (fr_op_admin(q->h.opcode))
 		return p->admin ? 0 : FERRY_EACCES;
-	}
 	s->ns = fr_nstab_by_id(sv->nstab, p->admin ? q->h.ns : p->ns);
 	if (!s->ns)
 		return FERRY_EACCES;
@@ -330,20 +322,11 @@ static int enter_ns(struct server *sv, struct slot *s)
 	if (q->h.opcode == FR_OP_WATCH && (q->h.flags & FR_F_EXACT) &&
 	    !q->blen[0])
 		return FERRY_EINVAL;
-	switch (q->h.opcode) {
-	case FR_OP_LIST:
-		if (q->blen[1])
-			in_ns(s, 1, s->key2);
-		/* fall through */
-	case FR_OP_PUT:
-	case FR_OP_GET:
-	case FR_OP_DEL:
-	case FR_OP_STAT:
-	case FR_OP_INCR:
-	case FR_OP_EXPIRE:
-	case FR_OP_WATCH:
+	if (q->h.opcode == FR_OP_LIST && q->blen[1])
+		in_ns(s, 1, s->key2); /* the cursor */
+	if (fr_op_keyed(q->h.opcode) || q->h.opcode == FR_OP_LIST ||
+	    q->h.opcode == FR_OP_WATCH)
 		in_ns(s, 0, s->key);
-	}
 	return 0;
 }
 
@@ -787,14 +770,6 @@ static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 		return;
 	}
 	switch (s->req.h.opcode) {
-	case FR_OP_NS_CREATE:
-	case FR_OP_NS_SET:
-	case FR_OP_NS_DROP:
-	case FR_OP_NS_STAT:
-	case FR_OP_NS_LIST:
-	case FR_OP_NS_AUTH:
-		rc = op_ns(sv, s);
-		break;
 	case FR_OP_PUT:
 		rc = op_put(sv, s);
 		break;
@@ -802,7 +777,8 @@ static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 		rc = op_get(sv, s);
 		break;
 	default:
-		rc = op_simple(sv, s);
+		rc = fr_op_ns(s->req.h.opcode) ? op_ns(sv, s)
+					       : op_simple(sv, s);
 	}
 	if (rc)
 		reply_status(sv, s, rc);
