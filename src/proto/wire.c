@@ -257,6 +257,20 @@ size_t fr_list_pack(void *buf, size_t cap, const void *key, size_t klen)
 	return 2 + klen;
 }
 
+int fr_list_page_add(fr_list_page *p, const void *key, size_t klen)
+{
+	size_t n;
+
+	if (p->count == p->max ||
+	    !(n = fr_list_pack(p->buf + p->used, p->cap - p->used, key, klen))) {
+		p->more = 1;
+		return 1;
+	}
+	p->used += n;
+	p->count++;
+	return 0;
+}
+
 int fr_list_next(const uint8_t *blob, size_t blen, size_t *off,
 		 const uint8_t **key, size_t *klen)
 {

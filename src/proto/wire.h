@@ -218,6 +218,18 @@ const char *fr_op_name(unsigned opcode);
  * bytes written, 0 if it does not fit in cap. */
 size_t fr_list_pack(void *buf, size_t cap, const void *key, size_t klen);
 
+/* A LIST reply blob being filled: at most max keys into buf[0..cap). */
+typedef struct fr_list_page {
+	uint8_t *buf;
+	size_t cap, used;
+	uint32_t count, max;
+	int more; /* a key did not fit: more may follow */
+} fr_list_page;
+
+/* Adds a key to p. Returns 0, or 1 (and sets more) when the page is full:
+ * the shape of an index scan's callback result. */
+int fr_list_page_add(fr_list_page *p, const void *key, size_t klen);
+
 /* Walks a LIST reply blob: on success stores the next key in *key and *klen,
  * advances *off and returns 1; returns 0 at the end and FERRY_EPROTO when
  * an entry runs past the blob. */

@@ -111,6 +111,13 @@ static void forget(struct ptenant *t)
 	t->gone = 1;
 }
 
+/* Frees an entry, wiping its token first. */
+static void free_tenant(struct ptenant *t)
+{
+	memset(t->token, 0, sizeof(t->token));
+	free(t);
+}
+
 /* ---- roles ------------------------------------------------------------- */
 
 static void bind_conn(fr_proxy *px, struct pconn *pc, enum pconn_role role,
@@ -293,8 +300,7 @@ int fr_tenant_tick(fr_proxy *px)
 			if (!t->conns && !t->asking &&
 			    (t->gone || now - t->idle_ns > IDLE_NS)) {
 				*pp = t->next;
-				memset(t->token, 0, sizeof(t->token));
-				free(t);
+				free_tenant(t);
 				continue;
 			}
 			if (!t->gone && !t->asking && px->asking < MAX_ASKING &&
@@ -329,7 +335,6 @@ void fr_tenant_free(fr_proxy *px)
 	while (px->tenants) {
 		struct ptenant *t = px->tenants;
 		px->tenants = t->next;
-		memset(t->token, 0, sizeof(t->token));
-		free(t);
+		free_tenant(t);
 	}
 }

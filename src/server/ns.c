@@ -203,39 +203,21 @@ fr_ns *fr_nstab_expired(fr_nstab *t, uint64_t now_ms, uint64_t *next)
 	return NULL;
 }
 
-struct list_ctx {
-	uint8_t *buf;
-	size_t cap, used;
-	uint32_t count, max;
-	int more;
-};
-
 static int list_cb(void *arg, const void *key, size_t klen, void *val)
 {
-	struct list_ctx *l = arg;
-	size_t n;
-
-	if (l->count == l->max ||
-	    !(n = fr_list_pack(l->buf + l->used, l->cap - l->used, key,
-			       klen))) {
-		l->more = 1;
-		return 1;
-	}
-	l->used += n;
-	l->count++;
-	return 0;
+	return fr_list_page_add(arg, key, klen);
 }
 
 size_t fr_nstab_list(const fr_nstab *t, const void *after, size_t alen,
 		     uint32_t max, void *buf, size_t cap, uint32_t *count,
 		     int *more)
 {
-	struct list_ctx l = {.buf = buf, .cap = cap, .max = max};
+	fr_list_page p = {.buf = buf, .cap = cap, .max = max};
 
-	fr_index_scan(t->by_name, NULL, 0, after, alen, list_cb, &l);
-	*count = l.count;
-	*more = l.more;
-	return l.used;
+	fr_index_scan(t->by_name, NULL, 0, after, alen, list_cb, &p);
+	*count = p.count;
+	*more = p.more;
+	return p.used;
 }
 
 int fr_ns_fits(const fr_ns *n, uint64_t size, uint64_t cur)

@@ -25,6 +25,7 @@
 #define WHO "ferry-server"
 #define PEER_ADDR_MAX 256
 #define LIST_MAX 10000
+#define LIST_BYTES (FR_MSG_SIZE - FR_HDR_SIZE - 16) /* a LIST page's blob */
 /* Expired values freed per loop pass: a mass expiry is spread over many
  * passes, each still serving requests. */
 #define REAP_BATCH 256
@@ -384,6 +385,17 @@ static int drain_dying(struct server *sv)
 	return sv->ndying > 0;
 }
 
+/* Fills a LIST or NS_LIST reply with the page packed in sv->scratch. */
+static void list_reply(struct server *sv, fr_msg *rep, size_t bytes,
+		       uint32_t count, int more)
+{
+	rep->w[FR_LIST_R_BYTES] = bytes;
+	rep->w[FR_LIST_R_COUNT] = count;
+	rep->blob[0] = sv->scratch;
+	if (more)
+		rep->h.flags |= FR_F_MORE;
+}
+
 /* The words every namespace reply carries. */
 static void ns_words(fr_msg *rep, const fr_ns *n)
 {
@@ -402,6 +414,7 @@ static int op_ns(struct server *sv, struct slot *s)
 	fr_ns *n = NULL, tmpl = {0};
 	uint64_t what;
 	uint32_t count;
+	size_t bytes;
 	int more, rc;
 	fr_msg rep;
 
@@ -464,15 +477,11 @@ static int op_ns(struct server *sv, struct slot *s)
 		ns_words(&rep, n);
 		break;
 	case FR_OP_NS_LIST:
-		rep.w[FR_LIST_R_BYTES] = fr_nstab_list(
+		bytes = fr_nstab_list(
 			sv->nstab, q->blob[0], q->blen[0],
 			(uint32_t)FR_MIN(q->w[FR_NSLIST_MAX], LIST_MAX),
-			sv->scratch, FR_MSG_SIZE - FR_HDR_SIZE - 16, &count,
-			&more);
-		rep.w[FR_LIST_R_COUNT] = count;
-		rep.blob[0] = sv->scratch;
-		if (more)
-			rep.h.flags |= FR_F_MORE;
+			sv->scratch, LIST_BYTES, &count, &more);
+		list_reply(sv, &rep, bytes, count, more);
 		break;
 	}
 	reply(sv, s, &rep);
@@ -641,6 +650,7 @@ static int op_simple(struct server *sv, struct slot *s)
 	fr_obj *o;
 	uint64_t total, used, keys;
 	uint32_t count;
+	size_t bytes;
 	int more, changed, rc = 0;
 	int64_t v;
 
@@ -682,15 +692,11 @@ static int op_simple(struct server *sv, struct slot *s)
 		rep.w[FR_INCR_R_VALUE] = (uint64_t)v;
 		break;
 	case FR_OP_LIST:
-		rep.w[FR_LIST_R_BYTES] = fr_store_list(
+		bytes = fr_store_list(
 			sv->store, q->blob[0], q->blen[0], q->blob[1],
 			q->blen[1], (uint32_t)FR_MIN(q->w[FR_LIST_MAX], LIST_MAX),
-			FR_NS_KEY, sv->scratch, FR_MSG_SIZE - FR_HDR_SIZE - 16,
-			&count, &more);
-		rep.w[FR_LIST_R_COUNT] = count;
-		rep.blob[0] = sv->scratch;
-		if (more)
-			rep.h.flags |= FR_F_MORE;
+			FR_NS_KEY, sv->scratch, LIST_BYTES, &count, &more);
+		list_reply(sv, &rep, bytes, count, more);
 		break;
 	case FR_OP_SSTAT:
 		/* No reaping here: the loop has reaped what was due before

@@ -433,48 +433,35 @@ int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
 }
 
 struct list_ctx {
-	uint8_t *buf;
-	size_t cap, used, strip;
-	uint32_t count, max;
+	fr_list_page page;
+	size_t strip;
 	uint64_t now;
-	int more;
 };
 
 static int list_cb(void *arg, const void *key, size_t klen, void *val)
 {
 	struct list_ctx *l = arg;
-	size_t n;
 
 	/* Expired keys are skipped, not freed: the scan must not modify the
 	 * index. fr_store_reap frees them soon. */
 	if (expired(val, l->now))
 		return 0;
-	if (l->count == l->max) {
-		l->more = 1;
-		return 1;
-	}
-	n = fr_list_pack(l->buf + l->used, l->cap - l->used,
-			 (const uint8_t *)key + l->strip, klen - l->strip);
-	if (!n) {
-		l->more = 1;
-		return 1;
-	}
-	l->used += n;
-	l->count++;
-	return 0;
+	return fr_list_page_add(&l->page, (const uint8_t *)key + l->strip,
+				klen - l->strip);
 }
 
 size_t fr_store_list(fr_store *s, const void *prefix, size_t plen,
 		     const void *after, size_t alen, uint32_t max, size_t strip,
 		     void *buf, size_t cap, uint32_t *count, int *more)
 {
-	struct list_ctx l = {.buf = buf, .cap = cap, .max = max, .strip = strip,
+	struct list_ctx l = {.page = {.buf = buf, .cap = cap, .max = max},
+			     .strip = strip,
 			     .now = fr_store_now_ms(s)};
 
 	fr_index_scan(s->index, prefix, plen, after, alen, list_cb, &l);
-	*count = l.count;
-	*more = l.more;
-	return l.used;
+	*count = l.page.count;
+	*more = l.page.more;
+	return l.page.used;
 }
 
 struct drop_ctx {
