@@ -673,6 +673,15 @@ void ft_proxy_restart(ft_cluster *cl)
 const char *const ft_mode_name[FT_NMODES] = {"direct", "proxy-unix",
 					      "proxy-tcp"};
 
+void ft_opts_mode(const ft_cluster *cl, enum ft_mode m, ferry_opts *o)
+{
+	ferry_opts_init(o);
+	o->cluster = cl->file;
+	o->proxy = m == FT_DIRECT	 ? "direct"
+		   : m == FT_PROXY_UNIX ? cl->proxy_unix
+					: cl->proxy_tcp;
+}
+
 ferry_client *ft_connect_mode(const ft_cluster *cl, enum ft_mode m,
 			      int timeout_ms)
 {
@@ -680,11 +689,7 @@ ferry_client *ft_connect_mode(const ft_cluster *cl, enum ft_mode m,
 	ferry_opts o;
 	int rc;
 
-	ferry_opts_init(&o);
-	o.cluster = cl->file;
-	o.proxy = m == FT_DIRECT	? "direct"
-		  : m == FT_PROXY_UNIX ? cl->proxy_unix
-				       : cl->proxy_tcp;
+	ft_opts_mode(cl, m, &o);
 	if (timeout_ms)
 		o.timeout_ms = timeout_ms;
 	rc = ferry_connect(&o, &c);

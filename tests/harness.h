@@ -87,6 +87,10 @@ void ft_admin_token_rm(void);
 enum ft_mode { FT_DIRECT, FT_PROXY_UNIX, FT_PROXY_TCP, FT_NMODES };
 extern const char *const ft_mode_name[FT_NMODES];
 
+/* Fills *o with defaults, cl's cluster file and the proxy (or "direct")
+ * that mode m goes through. */
+void ft_opts_mode(const ft_cluster *cl, enum ft_mode m, ferry_opts *o);
+
 /* Connects to cl in mode m (the proxy modes need ft_proxy_start), or
  * fails the test. */
 ferry_client *ft_connect_mode(const ft_cluster *cl, enum ft_mode m,

@@ -53,11 +53,7 @@ static int connect_as(enum ft_mode m, const char *tok, ferry_client **out)
 {
 	ferry_opts o;
 
-	ferry_opts_init(&o);
-	o.cluster = cl->file;
-	o.proxy = m == FT_DIRECT       ? "direct"
-		  : m == FT_PROXY_UNIX ? cl->proxy_unix
-				       : cl->proxy_tcp;
+	ft_opts_mode(cl, m, &o);
 	o.timeout_ms = TIMEOUT_MS;
 	o.token = tok ? tok : "";
 	*out = NULL;

@@ -463,11 +463,7 @@ static pid_t fork_watcher(enum ft_mode m, const char *pfx,
 		ferry_client *cc;
 		uint64_t id;
 		close(ready[0]);
-		ferry_opts_init(&o);
-		o.cluster = cl->file;
-		o.proxy = m == FT_DIRECT       ? "direct"
-			  : m == FT_PROXY_UNIX ? cl->proxy_unix
-					       : cl->proxy_tcp;
+		ft_opts_mode(cl, m, &o);
 		if (ferry_connect(&o, &cc) ||
 		    ferry_watch(cc, pfx, strlen(pfx), 0, &id) ||
 		    write(ready[1], "r", 1) != 1)
