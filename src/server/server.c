@@ -538,8 +538,12 @@ static int put_commit(struct server *sv, struct slot *s)
 	}
 	s->obj = NULL;
 	put_settled(sv, s);
-	if (!rc)
+	if (!rc) {
+		/* Events first: a watcher sleeps and has a wake-up to pay,
+		 * while the writer is usually polling for this reply. */
+		fr_events_flush(sv->events);
 		reply(sv, s, &rep);
+	}
 	return rc;
 }
 
