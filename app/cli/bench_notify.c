@@ -10,7 +10,11 @@
  * function's is), reads CLOCK_MONOTONIC and puts key i; the waiter reads
  * the clock when ferry_event_next returns that key's event. Both clocks
  * are the same process's. Then, once the waiter is done with the sample,
- * the writer times a GET of a 64-byte value on its own client.
+ * the writer naps as long again and times a GET of a 64-byte value on its
+ * own client: the GET meets servers (and proxy) idle for as long as the
+ * put did. Timed right after the wake-up, it found them still spinning
+ * from the put, or not, depending on how long the wake-up took (this
+ * VM's idle cores wake in 25-75 us), and the ratio swung with it.
  *
  * Why not ferry_wait: it watches the key, asks the server whether it
  * exists, and only then waits. The writer cannot tell when those two
@@ -170,6 +174,7 @@ static int notify_mode(const char *cluster, const char *url, const char *name,
 		if ((err = await(&r, &r.done, i + 1)))
 			break;
 		notify[i] = r.wake[i] - t0;
+		nap(NOTIFY_SETTLE_NS); /* the GET finds what the put found */
 		t0 = fr_now_ns();
 		prc =
 		    ferry_get(wc, gkey, gklen, 0, dst, sizeof(dst), &len, NULL);
@@ -244,7 +249,9 @@ int bench_notify(const char *cluster, const char *const url[NMODES], unsigned n)
 			       "first sample; another client and thread of "
 			       "the same process). GET: a round trip "
 			       "of a 64-byte value on the writer's client, "
-			       "alternating with the notify samples. "
+			       "alternating with the notify samples; each "
+			       "put and each GET follows 300 µs with "
+			       "nothing sent. "
 			       "Target: notify p50 ÷ GET p50 at most 2.\n\n"
 			       "| mode       | samples | notify p50 µs | "
 			       "notify p99 µs | GET p50 µs | GET p99 µs | "
