@@ -27,6 +27,11 @@ static void usage(FILE *out)
 		"                       the cluster's admin token (first line):\n"
 		"                       every client must then present a token;\n"
 		"                       without it the cluster is open\n"
+		"  --state-file PATH    keep the namespaces (names, tokens,\n"
+		"                       quotas, expiries, limits; not the keys)\n"
+		"                       in PATH, mode 0600, rewritten on each\n"
+		"                       change and read back at start, so a\n"
+		"                       restarted server knows them again\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"SIZE takes K, M, G suffixes (powers of 1024). SIGTERM or SIGINT\n"
@@ -44,6 +49,7 @@ int main(int argc, char **argv)
 		{"spin-us", required_argument, NULL, 'S'},
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"admin-token-file", required_argument, NULL, 'a'},
+		{"state-file", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -85,6 +91,9 @@ int main(int argc, char **argv)
 					      sizeof(token)))
 				return 2;
 			o.admin_token = token;
+			break;
+		case 'f':
+			o.state_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);

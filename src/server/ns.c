@@ -1,7 +1,12 @@
 #include "server/ns.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/le.h"
 #include "common/token.h"
@@ -227,4 +232,132 @@ int fr_ns_fits(const fr_ns *n, uint64_t size, uint64_t cur)
 	if (!n->share)
 		return 1;
 	return after - (cur < after ? cur : after) <= n->share;
+}
+
+/* ---- the state file ----------------------------------------------------- */
+
+#define STATE_HEAD                                                             \
+	"# ferry-server namespaces (--state-file); keep private: it holds "   \
+	"tokens\n"                                                              \
+	"# ns ID NAME TOKEN-HEX QUOTA SHARE EXPIRE-MS OPS-PER-S BYTES-PER-S\n"
+
+static int save_cb(void *arg, const void *key, size_t klen, void *val)
+{
+	const fr_ns *n = val;
+	FILE *f = arg;
+
+	fprintf(f, "ns %016" PRIx64 " %s ", n->id, n->name);
+	for (size_t i = 0; i < n->tlen; i++)
+		fprintf(f, "%02x", n->token[i]);
+	fprintf(f, " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+		   "\n",
+		n->quota, n->share, n->expire_ms, n->ops, n->bytes);
+	return 0;
+}
+
+int fr_nstab_save(const fr_nstab *t, const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+	int fd, err;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return FERRY_EIO;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return FERRY_EIO;
+	if (!(f = fdopen(fd, "w"))) {
+		err = errno;
+		close(fd);
+		unlink(tmp);
+		errno = err;
+		return FERRY_EIO;
+	}
+	fputs(STATE_HEAD, f);
+	fr_index_scan(t->by_name, NULL, 0, NULL, 0, save_cb, f);
+	err = fflush(f) || ferror(f) || fsync(fd) ? errno : 0;
+	if (fclose(f) && !err)
+		err = errno;
+	if (!err && rename(tmp, path))
+		err = errno;
+	if (err) {
+		unlink(tmp);
+		errno = err;
+		return FERRY_EIO;
+	}
+	return 0;
+}
+
+static int nibble(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				      : -1;
+}
+
+/* Lower-case hex s into out (cap bytes): 0, or -1 if it is not that. */
+static int unhex(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n % 2 || n / 2 > cap)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return 0;
+}
+
+/* One line of the state file into *n: 0, or -1 if malformed. */
+static int parse_line(const char *line, fr_ns *n)
+{
+	char name[FERRY_NS_NAME_MAX + 2], hex[2 * FR_NS_TOKEN_MAX + 2];
+	int end = 0;
+
+	memset(n, 0, sizeof(*n));
+	if (sscanf(line,
+		   "ns %16" SCNx64 " %65s %513s %" SCNu64 " %" SCNu64
+		   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %n",
+		   &n->id, name, hex, &n->quota, &n->share, &n->expire_ms,
+		   &n->ops, &n->bytes, &end) != 8 ||
+	    line[end] || strlen(name) > FERRY_NS_NAME_MAX ||
+	    unhex(hex, n->token, sizeof(n->token), &n->tlen))
+		return -1;
+	memcpy(n->name, name, strlen(name) + 1);
+	return 0;
+}
+
+int fr_nstab_load(fr_nstab *t, const char *path, uint64_t now_ms,
+		  unsigned *loaded, unsigned *line)
+{
+	char buf[2048];
+	FILE *f = fopen(path, "re");
+	int rc = 0;
+
+	*loaded = *line = 0;
+	if (!f)
+		return errno == ENOENT ? 0 : FERRY_EIO;
+	while (!rc && fgets(buf, sizeof(buf), f)) {
+		fr_ns n;
+		++*line;
+		if (buf[0] == '#' || buf[0] == '\n')
+			continue;
+		if (!strchr(buf, '\n') || parse_line(buf, &n))
+			rc = FERRY_EPROTO;
+		else if ((!n.expire_ms || n.expire_ms > now_ms) &&
+			 !(rc = fr_nstab_add(t, &n)))
+			++*loaded;
+		memset(&n, 0, sizeof(n)); /* the token */
+	}
+	memset(buf, 0, sizeof(buf));
+	if (!rc && ferror(f))
+		rc = FERRY_EIO;
+	fclose(f);
+	return rc;
 }

@@ -73,6 +73,19 @@ size_t fr_nstab_list(const fr_nstab *t, const void *after, size_t alen,
 		     uint32_t max, void *buf, size_t cap, uint32_t *count,
 		     int *more);
 
+/* Writes every namespace but the default one (id, name, token, quota,
+ * share, expiry, limits: not usage) to path, mode 0600, replacing it
+ * atomically (a temporary file renamed over it). Returns 0, or FERRY_EIO
+ * with errno set. */
+int fr_nstab_save(const fr_nstab *t, const char *path);
+
+/* Adds the namespaces fr_nstab_save wrote to path, but those expired by
+ * now_ms; *loaded receives how many were added. A missing file adds
+ * none. Returns 0, FERRY_EIO (errno set), FERRY_EPROTO for a malformed
+ * line (its number in *line), or an fr_nstab_add error (also *line). */
+int fr_nstab_load(fr_nstab *t, const char *path, uint64_t now_ms,
+		  unsigned *loaded, unsigned *line);
+
 /* The namespace a stored key belongs to (NULL: one removed meanwhile). */
 fr_ns *fr_nstab_of_key(const fr_nstab *t, const void *key, size_t klen);
 

@@ -355,6 +355,16 @@ static void put_settled(struct server *sv, struct slot *s)
 	s->pend = 0;
 }
 
+/* Writes the namespace table to --state-file after a change. A failure
+ * is logged and the change stands: this server goes on with it, only a
+ * restart would not know it. */
+static void save_ns(struct server *sv)
+{
+	if (sv->o.state_file && fr_nstab_save(sv->nstab, sv->o.state_file))
+		fr_log(WHO, "cannot save the namespaces to %s: %s",
+		       sv->o.state_file, strerror(errno));
+}
+
 /* Takes n out of the table at once (its token opens nothing from now on);
  * its keys are freed over the next loop passes (drain_dying). */
 static void drop_ns(struct server *sv, fr_ns *n, const char *why)
@@ -368,6 +378,7 @@ static void drop_ns(struct server *sv, fr_ns *n, const char *why)
 	fr_log(WHO, "namespace %s %s: %llu keys, %llu bytes freed", n->name,
 	       why, (unsigned long long)n->keys, (unsigned long long)n->used);
 	fr_nstab_remove(sv->nstab, n);
+	save_ns(sv);
 }
 
 /* Frees up to REAP_BATCH keys of removed namespaces. Returns 1 if keys
@@ -443,6 +454,7 @@ static int op_ns(struct server *sv, struct slot *s)
 		memset(tmpl.token, 0, sizeof(tmpl.token));
 		if (rc)
 			return rc;
+		save_ns(sv);
 		ns_words(&rep, &tmpl);
 		break;
 	case FR_OP_NS_SET:
@@ -459,6 +471,7 @@ static int op_ns(struct server *sv, struct slot *s)
 			n->ops = q->w[FR_NS_OPS];
 		if (what & FERRY_NS_SET_BYTES)
 			n->bytes = q->w[FR_NS_BYTES];
+		save_ns(sv);
 		break;
 	case FR_OP_NS_DROP:
 		drop_ns(sv, n, "removed");
@@ -860,6 +873,26 @@ static void on_completion(struct server *sv, const fr_comp *c)
 
 /* ---- set-up and loop ------------------------------------------------------ */
 
+/* Takes back the namespaces of --state-file (those not expired since). */
+static int load_ns(struct server *sv)
+{
+	unsigned loaded, line;
+	int rc = fr_nstab_load(sv->nstab, sv->o.state_file,
+			       fr_store_now_ms(sv->store), &loaded, &line);
+
+	if (rc == FERRY_EIO)
+		fr_log(WHO, "cannot read the namespaces in %s: %s",
+		       sv->o.state_file, strerror(errno));
+	else if (rc)
+		fr_log(WHO, "%s, line %u: %s", sv->o.state_file, line,
+		       rc == FERRY_EPROTO ? "not a namespace line"
+					  : ferry_strerror(rc));
+	else if (loaded)
+		fr_log(WHO, "%u namespace%s taken back from %s", loaded,
+		       loaded == 1 ? "" : "s", sv->o.state_file);
+	return rc;
+}
+
 static int setup(struct server *sv)
 {
 	const char *why = NULL;
@@ -921,6 +954,8 @@ static int setup(struct server *sv)
 	fr_store_on_event(sv->store, fr_events_emit, sv->events);
 	rc = fr_nstab_new(&sv->nstab);
 	if (rc)
+		return rc;
+	if (sv->o.state_file && (rc = load_ns(sv)))
 		return rc;
 	fr_store_on_usage(sv->store, on_usage, sv);
 	sv->msgs = aligned_alloc(4096, msg_bytes);

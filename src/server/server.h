@@ -20,6 +20,8 @@ typedef struct fr_server_opts {
 				 closed, once the server answers requests */
 	const char *admin_token; /* NULL: an open cluster (see ferry.h,
 				    "Namespaces") */
+	const char *state_file;	 /* where the namespaces are kept across
+				    restarts; NULL: nowhere */
 } fr_server_opts;
 
 void fr_server_opts_init(fr_server_opts *o);

@@ -14,7 +14,8 @@
  * and close the namespace to its token, for new and connected clients,
  * also while a writer is busy in it; a namespace's expiry can be pushed
  * back (touch). An open cluster (no admin token) lets a client with no
- * token manage namespaces, and a namespace's token still confines.
+ * token manage namespaces, and a namespace's token still confines. A
+ * server restarted with --state-file knows its namespaces again.
  */
 #include "harness.h"
 
@@ -857,6 +858,69 @@ static void test_open_cluster(void **state)
 	ft_cluster_stop(open);
 }
 
+/* A server restarted with --state-file knows its namespaces again: their
+ * tokens, quotas, expiries and limits (not their keys: the store is in
+ * memory). A namespace removed before the restart stays removed, and a
+ * server restarted without the file knows none of them. */
+static void test_restart_keeps_namespaces(void **state)
+{
+	char dir[] = "/tmp/ferry-state.XXXXXX", tpath[300], spath[300];
+	char keep[FERRY_TOKEN_LEN + 1], gone[FERRY_TOKEN_LEN + 1];
+	ferry_ns_info set = {0}, info;
+	const char *args[] = {"--admin-token-file", tpath, "--state-file",
+			      spath, NULL};
+	ft_cluster *one;
+	ferry_client *a, *c;
+	char buf[8];
+	size_t got;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(tpath, sizeof(tpath), "%s/admin.token", dir);
+	snprintf(spath, sizeof(spath), "%s/server.ns", dir);
+	assert_non_null(f = fopen(tpath, "w"));
+	fprintf(f, "%s\n", admin);
+	fclose(f);
+	one = ft_cluster_start(1, args);
+	a = connect_as(one, admin);
+	set.quota = 1 << 20;
+	set.expire_ms = fr_wall_ms() + 3600 * 1000;
+	set.ops_per_s = 500;
+	ft_assert_rc(ferry_ns_create(a, "kept", &set, keep), 0);
+	ft_assert_rc(ferry_ns_create(a, "dropped", NULL, gone), 0);
+	ft_assert_rc(ferry_ns_rm(a, "dropped"), 0);
+	c = connect_as(one, keep);
+	put_str(c, "before", "v1");
+	ferry_close(c);
+	ferry_close(a);
+
+	ft_server_restart(one, 0, args);
+	c = connect_as(one, keep);
+	ft_assert_rc(ferry_get(c, "before", 6, 0, buf, sizeof(buf), &got, NULL),
+		     FERRY_ENOENT); /* the keys went with the process */
+	put_str(c, "after", "v2");
+	expect_val(c, "after", "v2");
+	ferry_close(c);
+	assert_int_equal(try_connect(one, gone, &c), FERRY_EACCES);
+	a = connect_as(one, admin);
+	ft_assert_rc(ferry_ns_stat(a, "kept", &info), 0);
+	assert_int_equal(info.quota, set.quota);
+	assert_int_equal(info.expire_ms, set.expire_ms);
+	assert_int_equal(info.ops_per_s, set.ops_per_s);
+	assert_int_equal(info.keys, 1);
+	ft_assert_rc(ferry_ns_stat(a, "dropped", &info), FERRY_ENOENT);
+	ferry_close(a);
+
+	/* Without the file, a restarted server knows no namespace. */
+	args[2] = NULL;
+	ft_server_restart(one, 0, args);
+	assert_int_equal(try_connect(one, keep, &c), FERRY_EACCES);
+	ft_cluster_stop(one);
+	unlink(spath);
+	unlink(tpath);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -871,6 +935,7 @@ int main(void)
 	    cmocka_unit_test(test_expiry_and_touch),
 	    cmocka_unit_test(test_rm_under_writers),
 	    cmocka_unit_test(test_open_cluster),
+	    cmocka_unit_test(test_restart_keeps_namespaces),
 	};
 
 	unsetenv("FERRY_TOKEN"); /* the tests say which token they use */

@@ -3,13 +3,18 @@
  * token helpers (src/common/token.c): lookups by id, name, token and
  * stored key; refused duplicates and bad names; removal; the expiry scan
  * and its cache; listing in name order; quota shares with pending bytes;
- * fresh tokens that differ; and token comparison that a prefix, a longer
- * string or an empty string never passes.
+ * fresh tokens that differ; token comparison that a prefix, a longer
+ * string or an empty string never passes; and the state file
+ * (--state-file): a round trip, expired entries left out, a private
+ * mode, and malformed lines refused with their number.
  */
 #include "harness.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/token.h"
 #include "ferry.h"
@@ -167,6 +172,155 @@ static void test_tokens(void **state)
 	    65));
 }
 
+/* A file with text, in a fresh temporary folder's file "ns". */
+static void write_file(char *path, size_t cap, const char *text)
+{
+	char dir[] = "/tmp/ferry-nstab.XXXXXX";
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, cap, "%s/ns", dir);
+	if (text) {
+		assert_non_null(f = fopen(path, "w"));
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void remove_file(const char *path)
+{
+	char dir[300];
+
+	unlink(path);
+	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path),
+		 path);
+	rmdir(dir);
+}
+
+/* What a table loads from text: the return code, and *loaded, *line. */
+static int load_text(const char *text, uint64_t now, unsigned *loaded,
+		     unsigned *line)
+{
+	char path[300];
+	fr_nstab *t;
+	int rc;
+
+	write_file(path, sizeof(path), text);
+	assert_int_equal(fr_nstab_new(&t), 0);
+	rc = fr_nstab_load(t, path, now, loaded, line);
+	fr_nstab_free(&t);
+	remove_file(path);
+	return rc;
+}
+
+static void test_state_file(void **state)
+{
+	fr_nstab *t, *u;
+	fr_ns a = make(0x1234abcd5678ef01ull, "job-a", "tok-a"),
+	      b = make(9, "job.b", "\x01\xff binary token"),
+	      gone = make(10, "old", "tok-old");
+	char path[300];
+	unsigned loaded, line;
+	struct stat st;
+	fr_ns *x;
+
+	a.quota = 1 << 20;
+	a.share = 1 << 19;
+	a.expire_ms = 5000;
+	a.ops = 100;
+	a.bytes = 1 << 16;
+	gone.expire_ms = 1000;
+	assert_int_equal(fr_nstab_new(&t), 0);
+	assert_int_equal(fr_nstab_add(t, &a), 0);
+	assert_int_equal(fr_nstab_add(t, &b), 0);
+	assert_int_equal(fr_nstab_add(t, &gone), 0);
+	fr_nstab_by_id(t, 9)->used = 77; /* usage is not kept */
+	write_file(path, sizeof(path), NULL);
+	assert_int_equal(fr_nstab_save(t, path), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* Read back at 2000 ms: "old" expired meanwhile. */
+	assert_int_equal(fr_nstab_new(&u), 0);
+	assert_int_equal(fr_nstab_load(u, path, 2000, &loaded, &line), 0);
+	assert_int_equal(loaded, 2);
+	assert_non_null(x = fr_nstab_by_token(u, "tok-a", 5));
+	assert_int_equal(x->id, a.id);
+	assert_string_equal(x->name, "job-a");
+	assert_int_equal(x->quota, a.quota);
+	assert_int_equal(x->share, a.share);
+	assert_int_equal(x->expire_ms, a.expire_ms);
+	assert_int_equal(x->ops, a.ops);
+	assert_int_equal(x->bytes, a.bytes);
+	assert_non_null(x = fr_nstab_by_token(u, b.token, b.tlen));
+	assert_string_equal(x->name, "job.b");
+	assert_int_equal(x->used, 0);
+	assert_null(fr_nstab_by_name(u, "old", 3));
+	/* Loading again adds nothing twice. */
+	assert_int_equal(fr_nstab_load(u, path, 2000, &loaded, &line),
+			 FERRY_EEXIST);
+	assert_int_equal(line, 3);
+	fr_nstab_free(&u);
+
+	/* Saved again after a removal, the file no longer has it. */
+	fr_nstab_remove(t, fr_nstab_by_id(t, 9));
+	assert_int_equal(fr_nstab_save(t, path), 0);
+	assert_int_equal(fr_nstab_new(&u), 0);
+	assert_int_equal(fr_nstab_load(u, path, 0, &loaded, &line), 0);
+	assert_int_equal(loaded, 2);
+	assert_null(fr_nstab_by_id(u, 9));
+	fr_nstab_free(&u);
+	/* A folder that does not exist: an error, not a crash. */
+	assert_int_equal(fr_nstab_save(t, "/nonexistent/ferry/ns"), FERRY_EIO);
+	fr_nstab_free(&t);
+	remove_file(path);
+}
+
+static void test_state_file_bad(void **state)
+{
+	unsigned loaded = 9, line = 9;
+	char path[300];
+	fr_nstab *t;
+
+	/* No file yet: nothing to take back. */
+	write_file(path, sizeof(path), NULL);
+	assert_int_equal(fr_nstab_new(&t), 0);
+	assert_int_equal(fr_nstab_load(t, path, 0, &loaded, &line), 0);
+	assert_int_equal(loaded, 0);
+	fr_nstab_free(&t);
+	remove_file(path);
+
+	assert_int_equal(load_text("# c\n\nns 0000000000000007 a 74 0 0 0 0 0\n",
+				   0, &loaded, &line),
+			 0);
+	assert_int_equal(loaded, 1);
+	/* Malformed lines, each reported with its number. */
+	static const char *bad[] = {
+	    "ns 7 a 74 0 0 0 0\n",		/* a field missing */
+	    "ns 7 a 74 0 0 0 0 0 extra\n",	/* one too many */
+	    "ns 7 a 7 0 0 0 0 0\n",		/* odd hex */
+	    "ns 7 a 7g 0 0 0 0 0\n",		/* not hex */
+	    "ns 7 a 7A 0 0 0 0 0\n",		/* upper case */
+	    "ns x a 74 0 0 0 0 0\n",		/* id not hex */
+	    "nx 7 a 74 0 0 0 0 0\n",		/* not a namespace line */
+	    "ns 7 a 74 0 0 0 0 0",		/* cut short: no newline */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "# head\n%s", bad[i]);
+		assert_int_equal(load_text(text, 0, &loaded, &line),
+				 FERRY_EPROTO);
+		assert_int_equal(line, 2);
+	}
+	/* Well formed, but not a namespace the table takes. */
+	assert_int_equal(load_text("ns 0000000000000000 a 74 0 0 0 0 0\n", 0,
+				   &loaded, &line),
+			 FERRY_EINVAL);
+	assert_int_equal(load_text("ns 7 a/b 74 0 0 0 0 0\n", 0, &loaded,
+				   &line),
+			 FERRY_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +328,8 @@ int main(void)
 	    cmocka_unit_test(test_expiry),
 	    cmocka_unit_test(test_list_and_quota),
 	    cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_state_file),
+	    cmocka_unit_test(test_state_file_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
