@@ -539,12 +539,15 @@ static int list(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 }
 
 /* HELLO: the token it carries (blob 1) decides what the connection may
- * do from now on; one that opens nothing leaves it nothing. */
+ * do from now on; one that opens nothing leaves it nothing. Returns
+ * FR_LOGIN_ASKING while the servers are asked about the token. */
 static int hello(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
 	fr_msg rep;
 	int rc = fr_tenant_login(px, pc, q->blob[1], q->blen[1]);
 
+	if (rc == FR_LOGIN_ASKING)
+		return rc;
 	if (rc) {
 		fr_tenant_logout(px, pc);
 		return rc;
@@ -772,6 +775,82 @@ static int allowed(const struct pconn *pc, uint8_t opcode)
 	return pc->role == PR_NONE ? FERRY_EACCES : 0;
 }
 
+/* Keeps the request (its frame and its decoding, which points into it)
+ * until the connection may go on: it reads nothing more meanwhile. */
+static void park(fr_proxy *px, struct pconn *pc, const fr_msg *q,
+		 uint8_t *frame, size_t len)
+{
+	pc->parked = frame;
+	pc->parked_len = len;
+	pc->parked_q = *q;
+	fr_pconn_pause(px, pc);
+}
+
+/* Carries out a valid request the connection may make (q points into
+ * frame, which the budget counts), or parks it: a GET over the stream
+ * that has no room for its answer yet, a HELLO while its token is being
+ * asked about. */
+static void serve(fr_proxy *px, struct pconn *pc, const fr_msg *qp,
+		  uint8_t *frame, size_t len)
+{
+	fr_msg q = *qp;
+	int rc = 0;
+
+	if (q.h.opcode == FR_OP_GET && !(q.h.flags & FR_F_RMA) &&
+	    !get_fits(px, pc, get_piece(px, &q))) {
+		park(px, pc, &q, frame, len);
+		return;
+	}
+	switch (q.h.opcode) {
+	case FR_OP_PUT:
+	case FR_OP_GET:
+	case FR_OP_DEL:
+	case FR_OP_STAT:
+	case FR_OP_INCR:
+	case FR_OP_EXPIRE:
+		rc = start_op(px, pc, &q, frame, len);
+		frame = NULL;
+		break;
+	case FR_OP_ATTACH:
+		rc = attach(px, pc, &q);
+		break;
+	case FR_OP_LIST:
+		rc = list(px, pc, &q);
+		break;
+	case FR_OP_WATCH:
+		rc = watch(px, pc, &q);
+		break;
+	case FR_OP_UNWATCH:
+		rc = unwatch(px, pc, &q);
+		break;
+	case FR_OP_HELLO:
+		rc = hello(px, pc, &q);
+		if (rc == FR_LOGIN_ASKING) {
+			park(px, pc, &q, frame, len);
+			return;
+		}
+		break;
+	case FR_OP_NS_CREATE:
+	case FR_OP_NS_SET:
+	case FR_OP_NS_DROP:
+	case FR_OP_NS_STAT:
+	case FR_OP_NS_LIST:
+		rc = ns_op(px, pc, &q);
+		break;
+	case FR_OP_BYE:
+		break;
+	default:
+		rc = local_op(px, pc, &q);
+	}
+	if (rc) {
+		fr_tenant_seen(px, pc, rc);
+		reply_status(px, pc, q.h.opcode, q.h.id, rc);
+	}
+	if (frame)
+		fr_pconn_release(px, len);
+	free(frame);
+}
+
 /* Handles one whole frame; frame is owned by the callee. */
 static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 		     size_t len)
@@ -802,75 +881,20 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 		free(frame);
 		return;
 	}
-	if (q.h.opcode == FR_OP_GET && !(q.h.flags & FR_F_RMA) &&
-	    !get_fits(px, pc, get_piece(px, &q))) {
-		/* No room for the answer yet: the request waits, and the
-		 * connection reads nothing more until it can start. */
-		pc->parked = frame;
-		pc->parked_len = len;
-		pc->parked_q = q;
-		fr_pconn_pause(px, pc);
-		return;
-	}
-	switch (q.h.opcode) {
-	case FR_OP_PUT:
-	case FR_OP_GET:
-	case FR_OP_DEL:
-	case FR_OP_STAT:
-	case FR_OP_INCR:
-	case FR_OP_EXPIRE:
-		rc = start_op(px, pc, &q, frame, len);
-		frame = NULL;
-		break;
-	case FR_OP_ATTACH:
-		rc = attach(px, pc, &q);
-		break;
-	case FR_OP_LIST:
-		rc = list(px, pc, &q);
-		break;
-	case FR_OP_WATCH:
-		rc = watch(px, pc, &q);
-		break;
-	case FR_OP_UNWATCH:
-		rc = unwatch(px, pc, &q);
-		break;
-	case FR_OP_HELLO:
-		rc = hello(px, pc, &q);
-		break;
-	case FR_OP_NS_CREATE:
-	case FR_OP_NS_SET:
-	case FR_OP_NS_DROP:
-	case FR_OP_NS_STAT:
-	case FR_OP_NS_LIST:
-		rc = ns_op(px, pc, &q);
-		break;
-	case FR_OP_BYE:
-		break;
-	default:
-		rc = local_op(px, pc, &q);
-	}
-	if (rc) {
-		fr_tenant_seen(px, pc, rc);
-		reply_status(px, pc, q.h.opcode, q.h.id, rc);
-	}
-	if (frame)
-		fr_pconn_release(px, len);
-	free(frame);
+	serve(px, pc, &q, frame, len);
 }
 
-/* Starts the GET that waited for room (fr_pconn_resume found it). */
+/* Serves the request that waited (fr_pconn_resume found it may go). */
 static void unpark(fr_proxy *px, struct pconn *pc)
 {
 	fr_msg q = pc->parked_q;
 	uint8_t *frame = pc->parked;
+
 	size_t len = pc->parked_len;
-	int rc;
 
 	pc->parked = NULL;
 	pc->parked_len = 0;
-	rc = start_op(px, pc, &q, frame, len);
-	if (rc)
-		reply_status(px, pc, q.h.opcode, q.h.id, rc);
+	serve(px, pc, &q, frame, len);
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -1109,14 +1133,16 @@ static int still_waits(fr_proxy *px, struct pconn *pc)
 	size_t need;
 
 	if (pc->inflight >= px->o.conn_inflight ||
-	    pc->wq_bytes > FR_PCONN_WQ_PAUSE || fr_tenant_hold(px, pc))
+	    pc->wq_bytes > FR_PCONN_WQ_PAUSE || fr_tenant_hold(px, pc) ||
+	    fr_tenant_asking(pc))
 		return 1;
 	if (pc->resp) /* the room its next request needs */
 		return pc->resp->queued >= px->o.conn_inflight ||
 		       (pc->resp->need > pc->rcap &&
 			!rbuf_fits(px, pc, pc->resp->need));
-	if (pc->parked)
-		return !get_fits(px, pc, get_piece(px, &pc->parked_q));
+	if (pc->parked) /* a GET, or a HELLO whose answer is in */
+		return pc->parked_q.h.opcode == FR_OP_GET &&
+		       !get_fits(px, pc, get_piece(px, &pc->parked_q));
 	if (frame_len(px, pc) < 0)
 		return 0; /* read_frames drops it */
 	need = rbuf_need(px, pc);

@@ -90,6 +90,7 @@ struct pconn {
 	enum pconn_state state;
 	enum pconn_role role;
 	struct ptenant *tenant; /* PR_NS: its namespace's entry */
+	struct plogin *login;	/* a login asking the servers (tenant.c) */
 	int fd;
 	int unix_mode;
 	uint8_t *rbuf;
@@ -192,10 +193,14 @@ int fr_proxy_submit(fr_proxy *px, struct pop *pp);
 
 /* tenant.c. fr_tenant_login makes pc the admin or binds it to the
  * namespace token tok (tlen 0: none) opens: 0, FERRY_EACCES (pc is left
- * as it was), or why the servers could not tell. fr_tenant_logout leaves
- * it with no role. */
+ * as it was), or why the servers could not tell; or FR_LOGIN_ASKING: the
+ * servers are being asked, pc must read nothing more while
+ * fr_tenant_asking(pc), and then (px->wake) call it again with the same
+ * token for the answer. fr_tenant_logout leaves it with no role. */
+#define FR_LOGIN_ASKING 1
 int fr_tenant_login(fr_proxy *px, struct pconn *pc, const void *tok,
 		    size_t tlen);
+int fr_tenant_asking(const struct pconn *pc);
 void fr_tenant_logout(fr_proxy *px, struct pconn *pc);
 /* The namespace pc acts in (0: the default). */
 uint64_t fr_tenant_ns(const struct pconn *pc);

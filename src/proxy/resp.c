@@ -233,6 +233,11 @@ void rc_again(struct rcmd *c)
 	c->again = 1;
 }
 
+void rc_wait_login(struct rcmd *c)
+{
+	c->login = 1;
+}
+
 static void advance(fr_proxy *px, struct rcmd *c)
 {
 	for (;;) {
@@ -252,6 +257,16 @@ static void advance(fr_proxy *px, struct rcmd *c)
 			c->out = (struct rout){0};
 			ro_err(c, "ERR out of memory in ferry-proxy");
 			c->finished = 1;
+			return;
+		}
+		if (c->login) {
+			/* Paused, the connection reads nothing more, and
+			 * fr_pconn_resume comes back to it once the answer is
+			 * in: fr_resp_read runs the command again. */
+			c->login = 0;
+			c->pending = 1;
+			c->pc->resp->login = c;
+			fr_pconn_pause(px, c->pc);
 			return;
 		}
 		if (c->again || c->ops_step != step || c->nops == 0) {
@@ -559,13 +574,34 @@ static uint8_t *take(fr_proxy *px, struct pconn *pc, size_t off, size_t len,
 	return req;
 }
 
+/* The command that waited for its login goes on, now that the servers
+ * answered. */
+static void login_answered(fr_proxy *px, struct pconn *pc)
+{
+	struct rcmd *c = pc->resp->login;
+
+	pc->resp->login = NULL;
+	c->pending = 0;
+	advance(px, c);
+	start_ready(px, pc);
+}
+
 void fr_resp_read(fr_proxy *px, struct pconn *pc)
 {
 	struct resp *rs = pc->resp;
 	size_t off = 0; /* requests before off are taken */
 
+	if (rs->login && !fr_tenant_asking(pc))
+		login_answered(px, pc);
 	for (int cmds = 0; !rs->closing && pc->state == PC_OPEN;) {
 		int r;
+
+		if (rs->login) {
+			/* Later commands wait for the login's outcome: NOAUTH
+			 * or not is decided when they are read. */
+			fr_pconn_pause(px, pc);
+			break;
+		}
 
 		if (fr_tenant_hold(px, pc)) {
 			fr_pconn_pause(px, pc); /* over its namespace's limits */

@@ -510,8 +510,9 @@ static void cmd_select(fr_proxy *px, struct rcmd *c)
  * requirepass: anything else is WRONGPASS, and the connection stays as
  * it was. One without is Redis without a password, where the "default"
  * user takes any password (and is the admin, as a client without a
- * token) and a lone password that is no token is an error. Returns 0, or
- * -1 after replying with the error. */
+ * token) and a lone password that is no token is an error. Returns 0, -1
+ * after replying with the error, or FR_LOGIN_ASKING after rc_wait_login
+ * (the handler returns, and runs again once the servers answered). */
 static int auth(fr_proxy *px, struct rcmd *c, const struct rarg *user,
 		const struct rarg *pw)
 {
@@ -521,8 +522,10 @@ static int auth(fr_proxy *px, struct rcmd *c, const struct rarg *user,
 		     : FERRY_EACCES; /* no token: not a password either */
 	if (rc == FERRY_EACCES && open && user && rarg_is(user, "default"))
 		rc = fr_tenant_login(px, c->pc, NULL, 0);
-	if (!rc)
-		return 0;
+	if (rc == FR_LOGIN_ASKING)
+		rc_wait_login(c);
+	if (rc == FR_LOGIN_ASKING || !rc)
+		return rc;
 	if (rc != FERRY_EACCES)
 		ro_ferr(c, rc); /* the servers could not tell */
 	else if (open && !user)
@@ -541,7 +544,7 @@ static void cmd_auth(fr_proxy *px, struct rcmd *c)
 		ro_err(c, "ERR syntax error");
 	else if (!auth(px, c, c->argc == 3 ? &c->argv[1] : NULL,
 		       &c->argv[c->argc - 1]))
-		ro_ok(c);
+		ro_ok(c); /* else replied, or asking */
 }
 
 static int set_name(struct rcmd *c, const struct rarg *name)
@@ -596,7 +599,7 @@ static void cmd_hello(fr_proxy *px, struct rcmd *c)
 		}
 	}
 	if (user && auth(px, c, user, pw))
-		return;
+		return; /* replied, or asking */
 	if (c->pc->role == PR_NONE) {
 		ro_err(c, "NOAUTH HELLO must be called with the client already "
 			  "authenticated, otherwise the HELLO AUTH <user> "

@@ -86,6 +86,8 @@ struct rcmd {
 	ferry_op saved; /* a value read in an earlier step */
 	int have;
 	int again;      /* start over from step 0 (rc_again) */
+	int login;      /* run this step again once the login is answered
+			   (rc_wait_login) */
 	int tries;      /* rounds lost to other writers */
 	int refetches;  /* values re-read, replaced meanwhile */
 };
@@ -102,6 +104,8 @@ struct resp {
 	uint64_t id;
 	char *name;
 	struct rsub *subs; /* channels and patterns (resp_pubsub.c) */
+	struct rcmd *login; /* the command whose login the servers are
+			       asked about (rc_wait_login) */
 };
 
 /* resp.c */
@@ -151,6 +155,9 @@ void rc_drop_bufs(fr_proxy *px, struct rcmd *c); /* frees them now */
 /* The command lost a race with another writer: run it again from step 0
  * (a bounded number of times, then it fails). */
 void rc_again(struct rcmd *c);
+/* fr_tenant_login said FR_LOGIN_ASKING: run this step again, with nothing
+ * else read from the connection meanwhile, once the servers answered. */
+void rc_wait_login(struct rcmd *c);
 
 /* resp_cmd.c: the command table, and helpers for handlers. */
 const struct rdef *fr_resp_lookup(const struct rarg *name,

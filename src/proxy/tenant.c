@@ -13,7 +13,11 @@
  * Which namespace a token opens, the servers say (NS_AUTH through the
  * warm client, an admin peer). The answer is kept here, one entry per
  * token (struct ptenant), so that cold starts with a known token cost no
- * round trip. Every entry is asked again each REFRESH_NS, without waiting
+ * round trip. A token not known here is asked about without waiting
+ * (struct plogin): the login says FR_LOGIN_ASKING, its connection reads
+ * nothing more, and once the answer is in (px->wake) the caller logs in
+ * again, which then finds the entry, or the refusal kept in the
+ * connection's plogin. So no token, however bad, holds up the loop. Every entry is asked again each REFRESH_NS, without waiting
  * (fr_ns_auth_start): that brings changed limits (ferry_ns_set) to a
  * running proxy, and notices a namespace removed or expired, as does any
  * request the servers refuse with FERRY_EACCES; then the entry is gone:
@@ -67,6 +71,16 @@ struct ptenant {
 	unsigned conns;	    /* connections bound to it */
 	int asking;	    /* a refresh in flight (holds the entry) */
 	int gone;	    /* its namespace is removed or expired */
+	size_t tlen;
+	char token[FR_TOKEN_FILE_MAX];
+};
+
+/* A connection's login that waits for the servers' word on a token. */
+struct plogin {
+	fr_proxy *px;
+	struct pconn *pc;
+	int asking;	/* NS_AUTH in flight (pc->inflight counts it) */
+	int status;	/* its answer, once in: 0 or why not */
 	size_t tlen;
 	char token[FR_TOKEN_FILE_MAX];
 };
@@ -143,56 +157,113 @@ static struct ptenant *find(fr_proxy *px, const void *tok, size_t tlen)
 	return found;
 }
 
-/* Asks the servers which namespace tok opens, and keeps the answer. */
-static int ask(fr_proxy *px, const void *tok, size_t tlen, struct ptenant **out)
+/* Keeps what the servers said token tok opens. */
+static int add_tenant(fr_proxy *px, const void *tok, size_t tlen, uint64_t id,
+		      const ferry_ns_info *info)
 {
-	struct ptenant *t;
-	ferry_ns_info info;
-	uint64_t id;
-	int rc;
+	struct ptenant *t = calloc(1, sizeof(*t));
 
-	px->fc->ns = 0;
-	rc = fr_ns_auth(px->fc, tok, tlen, 0, &id, &info);
-	if (rc)
-		return rc;
-	if (!(t = calloc(1, sizeof(*t))))
+	if (!t)
 		return FERRY_ENOMEM;
 	t->px = px;
 	t->id = id;
 	t->tlen = tlen;
 	memcpy(t->token, tok, tlen);
 	t->filled_ns = t->asked_ns = t->idle_ns = fr_now_ns();
-	set_limits(t, &info);
+	set_limits(t, info);
 	t->next = px->tenants;
 	px->tenants = t;
-	*out = t;
 	return 0;
+}
+
+static void drop_login(struct pconn *pc)
+{
+	if (pc->login && !pc->login->asking) {
+		memset(pc->login, 0, sizeof(*pc->login));
+		free(pc->login);
+		pc->login = NULL;
+	}
+}
+
+static void answered(void *arg, int status, uint64_t id,
+		     const ferry_ns_info *info)
+{
+	struct plogin *l = arg;
+	fr_proxy *px = l->px;
+
+	l->asking = 0;
+	l->pc->inflight--;
+	if (!status && !find(px, l->token, l->tlen))
+		status = add_tenant(px, l->token, l->tlen, id, info);
+	l->status = status;
+	px->wake = 1; /* fr_pconn_resume: its connection goes on */
+}
+
+/* Asks the servers, without waiting, which namespace tok opens. */
+static int ask(fr_proxy *px, struct pconn *pc, const void *tok, size_t tlen)
+{
+	struct plogin *l = pc->login;
+	int rc;
+
+	if (!l && !(l = pc->login = calloc(1, sizeof(*l))))
+		return FERRY_ENOMEM;
+	l->px = px;
+	l->pc = pc;
+	l->tlen = tlen;
+	memcpy(l->token, tok, tlen);
+	px->fc->ns = 0;
+	rc = fr_ns_auth_start(px->fc, tok, tlen, answered, l);
+	if (rc) {
+		drop_login(pc);
+		return rc;
+	}
+	l->asking = 1;
+	pc->inflight++;
+	return FR_LOGIN_ASKING;
 }
 
 int fr_tenant_login(fr_proxy *px, struct pconn *pc, const void *tok,
 		    size_t tlen)
 {
 	const char *admin = px->o.admin_token;
+	struct plogin *l = pc->login;
 	struct ptenant *t;
 	int rc;
 
+	if (l && l->asking)
+		return FR_LOGIN_ASKING;
 	if (admin ? fr_token_equal(admin, strlen(admin), tok, tlen)
 		  : tlen == 0) {
+		drop_login(pc);
 		bind_conn(px, pc, PR_ADMIN, NULL);
 		return 0;
 	}
 	if (tlen == 0 || tlen >= FR_TOKEN_FILE_MAX)
 		return FERRY_EACCES;
-	t = find(px, tok, tlen);
-	if (!t && (rc = ask(px, tok, tlen, &t)))
+	if ((t = find(px, tok, tlen))) {
+		drop_login(pc);
+		bind_conn(px, pc, PR_NS, t);
+		return 0;
+	}
+	/* The answer to this connection's question about this very token:
+	 * a refusal (an entry made since would have been found above). */
+	if (l && l->status && fr_token_equal(l->token, l->tlen, tok, tlen)) {
+		rc = l->status;
+		drop_login(pc);
 		return rc;
-	bind_conn(px, pc, PR_NS, t);
-	return 0;
+	}
+	return ask(px, pc, tok, tlen);
+}
+
+int fr_tenant_asking(const struct pconn *pc)
+{
+	return pc->login && pc->login->asking;
 }
 
 void fr_tenant_logout(fr_proxy *px, struct pconn *pc)
 {
 	bind_conn(px, pc, PR_NONE, NULL);
+	drop_login(pc);
 }
 
 uint64_t fr_tenant_ns(const struct pconn *pc)

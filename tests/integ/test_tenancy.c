@@ -3,7 +3,8 @@
  * provider): two real ferry-servers and a ferry-proxy, all started with
  * an admin token, and functions that reach the proxy over its Unix socket
  * and over TCP (each case once per mode, "case (MODE)"). The proxy must
- * refuse a function without a token or with a wrong one; confine each
+ * refuse a function without a token or with a wrong one, without
+ * holding up others while it asks the servers about one; confine each
  * namespace's functions to their own keys (same key names, listings,
  * watches, waits); refuse namespace management and server statistics to
  * anyone but the admin, and do both for the admin; stop honouring a
@@ -21,9 +22,11 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client/client_int.h" /* ferry_client.ns, as the proxy sets it */
@@ -160,6 +163,47 @@ static void test_refused(void **state)
 	ferry_close(c);
 	c = as(m, admin_tok);
 	ferry_close(c);
+}
+
+/* A token the proxy does not know costs it a question to the servers,
+ * which must not hold up anyone else: with the servers stopped, a
+ * function presenting an unknown token waits for the answer while
+ * another connection's proxy-local request is served; once the servers
+ * go on, the unknown token gets FERRY_EACCES. */
+static void test_unknown_token_waits_alone(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char unknown[FERRY_TOKEN_LEN + 1];
+	ferry_client *a = as(m, admin_tok), *c = NULL;
+	ferry_proxy_stat ps;
+	uint64_t t0, took;
+	int status;
+	pid_t pid;
+
+	memset(unknown, 'f', FERRY_TOKEN_LEN);
+	unknown[FERRY_TOKEN_LEN] = '\0';
+	for (unsigned i = 0; i < cl->n; i++)
+		ft_server_kill(cl, i, SIGSTOP);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc = connect_as(m, unknown, &c);
+		_exit(rc == FERRY_EACCES ? 0 : 1);
+	}
+	usleep(300 * 1000); /* its HELLO is at the proxy by now */
+	t0 = ft_now_ms();
+	ft_assert_rc(ferry_proxy_stat_get(a, &ps), 0);
+	took = ft_now_ms() - t0;
+	assert_int_equal(waitpid(pid, &status, WNOHANG), 0); /* still asking */
+	for (unsigned i = 0; i < cl->n; i++)
+		ft_server_kill(cl, i, SIGCONT);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (took > 1000)
+		fail_msg("a proxy-local request took %llu ms while another "
+			 "connection's token was being asked about",
+			 (unsigned long long)took);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ferry_close(a);
 }
 
 /* ---- isolation ------------------------------------------------------------
@@ -669,6 +713,7 @@ int main(void)
 		CMUnitTestFunction fn;
 	} cases[] = {
 	    {"refused", test_refused},
+	    {"unknown_token_waits_alone", test_unknown_token_waits_alone},
 	    {"same_key", test_same_key},
 	    {"list", test_list},
 	    {"watch", test_watch},

@@ -2090,6 +2090,26 @@ class Namespaces(Base):
         self.assertEqual(c.cmd("GET", k), b"a")
         self.assertEqual(self.r.cmd("GET", k), b"default")
 
+    def test_pipelined_auth_asked_about(self):
+        # A token the proxy does not know is asked about at the servers
+        # without holding up the proxy; the commands after it in the
+        # pipeline wait for the answer, also when the AUTH itself waited
+        # for a read before it.
+        c, k = self.conn(auth=False), self.k()
+        unknown = os.urandom(32).hex()
+        c.send(encode("AUTH", NS_TOKENS[0]) + encode("SET", k, "a") +
+               encode("GET", k) + encode("AUTH", unknown) +
+               encode("GET", k) + encode("HELLO", "3", "AUTH", "u",
+                                         unknown) + encode("PING"))
+        self.assertOK(c.read())
+        self.assertOK(c.read())
+        self.assertEqual(c.read(), b"a")
+        # (a proxy without an admin token is Redis without a password)
+        self.assertErr(c.read(), E_WRONGPASS if PASSWORD else E_AUTH_NOPASS)
+        self.assertEqual(c.read(), b"a")  # still in its namespace
+        self.assertErr(c.read(), E_WRONGPASS)
+        self.assertEqual(c.read(), "PONG")
+
 
 class UnixSocket(Base):
     """A smoke subset over RESP_UNIX."""
