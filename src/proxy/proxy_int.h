@@ -144,6 +144,7 @@ typedef struct fr_proxy {
 	struct fr_pwatches *watches; /* watches at the servers (watch.c) */
 	struct ptenant *tenants;   /* tokens known to open a namespace */
 	unsigned asking;           /* of them, being asked about again */
+	unsigned logins;           /* logins asking about unknown tokens */
 	uint64_t tenant_tick_ns;   /* when to look at them next */
 	uint64_t throttle_ns;      /* when a paused namespace may go on (0:
 				      none waits) */

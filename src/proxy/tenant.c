@@ -57,6 +57,7 @@
 #define IDLE_NS (60 * REFRESH_NS) /* keeps an unused entry this long */
 #define MAX_ASKING 8		  /* refreshes in flight at once */
 #define BURST_S 0.1		  /* bucket size, in seconds of its rate */
+#define MAX_LOGINS 32		  /* logins asking the servers at once */
 
 struct ptenant {
 	struct ptenant *next;
@@ -80,6 +81,7 @@ struct plogin {
 	fr_proxy *px;
 	struct pconn *pc;
 	int asking;	/* NS_AUTH in flight (pc->inflight counts it) */
+	int queued;	/* waits for one of the MAX_LOGINS to end */
 	int status;	/* its answer, once in: 0 or why not */
 	size_t tlen;
 	char token[FR_TOKEN_FILE_MAX];
@@ -193,6 +195,7 @@ static void answered(void *arg, int status, uint64_t id,
 
 	l->asking = 0;
 	l->pc->inflight--;
+	px->logins--;
 	if (!status && !find(px, l->token, l->tlen))
 		status = add_tenant(px, l->token, l->tlen, id, info);
 	l->status = status;
@@ -211,14 +214,25 @@ static int ask(fr_proxy *px, struct pconn *pc, const void *tok, size_t tlen)
 	l->pc = pc;
 	l->tlen = tlen;
 	memcpy(l->token, tok, tlen);
+	/* A flood of unknown tokens takes a bounded share of the warm
+	 * client's slots; the rest wait their turn (fr_tenant_asking). */
+	l->queued = px->logins >= MAX_LOGINS;
+	if (l->queued)
+		return FR_LOGIN_ASKING;
+	/* Counted before it starts: a request that fails while being sent
+	 * is answered (answered()) before fr_ns_auth_start returns. */
+	l->asking = 1;
+	pc->inflight++;
+	px->logins++;
 	px->fc->ns = 0;
 	rc = fr_ns_auth_start(px->fc, tok, tlen, answered, l);
-	if (rc) {
+	if (rc) { /* never started: no answer comes */
+		l->asking = 0;
+		pc->inflight--;
+		px->logins--;
 		drop_login(pc);
 		return rc;
 	}
-	l->asking = 1;
-	pc->inflight++;
 	return FR_LOGIN_ASKING;
 }
 
@@ -257,7 +271,10 @@ int fr_tenant_login(fr_proxy *px, struct pconn *pc, const void *tok,
 
 int fr_tenant_asking(const struct pconn *pc)
 {
-	return pc->login && pc->login->asking;
+	const struct plogin *l = pc->login;
+
+	return l && (l->asking ||
+		     (l->queued && l->px->logins >= MAX_LOGINS));
 }
 
 void fr_tenant_logout(fr_proxy *px, struct pconn *pc)
