@@ -410,9 +410,9 @@ int fr_tenant_tick(fr_proxy *px)
 		next = px->tenant_tick_ns;
 	if (px->throttle_ns && (!next || px->throttle_ns < next))
 		next = px->throttle_ns;
-	if (px->asking)
+	if (px->asking || px->logins)
 		return 1; /* answers are due: sleep briefly, as for operations
-			   */
+			   (shm has no fd to wake the loop for them) */
 	if (!next)
 		return -1;
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);

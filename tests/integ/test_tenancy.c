@@ -165,49 +165,83 @@ static void test_refused(void **state)
 	ferry_close(c);
 }
 
+/* Starts a process that connects in mode m with the unknown token
+ * number g; it exits 0 if refused with FERRY_EACCES. */
+static pid_t guess(enum ft_mode m, int g)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char unknown[FERRY_TOKEN_LEN + 1];
+		ferry_client *c;
+		snprintf(unknown, sizeof(unknown), "%064x", g);
+		_exit(connect_as(m, unknown, &c) == FERRY_EACCES ? 0 : 1);
+	}
+	return pid;
+}
+
+static int refused(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void servers_signal(int sig)
+{
+	for (unsigned i = 0; i < cl->n; i++)
+		ft_server_kill(cl, i, sig);
+}
+
 /* A token the proxy does not know costs it a question to the servers,
- * which must not hold up anyone else: with the servers stopped, functions
- * presenting unknown tokens (more than the proxy asks about at once) wait
- * for the answers while another connection's proxy-local request is
- * served; once the servers go on, each unknown token gets FERRY_EACCES. */
+ * which must not hold up anyone else. First, a fresh proxy, which knows
+ * no token, must wake for the answer alone (it once slept through it on
+ * shm, and the function's HELLO timed out). Then, with the servers
+ * stopped, functions presenting unknown tokens (more than the proxy asks
+ * about at once) wait for the answers while another connection's
+ * proxy-local request is served; once the servers go on, each unknown
+ * token gets FERRY_EACCES. */
 #define GUESSERS 40
 static void test_unknown_token_waits_alone(void **state)
 {
 	enum ft_mode m = mode_of(state);
-	ferry_client *a = as(m, admin_tok), *c = NULL;
 	pid_t pids[GUESSERS];
 	ferry_proxy_stat ps;
 	uint64_t t0, took;
-	int status, refused = 0;
+	int nrefused = 0;
+	ferry_client *a;
 
-	for (unsigned i = 0; i < cl->n; i++)
-		ft_server_kill(cl, i, SIGSTOP);
-	for (int g = 0; g < GUESSERS; g++) {
-		pids[g] = fork();
-		assert_true(pids[g] >= 0);
-		if (pids[g] == 0) {
-			char unknown[FERRY_TOKEN_LEN + 1];
-			snprintf(unknown, sizeof(unknown), "%064x", g);
-			_exit(connect_as(m, unknown, &c) == FERRY_EACCES ? 0
-									  : 1);
-		}
-	}
+	ft_proxy_restart(cl);
+	servers_signal(SIGSTOP);
+	pids[0] = guess(m, 0);
+	usleep(300 * 1000); /* its HELLO is at the proxy, asking, by now */
+	servers_signal(SIGCONT);
+	t0 = ft_now_ms();
+	assert_true(refused(pids[0]));
+	took = ft_now_ms() - t0;
+	if (took > 3000)
+		fail_msg("the refusal took %llu ms after the servers went on",
+			 (unsigned long long)took);
+
+	a = as(m, admin_tok);
+	servers_signal(SIGSTOP);
+	for (int g = 0; g < GUESSERS; g++)
+		pids[g] = guess(m, g + 1);
 	usleep(500 * 1000); /* their HELLOs are at the proxy by now */
 	t0 = ft_now_ms();
 	ft_assert_rc(ferry_proxy_stat_get(a, &ps), 0);
 	took = ft_now_ms() - t0;
-	assert_int_equal(waitpid(pids[0], &status, WNOHANG), 0); /* waits */
-	for (unsigned i = 0; i < cl->n; i++)
-		ft_server_kill(cl, i, SIGCONT);
-	for (int g = 0; g < GUESSERS; g++) {
-		assert_int_equal(waitpid(pids[g], &status, 0), pids[g]);
-		refused += WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	}
+	assert_int_equal(waitpid(pids[0], NULL, WNOHANG), 0); /* waits */
+	servers_signal(SIGCONT);
+	for (int g = 0; g < GUESSERS; g++)
+		nrefused += refused(pids[g]);
 	if (took > 1000)
 		fail_msg("a proxy-local request took %llu ms while unknown "
 			 "tokens were being asked about",
 			 (unsigned long long)took);
-	assert_int_equal(refused, GUESSERS);
+	assert_int_equal(nrefused, GUESSERS);
 	ferry_close(a);
 }
 
