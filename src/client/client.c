@@ -740,10 +740,24 @@ struct ferry_keys {
 	unsigned nblobs;
 };
 
+/* One peer's page of a listing. The part comes first: list_reply takes
+ * the request's arg as a struct list_part. */
 struct list_part {
 	uint8_t *blob;
 	size_t len;
 	int more;
+	int status;
+	struct list_job *job;
+};
+
+/* A listing under way (fr_list_start): one page asked of each peer. */
+struct list_job {
+	unsigned n, left; /* pages asked, and not answered yet (+1 while
+			     they are being asked) */
+	unsigned max;
+	fr_list_fn *done;
+	void *arg;
+	struct list_part parts[];
 };
 
 static int list_reply(ferry_client *c, struct req *r, const fr_msg *rep)
@@ -810,48 +824,119 @@ static int merge(ferry_keys *k, struct list_part *parts, unsigned n,
 	return 0;
 }
 
+/* A page is in (or its request ended): the last one merges them all and
+ * hands the listing to the caller. */
+static void list_part_done(struct list_job *j)
+{
+	ferry_keys *k;
+	int rc = 0;
+
+	if (--j->left)
+		return;
+	k = calloc(1, sizeof(*k));
+	if (k && !(k->blobs = calloc(j->n, sizeof(*k->blobs)))) {
+		free(k);
+		k = NULL;
+	}
+	for (unsigned i = 0; i < j->n; i++) {
+		if (!rc)
+			rc = j->parts[i].status;
+		if (k)
+			k->blobs[k->nblobs++] = j->parts[i].blob;
+		else
+			free(j->parts[i].blob);
+	}
+	if (!k)
+		rc = FERRY_ENOMEM;
+	else if (!rc)
+		rc = merge(k, j->parts, j->n, j->max);
+	if (rc) {
+		ferry_keys_free(k);
+		k = NULL;
+	}
+	j->done(j->arg, rc, k);
+	free(j);
+}
+
+static void list_req_done(ferry_client *c, struct req *r)
+{
+	struct list_part *p = r->arg;
+
+	p->status = r->status;
+	list_part_done(p->job);
+}
+
+int fr_list_start(ferry_client *c, fr_msg *m, int one, unsigned max,
+		  fr_list_fn *done, void *arg)
+{
+	unsigned n = one >= 0 ? 1 : c->npeers;
+	struct list_job *j = calloc(1, sizeof(*j) + n * sizeof(j->parts[0]));
+
+	if (!j)
+		return FERRY_ENOMEM;
+	j->n = n;
+	j->left = n + 1; /* a guard: pages may end while others are asked */
+	j->max = max;
+	j->done = done;
+	j->arg = arg;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned peer = one >= 0 ? (unsigned)one : i;
+		struct list_part *p = &j->parts[i];
+		p->job = j;
+		p->status = fr_peer_down(c, peer);
+		if (!p->status)
+			p->status = fr_send_async(c, peer, m, list_reply,
+						  list_req_done, p);
+		if (p->status) /* never sent: no request ends it */
+			list_part_done(j);
+	}
+	list_part_done(j);
+	return 0;
+}
+
+/* The answer of a listing fr_list_pages waits for. */
+struct list_wait {
+	int finished, status;
+	ferry_keys *keys;
+};
+
+static void list_waited(void *arg, int status, ferry_keys *keys)
+{
+	struct list_wait *w = arg;
+
+	w->status = status;
+	w->keys = keys;
+	w->finished = 1;
+}
+
 int fr_list_pages(ferry_client *c, fr_msg *m, int one, unsigned max,
 		  ferry_keys **out)
 {
-	struct list_part *parts = NULL;
-	ferry_keys *k = NULL;
-	void **args = NULL;
-	int *st = NULL, rc = 0;
-	unsigned n = one >= 0 ? 1 : c->npeers;
+	struct list_wait w = {0};
+	int rc = fr_list_start(c, m, one, max, list_waited, &w);
 
 	*out = NULL;
-	parts = calloc(n, sizeof(*parts));
-	args = calloc(n, sizeof(*args));
-	st = calloc(n, sizeof(*st));
-	k = calloc(1, sizeof(*k));
-	if (k)
-		k->blobs = calloc(n, sizeof(*k->blobs));
-	if (!parts || !args || !st || !k || !k->blobs) {
-		rc = FERRY_ENOMEM;
-		goto out;
-	}
-	for (unsigned i = 0; i < n; i++)
-		args[i] = &parts[i];
-	if (one >= 0)
-		st[0] = fr_ask_up(c, (unsigned)one, m, list_reply, &parts[0]);
-	else
-		fr_broadcast(c, m, list_reply, args, st);
-	for (unsigned i = 0; i < n; i++) {
-		k->blobs[k->nblobs++] = parts[i].blob;
-		if (!rc)
-			rc = st[i];
-	}
-	if (!rc)
-		rc = merge(k, parts, n, max);
-out:
-	free(parts);
-	free(args);
-	free(st);
-	if (rc) {
-		ferry_keys_free(k);
+	if (rc)
 		return rc;
-	}
-	*out = k;
+	if (!w.finished)
+		fr_drive(c, &w.finished, 0);
+	*out = w.keys;
+	return w.status;
+}
+
+int fr_list_msg(fr_msg *m, const void *prefix, size_t plen, const void *after,
+		size_t alen, unsigned max)
+{
+	if ((plen && !prefix) || (alen && !after) || max == 0)
+		return FERRY_EINVAL;
+	if (plen > FERRY_KEY_MAX || alen > FERRY_KEY_MAX)
+		return FERRY_E2BIG;
+	fr_msg_init(m, FR_OP_LIST, 0, 0);
+	m->w[FR_LIST_PLEN] = plen;
+	m->w[FR_LIST_ALEN] = alen;
+	m->w[FR_LIST_MAX] = max;
+	m->blob[0] = prefix;
+	m->blob[1] = after;
 	return 0;
 }
 
@@ -859,18 +944,12 @@ int ferry_list(ferry_client *c, const void *prefix, size_t plen,
 	       const void *after, size_t alen, unsigned max, ferry_keys **out)
 {
 	fr_msg m;
+	int rc;
 
-	if (!c || !out || (plen && !prefix) || (alen && !after) || max == 0)
+	if (!c || !out)
 		return FERRY_EINVAL;
-	if (plen > FERRY_KEY_MAX || alen > FERRY_KEY_MAX)
-		return FERRY_E2BIG;
-	fr_msg_init(&m, FR_OP_LIST, 0, 0);
-	m.w[FR_LIST_PLEN] = plen;
-	m.w[FR_LIST_ALEN] = alen;
-	m.w[FR_LIST_MAX] = max;
-	m.blob[0] = prefix;
-	m.blob[1] = after;
-	return fr_list_pages(c, &m, -1, max, out);
+	rc = fr_list_msg(&m, prefix, plen, after, alen, max);
+	return rc ? rc : fr_list_pages(c, &m, -1, max, out);
 }
 
 size_t ferry_keys_count(const ferry_keys *k)

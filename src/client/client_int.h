@@ -163,6 +163,15 @@ void fr_hello_init(ferry_client *c, fr_msg *m, const void *addr,
  * merges the pages into *out. */
 int fr_list_pages(ferry_client *c, fr_msg *m, int one, unsigned max,
 		  ferry_keys **out);
+/* The same without waiting: done gets the merged page (its to free) or
+ * why not, from inside ferry_poll, or before this returns if no request
+ * could be sent. Returns 0, or FERRY_ENOMEM (done does not run). */
+typedef void fr_list_fn(void *arg, int status, ferry_keys *keys);
+int fr_list_start(ferry_client *c, fr_msg *m, int one, unsigned max,
+		  fr_list_fn *done, void *arg);
+/* A LIST request for ferry_list's arguments, or FERRY_EINVAL/E2BIG. */
+int fr_list_msg(fr_msg *m, const void *prefix, size_t plen, const void *after,
+		size_t alen, unsigned max);
 /* The first peer that is not known to be down (0 if none is). */
 unsigned fr_first_up(const ferry_client *c);
 

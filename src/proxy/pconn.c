@@ -496,8 +496,10 @@ static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 
 /* Answers q (LIST, NS_LIST) with the keys k in LIST's reply format;
  * frees k. */
-static int reply_keys(fr_proxy *px, struct pconn *pc, const fr_msg *q,
-		      ferry_keys *k)
+/* Answers request id (a LIST or NS_LIST) with the keys of k, which it
+ * frees. */
+static int reply_keys(fr_proxy *px, struct pconn *pc, uint8_t opcode,
+		      uint64_t id, ferry_keys *k)
 {
 	size_t bytes = 0, off = 0, len;
 	uint8_t *blob;
@@ -516,7 +518,7 @@ static int reply_keys(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 		const void *key = ferry_keys_at(k, i, &len);
 		off += fr_list_pack(blob + off, bytes - off, key, len);
 	}
-	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
+	fr_msg_init(&rep, opcode, FR_F_REPLY, id);
 	if (ferry_keys_more(k))
 		rep.h.flags |= FR_F_MORE;
 	rep.w[FR_LIST_R_COUNT] = ferry_keys_count(k);
@@ -527,15 +529,58 @@ static int reply_keys(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 	return 0;
 }
 
+/* A LIST under way for a function: whom to answer, under which id. */
+struct plist {
+	fr_proxy *px;
+	struct pconn *pc;
+	uint64_t id;
+};
+
+static void listed(void *arg, int status, ferry_keys *k)
+{
+	struct plist *l = arg;
+	fr_proxy *px = l->px;
+	struct pconn *pc = l->pc;
+
+	fr_proxy_list_end(px);
+	pc->inflight--;
+	if (pc->state == PC_DEAD) {
+		ferry_keys_free(k);
+	} else {
+		fr_tenant_seen(px, pc, status);
+		if (!status)
+			status = reply_keys(px, pc, FR_OP_LIST, l->id, k);
+		if (status)
+			reply_status(px, pc, FR_OP_LIST, l->id, status);
+		if (pc->state == PC_PAUSED)
+			px->wake = 1; /* it may wait for fewer in flight */
+	}
+	free(l);
+}
+
+/* LIST: asked of every server without waiting (serve() parks it while
+ * listings hold all the room they may); listed() answers. */
 static int list(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
-	ferry_keys *k;
-	int rc;
+	unsigned max = (unsigned)FR_MIN(q->w[FR_LIST_MAX], 10000);
+	struct plist *l;
+	fr_msg m;
+	int rc = fr_list_msg(&m, q->blob[0], q->blen[0], q->blob[1],
+			     q->blen[1], max);
 
+	if (rc)
+		return rc;
+	if (!(l = malloc(sizeof(*l))))
+		return FERRY_ENOMEM;
+	*l = (struct plist){px, pc, q->h.id};
 	fr_tenant_act(px, pc);
-	rc = ferry_list(px->fc, q->blob[0], q->blen[0], q->blob[1], q->blen[1],
-			(unsigned)FR_MIN(q->w[FR_LIST_MAX], 10000), &k);
-	return rc ? rc : reply_keys(px, pc, q, k);
+	pc->inflight++;
+	rc = fr_proxy_list_start(px, &m, max, listed, l);
+	if (rc) {
+		pc->inflight--;
+		free(l);
+	}
+	return rc;
 }
 
 /* HELLO: the token it carries (blob 1) decides what the connection may
@@ -614,7 +659,7 @@ static int ns_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 		rc = ferry_ns_list(px->fc, q->blen[0] ? name : NULL,
 				   (unsigned)FR_MIN(q->w[FR_NSLIST_MAX], 10000),
 				   &k);
-		return rc ? rc : reply_keys(px, pc, q, k);
+		return rc ? rc : reply_keys(px, pc, q->h.opcode, q->h.id, k);
 	}
 	if (!rc)
 		send_reply(px, pc, &rep, NULL);
@@ -788,16 +833,17 @@ static void park(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 
 /* Carries out a valid request the connection may make (q points into
  * frame, which the budget counts), or parks it: a GET over the stream
- * that has no room for its answer yet, a HELLO while its token is being
- * asked about. */
+ * that has no room for its answer yet, a LIST while listings hold all
+ * their room, a HELLO while its token is being asked about. */
 static void serve(fr_proxy *px, struct pconn *pc, const fr_msg *qp,
 		  uint8_t *frame, size_t len)
 {
 	fr_msg q = *qp;
 	int rc = 0;
 
-	if (q.h.opcode == FR_OP_GET && !(q.h.flags & FR_F_RMA) &&
-	    !get_fits(px, pc, get_piece(px, &q))) {
+	if ((q.h.opcode == FR_OP_GET && !(q.h.flags & FR_F_RMA) &&
+	     !get_fits(px, pc, get_piece(px, &q))) ||
+	    (q.h.opcode == FR_OP_LIST && !fr_proxy_list_room(px))) {
 		park(px, pc, &q, frame, len);
 		return;
 	}
@@ -1140,9 +1186,11 @@ static int still_waits(fr_proxy *px, struct pconn *pc)
 		return pc->resp->queued >= px->o.conn_inflight ||
 		       (pc->resp->need > pc->rcap &&
 			!rbuf_fits(px, pc, pc->resp->need));
-	if (pc->parked) /* a GET, or a HELLO whose answer is in */
-		return pc->parked_q.h.opcode == FR_OP_GET &&
-		       !get_fits(px, pc, get_piece(px, &pc->parked_q));
+	if (pc->parked) /* a GET, a LIST, or a HELLO whose answer is in */
+		return pc->parked_q.h.opcode == FR_OP_GET
+			   ? !get_fits(px, pc, get_piece(px, &pc->parked_q))
+			   : pc->parked_q.h.opcode == FR_OP_LIST &&
+				 !fr_proxy_list_room(px);
 	if (frame_len(px, pc) < 0)
 		return 0; /* read_frames drops it */
 	need = rbuf_need(px, pc);

@@ -29,7 +29,10 @@
 #include "proxy/resp_int.h"
 
 #define WHO "ferry-proxy"
-#define SYNC_SLOTS 16
+/* Warm-client request slots beyond max_inflight: for the calls the loop
+ * waits for (SSTAT, namespace requests, DBSIZE), the logins and the
+ * refreshes of tokens (tenant.c), and listings (FR_PROXY_LIST_SLOTS). */
+#define SYNC_SLOTS (16 + 32 + 8 + FR_PROXY_LIST_SLOTS)
 
 /* epoll tags for what is not a connection. */
 static char tag_unix, tag_tcp, tag_resp, tag_resp_unix, tag_sig, tag_fab;
@@ -58,6 +61,33 @@ static void complete(fr_proxy *px, struct pop *pp)
 		fr_resp_complete(px, pp);
 	else
 		fr_pconn_complete(px, pp);
+}
+
+int fr_proxy_list_room(const fr_proxy *px)
+{
+	return px->list_slots + px->fc->npeers <= FR_PROXY_LIST_SLOTS;
+}
+
+int fr_proxy_list_start(fr_proxy *px, fr_msg *m, unsigned max,
+			fr_list_fn *done, void *arg)
+{
+	int rc;
+
+	if (!fr_proxy_list_room(px))
+		return FERRY_EBUSY;
+	px->calls++;
+	px->list_slots += px->fc->npeers;
+	rc = fr_list_start(px->fc, m, -1, max, done, arg);
+	if (rc)
+		fr_proxy_list_end(px);
+	return rc;
+}
+
+void fr_proxy_list_end(fr_proxy *px)
+{
+	px->calls--;
+	px->list_slots -= px->fc->npeers;
+	px->wake = 1; /* a LIST parked for room may go */
 }
 
 int fr_proxy_submit(fr_proxy *px, struct pop *pp)
@@ -246,8 +276,8 @@ static int setup(fr_proxy *px)
 	/* An admin peer at the servers: it acts in its functions'
 	 * namespaces. Never $FERRY_TOKEN: that is for functions. */
 	fo.token = px->o.admin_token ? px->o.admin_token : "";
-	/* Slots beyond max_inflight are kept for the synchronous calls the
-	 * loop makes (LIST, statistics): they never wait for a free one. */
+	/* Function operations use max_inflight slots at most (the rest
+	 * wait in the backlog), so the loop's own calls always find one. */
 	fo.max_inflight = px->o.max_inflight + SYNC_SLOTS;
 	rc = ferry_connect(&fo, &px->fc);
 	if (rc) {
@@ -320,10 +350,12 @@ static void loop(fr_proxy *px)
 		 * completions (or events, for watches) are due. */
 		if (fr_now_ns() - last < spin_ns)
 			timeout = 0;
-		else if (px->fabric_inflight && px->fab_fd < 0)
+		else if ((px->fabric_inflight || px->calls) && px->fab_fd < 0)
 			timeout = 0; /* no fd to wake on (shm): keep polling
-					while a transfer is due, yielding */
-		else if (px->fabric_inflight || fr_pwatch_active(px))
+					while a transfer or an answer is due,
+					yielding */
+		else if (px->fabric_inflight || px->calls ||
+			 fr_pwatch_active(px))
 			timeout = 1;
 		/* Namespaces to look at again, or one that may go on (it
 		 * sets wake once it may). */
@@ -352,7 +384,8 @@ static void loop(fr_proxy *px)
 			 * nothing to reap, which kept an idle loop spinning
 			 * for seconds, never reaching fi_trywait to re-arm
 			 * it. */
-			if (tag != &tag_fab || px->fabric_inflight)
+			if (tag != &tag_fab || px->fabric_inflight ||
+			    px->calls)
 				last = fr_now_ns();
 			if (tag == &tag_sig)
 				return;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client/client_int.h"
 #include "ferry.h"
 #include "proto/wire.h"
 #include "proxy/proxy.h"
@@ -145,6 +146,9 @@ typedef struct fr_proxy {
 	struct ptenant *tenants;   /* tokens known to open a namespace */
 	unsigned asking;           /* of them, being asked about again */
 	unsigned logins;           /* logins asking about unknown tokens */
+	unsigned calls;            /* calls on fc the loop did not wait for,
+				      whose answers are due: logins, LISTs */
+	unsigned list_slots;       /* fc's request slots held by listings */
 	uint64_t tenant_tick_ns;   /* when to look at them next */
 	uint64_t throttle_ns;      /* when a paused namespace may go on (0:
 				      none waits) */
@@ -191,6 +195,15 @@ void fr_pwatch_free(fr_proxy *px);
 
 /* proxy.c */
 int fr_proxy_submit(fr_proxy *px, struct pop *pp);
+/* Listings without waiting (fr_list_start) hold at most this many of the
+ * warm client's request slots, one per server each: */
+#define FR_PROXY_LIST_SLOTS 64
+/* whether one more fits; fr_proxy_list_start starts one (FERRY_EBUSY if
+ * it does not fit), and done must call fr_proxy_list_end first thing. */
+int fr_proxy_list_room(const fr_proxy *px);
+int fr_proxy_list_start(fr_proxy *px, fr_msg *m, unsigned max,
+			fr_list_fn *done, void *arg);
+void fr_proxy_list_end(fr_proxy *px);
 
 /* tenant.c. fr_tenant_login makes pc the admin or binds it to the
  * namespace token tok (tlen 0: none) opens: 0, FERRY_EACCES (pc is left

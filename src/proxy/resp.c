@@ -208,6 +208,8 @@ ferry_op *rc_op(struct rcmd *c)
 
 static void rc_free(fr_proxy *px, struct rcmd *c)
 {
+	ferry_keys_free(c->keys);
+	free(c->body.b);
 	rc_drop_bufs(px, c);
 	fr_pconn_release(px, c->held);
 	free(c->bufs);
@@ -267,6 +269,13 @@ static void advance(fr_proxy *px, struct rcmd *c)
 			c->pending = 1;
 			c->pc->resp->login = c;
 			fr_pconn_pause(px, c->pc);
+			return;
+		}
+		if (c->waiting) { /* rc_listed runs it again */
+			c->waiting = 0;
+			if (c->listed)
+				continue; /* answered while it started */
+			c->pending = 1;
 			return;
 		}
 		if (c->again || c->ops_step != step || c->nops == 0) {
@@ -574,6 +583,21 @@ static uint8_t *take(fr_proxy *px, struct pconn *pc, size_t off, size_t len,
 	return req;
 }
 
+/* The command's operations (or its listing) ended: its handler goes on,
+ * and the replies now due go out. */
+static void resume(fr_proxy *px, struct rcmd *c)
+{
+	struct pconn *pc = c->pc;
+
+	advance(px, c);
+	if (c->finished)
+		start_ready(px, pc);
+	fr_resp_drain(px, pc);
+	fr_pconn_flush(px, pc);
+	if (pc->state == PC_PAUSED)
+		px->wake = 1; /* it may wait for fewer commands queued */
+}
+
 /* The command that waited for its login goes on, now that the servers
  * answered. */
 static void login_answered(fr_proxy *px, struct pconn *pc)
@@ -582,8 +606,7 @@ static void login_answered(fr_proxy *px, struct pconn *pc)
 
 	pc->resp->login = NULL;
 	c->pending = 0;
-	advance(px, c);
-	start_ready(px, pc);
+	resume(px, c);
 }
 
 void fr_resp_read(fr_proxy *px, struct pconn *pc)
@@ -700,13 +723,55 @@ void fr_resp_complete(fr_proxy *px, struct pop *pp)
 		return;
 	if (pc->state == PC_DEAD)
 		return; /* freed with the connection */
-	advance(px, c);
-	if (c->finished)
-		start_ready(px, pc);
-	fr_resp_drain(px, pc);
-	fr_pconn_flush(px, pc);
-	if (pc->state == PC_PAUSED)
-		px->wake = 1; /* it may wait for fewer commands queued */
+	resume(px, c);
+}
+
+/* A listing of a command, under way. */
+struct rlist {
+	fr_proxy *px;
+	struct rcmd *c;
+};
+
+static void rc_listed(void *arg, int status, ferry_keys *keys)
+{
+	struct rlist *l = arg;
+	fr_proxy *px = l->px;
+	struct rcmd *c = l->c;
+	struct pconn *pc = c->pc;
+
+	free(l);
+	fr_proxy_list_end(px);
+	pc->inflight--;
+	if (pc->state == PC_DEAD) { /* the command goes with it */
+		ferry_keys_free(keys);
+		return;
+	}
+	c->keys = keys;
+	c->list_rc = status;
+	c->listed = 1;
+	if (!c->starting && !--c->pending)
+		resume(px, c);
+}
+
+int rc_list(fr_proxy *px, struct rcmd *c, fr_msg *m, unsigned max)
+{
+	struct rlist *l = malloc(sizeof(*l));
+	int rc;
+
+	if (!l)
+		return FERRY_ENOMEM;
+	*l = (struct rlist){px, c};
+	c->pc->inflight++;
+	c->waiting = 1;
+	c->starting = 1;
+	rc = fr_proxy_list_start(px, m, max, rc_listed, l);
+	c->starting = 0;
+	if (rc) {
+		free(l);
+		c->pc->inflight--;
+		c->waiting = 0;
+	}
+	return rc;
 }
 
 void fr_resp_free(fr_proxy *px, struct pconn *pc)

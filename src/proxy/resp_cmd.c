@@ -188,23 +188,40 @@ static size_t literal_prefix(const struct rarg *pat)
 
 /* ---- keyspace walks ----------------------------------------------------------- */
 
-/* Lists a page of keys; replies with the error and returns NULL if it
- * fails. */
+/* A page of keys, listed without holding up the proxy: the first call
+ * starts the listing and returns NULL, and the handler returns; it runs
+ * again at the same step once the page is in, and the same call then
+ * hands it over (the caller frees it). NULL also after replying with an
+ * error. */
 static ferry_keys *page(fr_proxy *px, struct rcmd *c, const void *prefix,
 			size_t plen, const void *after, size_t alen,
 			unsigned max)
 {
-	ferry_keys *k;
+	ferry_keys *k = c->keys;
+	fr_msg m;
 	int rc;
 
-	fr_tenant_act(px, c->pc);
-	rc = ferry_list(px->fc, prefix, plen, after, alen, max, &k);
-	fr_tenant_seen(px, c->pc, rc);
-	if (rc) {
-		ro_ferr(c, rc);
-		return NULL;
+	if (c->listed) {
+		c->listed = 0;
+		c->keys = NULL;
+		rc = c->list_rc;
+	} else {
+		k = NULL;
+		rc = fr_list_msg(&m, prefix, plen, after, alen, max);
+		if (!rc) {
+			fr_tenant_act(px, c->pc);
+			rc = rc_list(px, c, &m, max);
+		}
+		if (!rc)
+			return NULL; /* runs again with the page */
+		if (rc == FERRY_EBUSY) /* no room: waits for it, as it once
+					  always did */
+			rc = fr_list_pages(px->fc, &m, -1, max, &k);
 	}
-	return k;
+	fr_tenant_seen(px, c->pc, rc);
+	if (rc)
+		ro_ferr(c, rc);
+	return rc ? NULL : k;
 }
 
 /* Adds the keys of page k that match pat (NULL: all) to body as bulks;
@@ -224,32 +241,38 @@ static size_t add_matches(struct rout *body, ferry_keys *k,
 	return n;
 }
 
+/* KEYS: page after page, each after the last key of the one before
+ * (kept in c->saved's buffer), the matches gathered in c->body and
+ * counted in c->n[0]. */
 static void cmd_keys(fr_proxy *px, struct rcmd *c)
 {
 	const struct rarg *pat = &c->argv[1];
-	struct rout body = {0};
-	uint8_t last[FERRY_KEY_MAX];
-	size_t llen = 0, n = 0;
 	ferry_keys *k;
-	int more = 1;
+	size_t llen;
 
-	while (more) {
-		if (!(k = page(px, c, pat->p, literal_prefix(pat), last, llen,
-			       LIST_PAGE))) {
-			free(body.b);
+	while ((k = page(px, c, pat->p, literal_prefix(pat), c->saved.buf,
+			 c->saved.len, LIST_PAGE))) {
+		c->n[0] += (int64_t)add_matches(&c->body, k, pat);
+		if (!ferry_keys_more(k) || !ferry_keys_count(k)) {
+			ferry_keys_free(k);
+			ro_array(c, (size_t)c->n[0]);
+			ro_append(c, &c->body);
 			return;
 		}
-		n += add_matches(&body, k, pat);
-		more = ferry_keys_more(k) && ferry_keys_count(k);
-		if (more) {
-			const void *key = ferry_keys_at(
-				k, ferry_keys_count(k) - 1, &llen);
+		const void *key =
+		    ferry_keys_at(k, ferry_keys_count(k) - 1, &llen);
+		uint8_t *last = c->saved.buf ? c->saved.buf
+					     : rc_buf(px, c, FERRY_KEY_MAX);
+		if (last)
 			memcpy(last, key, llen);
-		}
 		ferry_keys_free(k);
+		if (!last) {
+			ro_ferr(c, FERRY_ENOMEM);
+			return;
+		}
+		c->saved.buf = last;
+		c->saved.len = llen;
 	}
-	ro_array(c, n);
-	ro_append(c, &body);
 }
 
 /* SCAN cursors: the key a listing stopped at, under a number, good in

@@ -88,6 +88,11 @@ struct rcmd {
 	int again;      /* start over from step 0 (rc_again) */
 	int login;      /* run this step again once the login is answered
 			   (rc_wait_login) */
+	/* A listing the handler started (rc_list): its answer, and whether
+	 * it is in. */
+	int waiting, starting, listed, list_rc;
+	ferry_keys *keys;
+	struct rout body; /* what a many-page reply gathered so far */
 	int tries;      /* rounds lost to other writers */
 	int refetches;  /* values re-read, replaced meanwhile */
 };
@@ -158,6 +163,12 @@ void rc_again(struct rcmd *c);
 /* fr_tenant_login said FR_LOGIN_ASKING: run this step again, with nothing
  * else read from the connection meanwhile, once the servers answered. */
 void rc_wait_login(struct rcmd *c);
+/* Lists a page (m: a LIST of max keys) without waiting: the handler
+ * returns, and runs this step again once the answer is in c->keys
+ * (c->listed set, c->list_rc its status). Returns 0, or why it could not
+ * start (nothing runs again): FERRY_EBUSY while listings hold all their
+ * room. */
+int rc_list(fr_proxy *px, struct rcmd *c, fr_msg *m, unsigned max);
 
 /* resp_cmd.c: the command table, and helpers for handlers. */
 const struct rdef *fr_resp_lookup(const struct rarg *name,

@@ -196,6 +196,7 @@ static void answered(void *arg, int status, uint64_t id,
 	l->asking = 0;
 	l->pc->inflight--;
 	px->logins--;
+	px->calls--;
 	if (!status && !find(px, l->token, l->tlen))
 		status = add_tenant(px, l->token, l->tlen, id, info);
 	l->status = status;
@@ -224,12 +225,14 @@ static int ask(fr_proxy *px, struct pconn *pc, const void *tok, size_t tlen)
 	l->asking = 1;
 	pc->inflight++;
 	px->logins++;
+	px->calls++;
 	px->fc->ns = 0;
 	rc = fr_ns_auth_start(px->fc, tok, tlen, answered, l);
 	if (rc) { /* never started: no answer comes */
 		l->asking = 0;
 		pc->inflight--;
 		px->logins--;
+		px->calls--;
 		drop_login(pc);
 		return rc;
 	}
@@ -410,9 +413,9 @@ int fr_tenant_tick(fr_proxy *px)
 		next = px->tenant_tick_ns;
 	if (px->throttle_ns && (!next || px->throttle_ns < next))
 		next = px->throttle_ns;
-	if (px->asking || px->logins)
+	if (px->asking)
 		return 1; /* answers are due: sleep briefly, as for operations
-			   (shm has no fd to wake the loop for them) */
+			   */
 	if (!next)
 		return -1;
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);

@@ -4,7 +4,8 @@
  * an admin token, and functions that reach the proxy over its Unix socket
  * and over TCP (each case once per mode, "case (MODE)"). The proxy must
  * refuse a function without a token or with a wrong one, without
- * holding up others while it asks the servers about one; confine each
+ * holding up others while it asks the servers about one (or while a
+ * LIST waits for a stopped server); confine each
  * namespace's functions to their own keys (same key names, listings,
  * watches, waits); refuse namespace management and server statistics to
  * anyone but the admin, and do both for the admin; stop honouring a
@@ -242,6 +243,54 @@ static void test_unknown_token_waits_alone(void **state)
 			 "tokens were being asked about",
 			 (unsigned long long)took);
 	assert_int_equal(nrefused, GUESSERS);
+	ferry_close(a);
+}
+
+struct lister {
+	ferry_client *c;
+	int rc;
+	size_t n;
+};
+
+static void *list_thread(void *arg)
+{
+	struct lister *l = arg;
+	ferry_keys *k = NULL;
+
+	l->rc = ferry_list(l->c, "", 0, NULL, 0, 100, &k);
+	l->n = ferry_keys_count(k);
+	ferry_keys_free(k);
+	return NULL;
+}
+
+/* A function's LIST waits for every server; while one is stopped, the
+ * proxy goes on serving the others, and the LIST ends once it answers. */
+static void test_list_waits_alone(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	struct lister l = {.c = as(m, tok_a)};
+	ferry_client *a = as(m, admin_tok);
+	ferry_proxy_stat ps;
+	uint64_t t0, took;
+	pthread_t th;
+
+	ft_assert_rc(ferry_put(l.c, "lw/1", 4, "v", 1, 0), 0);
+	ft_server_kill(cl, 0, SIGSTOP);
+	assert_int_equal(pthread_create(&th, NULL, list_thread, &l), 0);
+	usleep(300 * 1000); /* the LIST waits for server 0 by now */
+	t0 = ft_now_ms();
+	ft_assert_rc(ferry_proxy_stat_get(a, &ps), 0);
+	took = ft_now_ms() - t0;
+	ft_server_kill(cl, 0, SIGCONT);
+	pthread_join(th, NULL);
+	if (took > 1000)
+		fail_msg("a proxy-local request took %llu ms while a LIST "
+			 "waited for a stopped server",
+			 (unsigned long long)took);
+	ft_assert_rc(l.rc, 0);
+	assert_true(l.n >= 1);
+	ft_assert_rc(ferry_del(l.c, "lw/1", 4), 0);
+	ferry_close(l.c);
 	ferry_close(a);
 }
 
@@ -753,6 +802,7 @@ int main(void)
 	} cases[] = {
 	    {"refused", test_refused},
 	    {"unknown_token_waits_alone", test_unknown_token_waits_alone},
+	    {"list_waits_alone", test_list_waits_alone},
 	    {"same_key", test_same_key},
 	    {"list", test_list},
 	    {"watch", test_watch},
