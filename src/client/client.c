@@ -692,17 +692,35 @@ int ferry_cluster_stat(ferry_client *c, ferry_server_stat *out, size_t max)
 	return rc ? rc : (int)n;
 }
 
-int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out)
+/* An SSTAT for server i, and whom to send it to. */
+static unsigned sstat_msg(ferry_client *c, unsigned i, fr_msg *m,
+			  ferry_server_stat *out)
 {
-	fr_msg m;
-
 	memset(out, 0, sizeof(*out));
 	if (!c->stream)
 		snprintf(out->addr, sizeof(out->addr), "%s", c->peer_names[i]);
-	fr_msg_init(&m, FR_OP_SSTAT, 0, 0);
-	m.w[FR_SSTAT_INDEX] = i;
-	out->status = fr_ask_up(c, c->stream ? 0 : i, &m, sstat_reply, out);
+	fr_msg_init(m, FR_OP_SSTAT, 0, 0);
+	m->w[FR_SSTAT_INDEX] = i;
+	return c->stream ? 0 : i;
+}
+
+int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out)
+{
+	fr_msg m;
+	unsigned peer = sstat_msg(c, i, &m, out);
+
+	out->status = fr_ask_up(c, peer, &m, sstat_reply, out);
 	return out->status;
+}
+
+int fr_server_stat_start(ferry_client *c, unsigned i, ferry_server_stat *out,
+			 void (*done)(ferry_client *c, struct req *r))
+{
+	fr_msg m;
+	unsigned peer = sstat_msg(c, i, &m, out);
+	int rc = fr_peer_down(c, peer);
+
+	return rc ? rc : fr_send_async(c, peer, &m, sstat_reply, done, out);
 }
 
 static int pstat_reply(ferry_client *c, struct req *r, const fr_msg *rep)

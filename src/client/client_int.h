@@ -191,6 +191,11 @@ int fr_ns_auth_start(ferry_client *c, const void *tok, size_t tlen,
 		     fr_ns_auth_fn *done, void *arg);
 /* Statistics of server i (asked directly, or through the proxy). */
 int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out);
+/* The same without waiting: done runs as with fr_send_async, with
+ * r->arg == out (filled when r->status is 0). Returns 0, or why nothing
+ * was sent (done does not run). */
+int fr_server_stat_start(ferry_client *c, unsigned i, ferry_server_stat *out,
+			 void (*done)(ferry_client *c, struct req *r));
 void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 		  int *st);
 

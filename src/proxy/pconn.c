@@ -667,29 +667,76 @@ static int ns_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	return rc;
 }
 
+/* An SSTAT under way for a function (the statistics first: the reply
+ * fills them through the request's arg). */
+struct psstat {
+	ferry_server_stat st;
+	fr_proxy *px;
+	struct pconn *pc;
+	uint64_t id;
+};
+
+static void sstat_done(ferry_client *c, struct req *r)
+{
+	struct psstat *p = r->arg;
+	struct pconn *pc = p->pc;
+	fr_proxy *px = p->px;
+	fr_msg rep;
+
+	px->calls--;
+	pc->inflight--;
+	if (pc->state != PC_DEAD && r->status) {
+		reply_status(px, pc, FR_OP_SSTAT, p->id, r->status);
+	} else if (pc->state != PC_DEAD) {
+		fr_msg_init(&rep, FR_OP_SSTAT, FR_F_REPLY, p->id);
+		rep.w[FR_SSTAT_R_TOTAL] = p->st.mem_total;
+		rep.w[FR_SSTAT_R_USED] = p->st.mem_used;
+		rep.w[FR_SSTAT_R_KEYS] = p->st.keys;
+		rep.w[FR_SSTAT_R_OPS] = p->st.ops;
+		rep.w[FR_SSTAT_R_PEERS] = p->st.peers;
+		rep.w[FR_SSTAT_R_ADDRLEN] = strlen(p->st.addr);
+		rep.blob[0] = (const uint8_t *)p->st.addr;
+		send_reply(px, pc, &rep, NULL);
+	}
+	if (pc->state == PC_PAUSED)
+		px->wake = 1; /* it may wait for fewer in flight */
+	free(p);
+}
+
+/* SSTAT: asked of the server without waiting; sstat_done answers. */
+static int sstat(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	struct psstat *p;
+	int rc;
+
+	if (q->w[FR_SSTAT_INDEX] >= px->fc->npeers)
+		return FERRY_EINVAL;
+	if (!(p = calloc(1, sizeof(*p))))
+		return FERRY_ENOMEM;
+	p->px = px;
+	p->pc = pc;
+	p->id = q->h.id;
+	fr_tenant_act(px, pc);
+	pc->inflight++;
+	px->calls++;
+	rc = fr_server_stat_start(px->fc, (unsigned)q->w[FR_SSTAT_INDEX],
+				  &p->st, sstat_done);
+	if (rc) {
+		pc->inflight--;
+		px->calls--;
+		free(p);
+	}
+	return rc;
+}
+
 static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
-	ferry_server_stat st;
 	fr_msg rep;
-	int rc;
 
 	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
 	switch (q->h.opcode) {
 	case FR_OP_SSTAT:
-		if (q->w[FR_SSTAT_INDEX] >= px->fc->npeers)
-			return FERRY_EINVAL;
-		fr_tenant_act(px, pc);
-		rc = fr_server_stat(px->fc, (unsigned)q->w[FR_SSTAT_INDEX], &st);
-		if (rc)
-			return rc;
-		rep.w[FR_SSTAT_R_TOTAL] = st.mem_total;
-		rep.w[FR_SSTAT_R_USED] = st.mem_used;
-		rep.w[FR_SSTAT_R_KEYS] = st.keys;
-		rep.w[FR_SSTAT_R_OPS] = st.ops;
-		rep.w[FR_SSTAT_R_PEERS] = st.peers;
-		rep.w[FR_SSTAT_R_ADDRLEN] = strlen(st.addr);
-		rep.blob[0] = (const uint8_t *)st.addr;
-		break;
+		return sstat(px, pc, q);
 	case FR_OP_PSTAT:
 		rep.w[FR_PSTAT_R_FUNCTIONS] = px->nconns;
 		rep.w[FR_PSTAT_R_ENDPOINTS] = 1;

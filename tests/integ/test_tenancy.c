@@ -5,7 +5,7 @@
  * and over TCP (each case once per mode, "case (MODE)"). The proxy must
  * refuse a function without a token or with a wrong one, without
  * holding up others while it asks the servers about one (or while a
- * LIST waits for a stopped server); confine each
+ * LIST or the admin's statistics wait for a stopped server); confine each
  * namespace's functions to their own keys (same key names, listings,
  * watches, waits); refuse namespace management and server statistics to
  * anyone but the admin, and do both for the admin; stop honouring a
@@ -247,9 +247,10 @@ static void test_unknown_token_waits_alone(void **state)
 }
 
 struct lister {
-	ferry_client *c;
-	int rc;
+	ferry_client *c, *admin;
+	int rc, nstat;
 	size_t n;
+	ferry_server_stat st[2];
 };
 
 static void *list_thread(void *arg)
@@ -263,34 +264,50 @@ static void *list_thread(void *arg)
 	return NULL;
 }
 
-/* A function's LIST waits for every server; while one is stopped, the
- * proxy goes on serving the others, and the LIST ends once it answers. */
-static void test_list_waits_alone(void **state)
+static void *stat_thread(void *arg)
+{
+	struct lister *l = arg;
+
+	l->nstat = ferry_cluster_stat(l->admin, l->st, 2);
+	return NULL;
+}
+
+/* A function's LIST and the admin's server statistics wait for a server;
+ * while one is stopped, the proxy goes on serving the others, and both
+ * end once it answers. */
+static void test_waits_alone(void **state)
 {
 	enum ft_mode m = mode_of(state);
-	struct lister l = {.c = as(m, tok_a)};
+	struct lister l = {.c = as(m, tok_a), .admin = as(m, admin_tok)};
 	ferry_client *a = as(m, admin_tok);
 	ferry_proxy_stat ps;
 	uint64_t t0, took;
-	pthread_t th;
+	pthread_t th[2];
 
 	ft_assert_rc(ferry_put(l.c, "lw/1", 4, "v", 1, 0), 0);
 	ft_server_kill(cl, 0, SIGSTOP);
-	assert_int_equal(pthread_create(&th, NULL, list_thread, &l), 0);
-	usleep(300 * 1000); /* the LIST waits for server 0 by now */
+	assert_int_equal(pthread_create(&th[0], NULL, list_thread, &l), 0);
+	assert_int_equal(pthread_create(&th[1], NULL, stat_thread, &l), 0);
+	usleep(300 * 1000); /* both wait for server 0 by now */
 	t0 = ft_now_ms();
 	ft_assert_rc(ferry_proxy_stat_get(a, &ps), 0);
 	took = ft_now_ms() - t0;
 	ft_server_kill(cl, 0, SIGCONT);
-	pthread_join(th, NULL);
+	pthread_join(th[0], NULL);
+	pthread_join(th[1], NULL);
 	if (took > 1000)
-		fail_msg("a proxy-local request took %llu ms while a LIST "
-			 "waited for a stopped server",
+		fail_msg("a proxy-local request took %llu ms while a LIST and "
+			 "a server's statistics waited for a stopped server",
 			 (unsigned long long)took);
 	ft_assert_rc(l.rc, 0);
 	assert_true(l.n >= 1);
+	assert_int_equal(l.nstat, 2);
+	ft_assert_rc(l.st[0].status, 0);
+	ft_assert_rc(l.st[1].status, 0);
+	assert_true(l.st[0].keys + l.st[1].keys >= 1);
 	ft_assert_rc(ferry_del(l.c, "lw/1", 4), 0);
 	ferry_close(l.c);
+	ferry_close(l.admin);
 	ferry_close(a);
 }
 
@@ -802,7 +819,7 @@ int main(void)
 	} cases[] = {
 	    {"refused", test_refused},
 	    {"unknown_token_waits_alone", test_unknown_token_waits_alone},
-	    {"list_waits_alone", test_list_waits_alone},
+	    {"waits_alone", test_waits_alone},
 	    {"same_key", test_same_key},
 	    {"list", test_list},
 	    {"watch", test_watch},
