@@ -566,6 +566,38 @@ void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 	free(rs);
 }
 
+static void fan_part_ended(struct fr_fan *f)
+{
+	if (!--f->left)
+		f->ended(f);
+}
+
+static void fan_req_done(ferry_client *c, struct req *r)
+{
+	struct fr_fan_part *p = r->arg;
+
+	p->status = r->status;
+	fan_part_ended(p->fan);
+}
+
+void fr_fan_out(ferry_client *c, struct fr_fan *f, fr_msg *m, int one,
+		reply_fn fn, void *parts, size_t size)
+{
+	f->left = f->n + 1; /* a guard: parts may end while others are sent */
+	for (unsigned i = 0; i < f->n; i++) {
+		struct fr_fan_part *p = (void *)((char *)parts + i * size);
+		unsigned peer = one >= 0 ? (unsigned)one : i;
+		p->fan = f;
+		p->status = fr_peer_down(c, peer);
+		if (!p->status)
+			p->status =
+			    fr_send_async(c, peer, m, fn, fan_req_done, p);
+		if (p->status) /* never sent: no request ends it */
+			fan_part_ended(f);
+	}
+	fan_part_ended(f);
+}
+
 int fr_ignore_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
 	return 0;
@@ -758,20 +790,17 @@ struct ferry_keys {
 	unsigned nblobs;
 };
 
-/* One peer's page of a listing. The part comes first: list_reply takes
- * the request's arg as a struct list_part. */
+/* One peer's page of a listing. */
 struct list_part {
+	struct fr_fan_part fp; /* first: the request's arg */
 	uint8_t *blob;
 	size_t len;
 	int more;
-	int status;
-	struct list_job *job;
 };
 
 /* A listing under way (fr_list_start): one page asked of each peer. */
 struct list_job {
-	unsigned n, left; /* pages asked, and not answered yet (+1 while
-			     they are being asked) */
+	struct fr_fan fan; /* first */
 	unsigned max;
 	fr_list_fn *done;
 	void *arg;
@@ -842,23 +871,22 @@ static int merge(ferry_keys *k, struct list_part *parts, unsigned n,
 	return 0;
 }
 
-/* A page is in (or its request ended): the last one merges them all and
- * hands the listing to the caller. */
-static void list_part_done(struct list_job *j)
+/* Every page is in (or its request ended): merges them and hands the
+ * listing to the caller. */
+static void list_ended(struct fr_fan *f)
 {
+	struct list_job *j = (struct list_job *)f;
 	ferry_keys *k;
 	int rc = 0;
 
-	if (--j->left)
-		return;
 	k = calloc(1, sizeof(*k));
-	if (k && !(k->blobs = calloc(j->n, sizeof(*k->blobs)))) {
+	if (k && !(k->blobs = calloc(f->n, sizeof(*k->blobs)))) {
 		free(k);
 		k = NULL;
 	}
-	for (unsigned i = 0; i < j->n; i++) {
+	for (unsigned i = 0; i < f->n; i++) {
 		if (!rc)
-			rc = j->parts[i].status;
+			rc = j->parts[i].fp.status;
 		if (k)
 			k->blobs[k->nblobs++] = j->parts[i].blob;
 		else
@@ -867,21 +895,13 @@ static void list_part_done(struct list_job *j)
 	if (!k)
 		rc = FERRY_ENOMEM;
 	else if (!rc)
-		rc = merge(k, j->parts, j->n, j->max);
+		rc = merge(k, j->parts, f->n, j->max);
 	if (rc) {
 		ferry_keys_free(k);
 		k = NULL;
 	}
 	j->done(j->arg, rc, k);
 	free(j);
-}
-
-static void list_req_done(ferry_client *c, struct req *r)
-{
-	struct list_part *p = r->arg;
-
-	p->status = r->status;
-	list_part_done(p->job);
 }
 
 int fr_list_start(ferry_client *c, fr_msg *m, int one, unsigned max,
@@ -892,23 +912,12 @@ int fr_list_start(ferry_client *c, fr_msg *m, int one, unsigned max,
 
 	if (!j)
 		return FERRY_ENOMEM;
-	j->n = n;
-	j->left = n + 1; /* a guard: pages may end while others are asked */
+	j->fan = (struct fr_fan){.n = n, .ended = list_ended};
 	j->max = max;
 	j->done = done;
 	j->arg = arg;
-	for (unsigned i = 0; i < n; i++) {
-		unsigned peer = one >= 0 ? (unsigned)one : i;
-		struct list_part *p = &j->parts[i];
-		p->job = j;
-		p->status = fr_peer_down(c, peer);
-		if (!p->status)
-			p->status = fr_send_async(c, peer, m, list_reply,
-						  list_req_done, p);
-		if (p->status) /* never sent: no request ends it */
-			list_part_done(j);
-	}
-	list_part_done(j);
+	fr_fan_out(c, &j->fan, m, one, list_reply, j->parts,
+		   sizeof(j->parts[0]));
 	return 0;
 }
 

@@ -175,19 +175,17 @@ int fr_list_msg(fr_msg *m, const void *prefix, size_t plen, const void *after,
 /* The first peer that is not known to be down (0 if none is). */
 unsigned fr_first_up(const ferry_client *c);
 
-/* ns.c, for the proxy (an admin's client). What token tok (tlen bytes;
- * none: the default namespace) opens: the namespace's id in *id and its
- * settings in *out, as the first server that is up tells, or with every
- * set as all servers tell (used and keys summed). FERRY_EACCES if it
- * opens none (or no longer does). */
-int fr_ns_auth(ferry_client *c, const void *tok, size_t tlen, int every,
-	       uint64_t *id, ferry_ns_info *out);
-/* The same asked of the first server that is up, without waiting: done
- * runs as with fr_send_async (status 0: id and info are the answer).
- * Returns 0 or FERRY_EBUSY / FERRY_ENOMEM (done does not run). */
+/* ns.c, for the proxy (an admin's client). Asks, without waiting, what
+ * token tok (tlen bytes; none: the default namespace) opens, of the first
+ * server that is up, or with every set of all servers (used and keys
+ * summed). done runs once each server asked has answered (or its request
+ * ended), from inside ferry_poll, or before this returns if none could be
+ * asked: status 0 with the namespace's id and settings, FERRY_EACCES if
+ * the token opens none (or no longer does), or why the servers could not
+ * tell. Returns 0, or FERRY_ENOMEM (done does not run). */
 typedef void fr_ns_auth_fn(void *arg, int status, uint64_t id,
 			   const ferry_ns_info *info);
-int fr_ns_auth_start(ferry_client *c, const void *tok, size_t tlen,
+int fr_ns_auth_start(ferry_client *c, const void *tok, size_t tlen, int every,
 		     fr_ns_auth_fn *done, void *arg);
 /* Statistics of server i (asked directly, or through the proxy). */
 int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out);
@@ -198,6 +196,25 @@ int fr_server_stat_start(ferry_client *c, unsigned i, ferry_server_stat *out,
 			 void (*done)(ferry_client *c, struct req *r));
 void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 		  int *st);
+
+/* One request of a fan-out: the first member of each part, whose status
+ * is its request's (0: answered, and the reply went through fn). */
+struct fr_fan;
+struct fr_fan_part {
+	int status;
+	struct fr_fan *fan;
+};
+struct fr_fan {
+	unsigned n, left;
+	void (*ended)(struct fr_fan *f); /* every part has ended */
+};
+/* Sends m to f->n peers without waiting (peer i: one if one >= 0, else
+ * i), the i-th with the part at parts + i * size as the request's arg for
+ * fn. A part whose request cannot be sent ends at once. f->ended runs
+ * once every part has ended: from inside ferry_poll, or before this
+ * returns. */
+void fr_fan_out(ferry_client *c, struct fr_fan *f, fr_msg *m, int one,
+		reply_fn fn, void *parts, size_t size);
 
 /* watch.c, for client.c and the transports. */
 /* An EVENT message arrived: queue it for its watch (dropped if unknown). */

@@ -144,78 +144,6 @@ int ferry_ns_rm(ferry_client *c, const char *name)
 	return rc ? rc : ns_send(c, &m, NULL, NULL);
 }
 
-/* What a server says of a namespace (NS_STAT, NS_AUTH). */
-struct ns_answer {
-	uint64_t id;
-	ferry_ns_info info;
-};
-
-static int answer_reply(ferry_client *c, struct req *r, const fr_msg *rep)
-{
-	struct ns_answer *a = r->arg;
-
-	a->id = rep->w[FR_NS_R_ID];
-	a->info.quota = rep->w[FR_NS_R_QUOTA];
-	a->info.expire_ms = rep->w[FR_NS_R_EXPIRE];
-	a->info.ops_per_s = rep->w[FR_NS_R_OPS];
-	a->info.bytes_per_s = rep->w[FR_NS_R_BYTES];
-	a->info.used = rep->w[FR_NS_R_USED];
-	a->info.keys = rep->w[FR_NS_R_KEYS];
-	return 0;
-}
-
-/* Sends m (NS_STAT or NS_AUTH) to one server (one >= 0) or every one
- * (direct) or to the proxy, and gives the answer in *out, used and keys
- * summed over the servers. */
-static int ask_answer(ferry_client *c, fr_msg *m, int one,
-		      struct ns_answer *out)
-{
-	struct ns_answer *each;
-	void **args;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (one >= 0)
-		return fr_ask_up(c, (unsigned)one, m, answer_reply, out);
-	each = calloc(c->npeers, sizeof(*each));
-	args = calloc(c->npeers, sizeof(*args));
-	if (!each || !args) {
-		free(each);
-		free(args);
-		return FERRY_ENOMEM;
-	}
-	for (unsigned i = 0; i < c->npeers; i++)
-		args[i] = &each[i];
-	rc = ns_send(c, m, answer_reply, args);
-	if (!rc) {
-		*out = each[0];
-		out->info.used = out->info.keys = 0;
-		for (unsigned i = 0; i < c->npeers; i++) {
-			out->info.used += each[i].info.used;
-			out->info.keys += each[i].info.keys;
-		}
-	}
-	free(each);
-	free(args);
-	return rc;
-}
-
-int ferry_ns_stat(ferry_client *c, const char *name, ferry_ns_info *out)
-{
-	struct ns_answer a;
-	fr_msg m;
-	int rc;
-
-	if (!c || !out)
-		return FERRY_EINVAL;
-	rc = ns_msg(&m, FR_OP_NS_STAT, name, NULL);
-	if (!rc)
-		rc = ask_answer(c, &m, -1, &a);
-	*out = rc ? (ferry_ns_info){0} : a.info;
-	snprintf(out->name, sizeof(out->name), "%s", name);
-	return rc;
-}
-
 static void auth_msg(fr_msg *m, const void *tok, size_t tlen)
 {
 	fr_msg_init(m, FR_OP_NS_AUTH, 0, 0);
@@ -223,51 +151,116 @@ static void auth_msg(fr_msg *m, const void *tok, size_t tlen)
 	m->blob[0] = tok;
 }
 
-int fr_ns_auth(ferry_client *c, const void *tok, size_t tlen, int every,
-	       uint64_t *id, ferry_ns_info *out)
-{
-	struct ns_answer a;
-	fr_msg m;
-	int rc;
-
-	auth_msg(&m, tok, tlen);
-	rc = ask_answer(c, &m, every ? -1 : (int)fr_first_up(c), &a);
-	*id = a.id;
-	*out = a.info;
-	return rc;
-}
-
-/* A question fr_ns_auth_start asked, with its answer. */
-struct auth_q {
-	struct ns_answer a;
-	fr_ns_auth_fn *done;
-	void *arg;
+/* What one server says of a namespace (NS_STAT, NS_AUTH). */
+struct ask_part {
+	struct fr_fan_part fp; /* first: the request's arg */
+	uint64_t id;
+	ferry_ns_info info;
 };
 
-static void auth_done(ferry_client *c, struct req *r)
-{
-	struct auth_q *q = r->arg;
+/* A question asked of n servers (ask_start). */
+struct ask_q {
+	struct fr_fan fan; /* first */
+	fr_ns_auth_fn *done;
+	void *arg;
+	struct ask_part parts[];
+};
 
-	q->done(q->arg, r->status, q->a.id, &q->a.info);
+static int answer_reply(ferry_client *c, struct req *r, const fr_msg *rep)
+{
+	struct ask_part *p = r->arg;
+
+	p->id = rep->w[FR_NS_R_ID];
+	p->info.quota = rep->w[FR_NS_R_QUOTA];
+	p->info.expire_ms = rep->w[FR_NS_R_EXPIRE];
+	p->info.ops_per_s = rep->w[FR_NS_R_OPS];
+	p->info.bytes_per_s = rep->w[FR_NS_R_BYTES];
+	p->info.used = rep->w[FR_NS_R_USED];
+	p->info.keys = rep->w[FR_NS_R_KEYS];
+	return 0;
+}
+
+/* Every server asked has answered (or its request ended): used and keys
+ * summed, the rest as the first says. */
+static void ask_ended(struct fr_fan *f)
+{
+	struct ask_q *q = (struct ask_q *)f;
+	ferry_ns_info sum = q->parts[0].info;
+	int rc = 0, st;
+
+	sum.used = sum.keys = 0;
+	for (unsigned i = 0; i < f->n; i++) {
+		st = q->parts[i].fp.status;
+		if (st && (!rc || rc == FERRY_ENOENT)) /* as first_error */
+			rc = st;
+		sum.used += q->parts[i].info.used;
+		sum.keys += q->parts[i].info.keys;
+	}
+	q->done(q->arg, rc, q->parts[0].id, &sum);
 	free(q);
 }
 
-int fr_ns_auth_start(ferry_client *c, const void *tok, size_t tlen,
+/* Asks m of every server (every), or of the first that is up; through a
+ * proxy, of the proxy. done runs as fr_ns_auth_start says. */
+static int ask_start(ferry_client *c, fr_msg *m, int every,
 		     fr_ns_auth_fn *done, void *arg)
 {
-	struct auth_q *q = calloc(1, sizeof(*q));
-	fr_msg m;
-	int rc;
+	unsigned n = every && !c->stream ? c->npeers : 1;
+	struct ask_q *q = calloc(1, sizeof(*q) + n * sizeof(q->parts[0]));
 
 	if (!q)
 		return FERRY_ENOMEM;
+	q->fan = (struct fr_fan){.n = n, .ended = ask_ended};
 	q->done = done;
 	q->arg = arg;
+	fr_fan_out(c, &q->fan, m,
+		   c->stream ? 0 : every ? -1 : (int)fr_first_up(c),
+		   answer_reply, q->parts, sizeof(q->parts[0]));
+	return 0;
+}
+
+int fr_ns_auth_start(ferry_client *c, const void *tok, size_t tlen, int every,
+		     fr_ns_auth_fn *done, void *arg)
+{
+	fr_msg m;
+
 	auth_msg(&m, tok, tlen);
-	/* answer_reply fills q->a, the first member. */
-	rc = fr_send_async(c, fr_first_up(c), &m, answer_reply, auth_done, q);
-	if (rc)
-		free(q);
+	return ask_start(c, &m, every, done, arg);
+}
+
+/* The answer ferry_ns_stat waits for. */
+struct ns_wait {
+	int finished, status;
+	ferry_ns_info info;
+};
+
+static void ns_waited(void *arg, int status, uint64_t id,
+		      const ferry_ns_info *info)
+{
+	struct ns_wait *w = arg;
+
+	w->status = status;
+	w->info = *info;
+	w->finished = 1;
+}
+
+int ferry_ns_stat(ferry_client *c, const char *name, ferry_ns_info *out)
+{
+	struct ns_wait w = {0};
+	fr_msg m;
+	int rc;
+
+	if (!c || !out)
+		return FERRY_EINVAL;
+	rc = ns_msg(&m, FR_OP_NS_STAT, name, NULL);
+	if (!rc)
+		rc = ask_start(c, &m, 1, ns_waited, &w);
+	if (!rc && !w.finished)
+		fr_drive(c, &w.finished, 0);
+	if (!rc)
+		rc = w.status;
+	*out = rc ? (ferry_ns_info){0} : w.info;
+	snprintf(out->name, sizeof(out->name), "%s", name);
 	return rc;
 }
 

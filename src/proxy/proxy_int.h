@@ -229,8 +229,11 @@ int fr_tenant_hold(fr_proxy *px, struct pconn *pc);
 /* The servers answered a request of pc with status: FERRY_EACCES means
  * its namespace is gone, and so is its entry. */
 void fr_tenant_seen(fr_proxy *px, struct pconn *pc, int status);
-/* Keys in pc's namespace, all servers (for DBSIZE). */
-int fr_tenant_keys(fr_proxy *px, struct pconn *pc, uint64_t *keys);
+/* Asks every server, without waiting, how many keys pc's namespace holds
+ * (for DBSIZE and INFO): done gets them summed in info->keys. Returns 0
+ * or why nothing was asked (done does not run). */
+int fr_tenant_keys_start(fr_proxy *px, struct pconn *pc, fr_ns_auth_fn *done,
+			 void *arg);
 /* Asks the servers about every known token at the next tick (a namespace
  * was changed or removed through this proxy). */
 void fr_tenant_recheck(fr_proxy *px);

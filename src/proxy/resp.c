@@ -273,7 +273,7 @@ static void advance(fr_proxy *px, struct rcmd *c)
 		}
 		if (c->waiting) { /* rc_listed runs it again */
 			c->waiting = 0;
-			if (c->listed)
+			if (c->answered)
 				continue; /* answered while it started */
 			c->pending = 1;
 			return;
@@ -726,52 +726,93 @@ void fr_resp_complete(fr_proxy *px, struct pop *pp)
 	resume(px, c);
 }
 
-/* A listing of a command, under way. */
+/* A call of a command, under way. */
 struct rlist {
 	fr_proxy *px;
 	struct rcmd *c;
 };
 
-static void rc_listed(void *arg, int status, ferry_keys *keys)
+/* The call's answer is in: the command's step runs again (unless it is
+ * still starting the call, which then goes on at once). */
+static void answered(struct rlist *l, int status)
 {
-	struct rlist *l = arg;
 	fr_proxy *px = l->px;
 	struct rcmd *c = l->c;
 	struct pconn *pc = c->pc;
 
 	free(l);
-	fr_proxy_list_end(px);
 	pc->inflight--;
-	if (pc->state == PC_DEAD) { /* the command goes with it */
-		ferry_keys_free(keys);
+	if (pc->state == PC_DEAD) /* the command goes with it */
 		return;
-	}
-	c->keys = keys;
-	c->list_rc = status;
-	c->listed = 1;
+	c->answer_rc = status;
+	c->answered = 1;
 	if (!c->starting && !--c->pending)
 		resume(px, c);
 }
 
-int rc_list(fr_proxy *px, struct rcmd *c, fr_msg *m, unsigned max)
+static void rc_listed(void *arg, int status, ferry_keys *keys)
+{
+	struct rlist *l = arg;
+
+	fr_proxy_list_end(l->px);
+	l->c->keys = keys; /* freed with the command if unused */
+	answered(l, status);
+}
+
+static void rc_counted(void *arg, int status, uint64_t id,
+		       const ferry_ns_info *info)
+{
+	struct rlist *l = arg;
+
+	l->px->calls--;
+	l->c->answer_n = status ? 0 : info->keys;
+	answered(l, status);
+}
+
+/* Marks c as waiting for a call; NULL when out of memory. */
+static struct rlist *call_begin(fr_proxy *px, struct rcmd *c)
 {
 	struct rlist *l = malloc(sizeof(*l));
-	int rc;
 
 	if (!l)
-		return FERRY_ENOMEM;
+		return NULL;
 	*l = (struct rlist){px, c};
 	c->pc->inflight++;
 	c->waiting = 1;
 	c->starting = 1;
-	rc = fr_proxy_list_start(px, m, max, rc_listed, l);
+	return l;
+}
+
+/* The call started (rc 0: its callback runs, and may have run already,
+ * freeing l) or did not (l is freed here). Returns rc. */
+static int call_end(struct rcmd *c, struct rlist *l, int rc)
+{
 	c->starting = 0;
 	if (rc) {
-		free(l);
 		c->pc->inflight--;
 		c->waiting = 0;
+		free(l);
 	}
 	return rc;
+}
+
+int rc_list(fr_proxy *px, struct rcmd *c, fr_msg *m, unsigned max)
+{
+	struct rlist *l = call_begin(px, c);
+
+	if (!l)
+		return FERRY_ENOMEM;
+	return call_end(c, l, fr_proxy_list_start(px, m, max, rc_listed, l));
+}
+
+int rc_count(fr_proxy *px, struct rcmd *c)
+{
+	struct rlist *l = call_begin(px, c);
+
+	if (!l)
+		return FERRY_ENOMEM;
+	return call_end(c, l,
+			fr_tenant_keys_start(px, c->pc, rc_counted, l));
 }
 
 void fr_resp_free(fr_proxy *px, struct pconn *pc)

@@ -201,10 +201,10 @@ static ferry_keys *page(fr_proxy *px, struct rcmd *c, const void *prefix,
 	fr_msg m;
 	int rc;
 
-	if (c->listed) {
-		c->listed = 0;
+	if (c->answered) {
+		c->answered = 0;
 		c->keys = NULL;
-		rc = c->list_rc;
+		rc = c->answer_rc;
 	} else {
 		k = NULL;
 		rc = fr_list_msg(&m, prefix, plen, after, alen, max);
@@ -399,18 +399,28 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 }
 
 /* Keys in the caller's namespace (all servers' counts: other
- * namespaces' keys are neither counted nor told); -1 after replying with
- * an error. */
+ * namespaces' keys are neither counted nor told), asked without holding
+ * up the proxy: the first call returns -1 and the handler returns; it
+ * runs again once the count is in, and the same call then gives it. -1
+ * also after replying with an error. */
 static long long dbsize(fr_proxy *px, struct rcmd *c)
 {
-	uint64_t n;
-	int rc = fr_tenant_keys(px, c->pc, &n);
+	int rc;
 
+	if (!c->answered) {
+		rc = rc_count(px, c);
+		if (!rc)
+			return -1; /* runs again with the count */
+	} else {
+		c->answered = 0;
+		rc = c->answer_rc;
+	}
+	fr_tenant_seen(px, c->pc, rc);
 	if (rc) {
 		ro_ferr(c, rc);
 		return -1;
 	}
-	return (long long)n;
+	return (long long)c->answer_n;
 }
 
 static void cmd_dbsize(fr_proxy *px, struct rcmd *c)

@@ -88,10 +88,11 @@ struct rcmd {
 	int again;      /* start over from step 0 (rc_again) */
 	int login;      /* run this step again once the login is answered
 			   (rc_wait_login) */
-	/* A listing the handler started (rc_list): its answer, and whether
-	 * it is in. */
-	int waiting, starting, listed, list_rc;
+	/* A call the handler started without waiting (rc_list, rc_count):
+	 * whether its answer is in, and the answer. */
+	int waiting, starting, answered, answer_rc;
 	ferry_keys *keys;
+	uint64_t answer_n;
 	struct rout body; /* what a many-page reply gathered so far */
 	int tries;      /* rounds lost to other writers */
 	int refetches;  /* values re-read, replaced meanwhile */
@@ -165,10 +166,13 @@ void rc_again(struct rcmd *c);
 void rc_wait_login(struct rcmd *c);
 /* Lists a page (m: a LIST of max keys) without waiting: the handler
  * returns, and runs this step again once the answer is in c->keys
- * (c->listed set, c->list_rc its status). Returns 0, or why it could not
+ * (c->answered set, c->answer_rc its status). Returns 0, or why it could not
  * start (nothing runs again): FERRY_EBUSY while listings hold all their
  * room. */
 int rc_list(fr_proxy *px, struct rcmd *c, fr_msg *m, unsigned max);
+/* The same for the number of keys in the connection's namespace, over
+ * all servers (c->answer_n). */
+int rc_count(fr_proxy *px, struct rcmd *c);
 
 /* resp_cmd.c: the command table, and helpers for handlers. */
 const struct rdef *fr_resp_lookup(const struct rarg *name,

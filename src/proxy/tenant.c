@@ -227,7 +227,7 @@ static int ask(fr_proxy *px, struct pconn *pc, const void *tok, size_t tlen)
 	px->logins++;
 	px->calls++;
 	px->fc->ns = 0;
-	rc = fr_ns_auth_start(px->fc, tok, tlen, answered, l);
+	rc = fr_ns_auth_start(px->fc, tok, tlen, 0, answered, l);
 	if (rc) { /* never started: no answer comes */
 		l->asking = 0;
 		pc->inflight--;
@@ -297,18 +297,18 @@ void fr_tenant_seen(fr_proxy *px, struct pconn *pc, int status)
 		forget(pc->tenant);
 }
 
-int fr_tenant_keys(fr_proxy *px, struct pconn *pc, uint64_t *keys)
+int fr_tenant_keys_start(fr_proxy *px, struct pconn *pc, fr_ns_auth_fn *done,
+			 void *arg)
 {
 	const struct ptenant *t = pc->tenant;
-	ferry_ns_info info;
-	uint64_t id;
 	int rc;
 
 	fr_tenant_act(px, pc);
-	rc = fr_ns_auth(px->fc, t ? t->token : "", t ? t->tlen : 0, 1, &id,
-			&info);
-	fr_tenant_seen(px, pc, rc);
-	*keys = info.keys;
+	px->calls++;
+	rc = fr_ns_auth_start(px->fc, t ? t->token : "", t ? t->tlen : 0, 1,
+			      done, arg);
+	if (rc)
+		px->calls--;
 	return rc;
 }
 
@@ -401,7 +401,7 @@ int fr_tenant_tick(fr_proxy *px)
 				px->asking++;
 				px->fc->ns = 0;
 				if (fr_ns_auth_start(px->fc, t->token, t->tlen,
-						     refreshed, t)) {
+						     0, refreshed, t)) {
 					t->asking = 0; /* no slot: next tick */
 					px->asking--;
 				}
