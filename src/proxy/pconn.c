@@ -683,7 +683,6 @@ static void sstat_done(ferry_client *c, struct req *r)
 	fr_proxy *px = p->px;
 	fr_msg rep;
 
-	px->calls--;
 	pc->inflight--;
 	if (pc->state != PC_DEAD && r->status) {
 		reply_status(px, pc, FR_OP_SSTAT, p->id, r->status);
@@ -718,12 +717,10 @@ static int sstat(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	p->id = q->h.id;
 	fr_tenant_act(px, pc);
 	pc->inflight++;
-	px->calls++;
 	rc = fr_server_stat_start(px->fc, (unsigned)q->w[FR_SSTAT_INDEX],
 				  &p->st, sstat_done);
 	if (rc) {
 		pc->inflight--;
-		px->calls--;
 		free(p);
 	}
 	return rc;

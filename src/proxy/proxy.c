@@ -75,7 +75,6 @@ int fr_proxy_list_start(fr_proxy *px, fr_msg *m, unsigned max,
 
 	if (!fr_proxy_list_room(px))
 		return FERRY_EBUSY;
-	px->calls++;
 	px->list_slots += px->fc->npeers;
 	rc = fr_list_start(px->fc, m, -1, max, done, arg);
 	if (rc)
@@ -85,7 +84,6 @@ int fr_proxy_list_start(fr_proxy *px, fr_msg *m, unsigned max,
 
 void fr_proxy_list_end(fr_proxy *px)
 {
-	px->calls--;
 	px->list_slots -= px->fc->npeers;
 	px->wake = 1; /* a LIST parked for room may go */
 }
@@ -346,16 +344,16 @@ static void loop(fr_proxy *px)
 		/* Busy a moment ago: spin (yielding), since a function in a
 		 * tight loop sends its next request microseconds after its
 		 * reply, and completions come as fast; a sleep would cost a
-		 * wake-up each time. Then sleep, in 1 ms steps while
-		 * completions (or events, for watches) are due. */
+		 * wake-up each time. Then sleep, in 1 ms steps while the
+		 * warm client has requests out (a function's operation, or a
+		 * call the loop did not wait for: a login, a listing, a
+		 * refresh) or watches are registered. */
 		if (fr_now_ns() - last < spin_ns)
 			timeout = 0;
-		else if ((px->fabric_inflight || px->calls) && px->fab_fd < 0)
+		else if (px->fc->inflight && px->fab_fd < 0)
 			timeout = 0; /* no fd to wake on (shm): keep polling
-					while a transfer or an answer is due,
-					yielding */
-		else if (px->fabric_inflight || px->calls ||
-			 fr_pwatch_active(px))
+					while answers are due, yielding */
+		else if (px->fc->inflight || fr_pwatch_active(px))
 			timeout = 1;
 		/* Namespaces to look at again, or one that may go on (it
 		 * sets wake once it may). */
@@ -384,8 +382,7 @@ static void loop(fr_proxy *px)
 			 * nothing to reap, which kept an idle loop spinning
 			 * for seconds, never reaching fi_trywait to re-arm
 			 * it. */
-			if (tag != &tag_fab || px->fabric_inflight ||
-			    px->calls)
+			if (tag != &tag_fab || px->fc->inflight)
 				last = fr_now_ns();
 			if (tag == &tag_sig)
 				return;

@@ -146,8 +146,6 @@ typedef struct fr_proxy {
 	struct ptenant *tenants;   /* tokens known to open a namespace */
 	unsigned asking;           /* of them, being asked about again */
 	unsigned logins;           /* logins asking about unknown tokens */
-	unsigned calls;            /* calls on fc the loop did not wait for,
-				      whose answers are due: logins, LISTs */
 	unsigned list_slots;       /* fc's request slots held by listings */
 	uint64_t tenant_tick_ns;   /* when to look at them next */
 	uint64_t throttle_ns;      /* when a paused namespace may go on (0:

@@ -764,7 +764,6 @@ static void rc_counted(void *arg, int status, uint64_t id,
 {
 	struct rlist *l = arg;
 
-	l->px->calls--;
 	l->c->answer_n = status ? 0 : info->keys;
 	answered(l, status);
 }

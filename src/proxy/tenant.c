@@ -17,7 +17,8 @@
  * (struct plogin): the login says FR_LOGIN_ASKING, its connection reads
  * nothing more, and once the answer is in (px->wake) the caller logs in
  * again, which then finds the entry, or the refusal kept in the
- * connection's plogin. So no token, however bad, holds up the loop. Every entry is asked again each REFRESH_NS, without waiting
+ * connection's plogin. So no token, however bad, holds up the loop.
+ * Every entry is asked again each REFRESH_NS, without waiting
  * (fr_ns_auth_start): that brings changed limits (ferry_ns_set) to a
  * running proxy, and notices a namespace removed or expired, as does any
  * request the servers refuse with FERRY_EACCES; then the entry is gone:
@@ -196,7 +197,6 @@ static void answered(void *arg, int status, uint64_t id,
 	l->asking = 0;
 	l->pc->inflight--;
 	px->logins--;
-	px->calls--;
 	if (!status && !find(px, l->token, l->tlen))
 		status = add_tenant(px, l->token, l->tlen, id, info);
 	l->status = status;
@@ -225,14 +225,12 @@ static int ask(fr_proxy *px, struct pconn *pc, const void *tok, size_t tlen)
 	l->asking = 1;
 	pc->inflight++;
 	px->logins++;
-	px->calls++;
 	px->fc->ns = 0;
 	rc = fr_ns_auth_start(px->fc, tok, tlen, 0, answered, l);
 	if (rc) { /* never started: no answer comes */
 		l->asking = 0;
 		pc->inflight--;
 		px->logins--;
-		px->calls--;
 		drop_login(pc);
 		return rc;
 	}
@@ -301,15 +299,10 @@ int fr_tenant_keys_start(fr_proxy *px, struct pconn *pc, fr_ns_auth_fn *done,
 			 void *arg)
 {
 	const struct ptenant *t = pc->tenant;
-	int rc;
 
 	fr_tenant_act(px, pc);
-	px->calls++;
-	rc = fr_ns_auth_start(px->fc, t ? t->token : "", t ? t->tlen : 0, 1,
-			      done, arg);
-	if (rc)
-		px->calls--;
-	return rc;
+	return fr_ns_auth_start(px->fc, t ? t->token : "", t ? t->tlen : 0, 1,
+				done, arg);
 }
 
 /* ---- fair sharing -----------------------------------------------------------
@@ -413,9 +406,8 @@ int fr_tenant_tick(fr_proxy *px)
 		next = px->tenant_tick_ns;
 	if (px->throttle_ns && (!next || px->throttle_ns < next))
 		next = px->throttle_ns;
-	if (px->asking)
-		return 1; /* answers are due: sleep briefly, as for operations
-			   */
+	/* Answers to refreshes are the warm client's requests in flight:
+	 * the loop polls for them as for any. */
 	if (!next)
 		return -1;
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
