@@ -40,15 +40,20 @@ static uint64_t share_of(const ferry_client *c, uint64_t quota)
 	return quota ? quota / c->npeers + (quota % c->npeers != 0) : 0;
 }
 
-/* The first error of a broadcast, preferring st's ordinary outcomes to
- * FERRY_ENOENT (a server that has no such namespace). */
+/* The outcome of a broadcast so far (rc) with one more server's (st):
+ * the first error, preferring others to FERRY_ENOENT (a server that has
+ * no such namespace). */
+static int worse(int rc, int st)
+{
+	return st && (!rc || rc == FERRY_ENOENT) ? st : rc;
+}
+
 static int first_error(const int *st, unsigned n)
 {
 	int rc = 0;
 
 	for (unsigned i = 0; i < n; i++)
-		if (st[i] && (!rc || rc == FERRY_ENOENT))
-			rc = st[i];
+		rc = worse(rc, st[i]);
 	return rc;
 }
 
@@ -186,13 +191,11 @@ static void ask_ended(struct fr_fan *f)
 {
 	struct ask_q *q = (struct ask_q *)f;
 	ferry_ns_info sum = q->parts[0].info;
-	int rc = 0, st;
+	int rc = 0;
 
 	sum.used = sum.keys = 0;
 	for (unsigned i = 0; i < f->n; i++) {
-		st = q->parts[i].fp.status;
-		if (st && (!rc || rc == FERRY_ENOENT)) /* as first_error */
-			rc = st;
+		rc = worse(rc, q->parts[i].fp.status);
 		sum.used += q->parts[i].info.used;
 		sum.keys += q->parts[i].info.keys;
 	}
