@@ -271,7 +271,7 @@ static void advance(fr_proxy *px, struct rcmd *c)
 			fr_pconn_pause(px, c->pc);
 			return;
 		}
-		if (c->waiting) { /* rc_listed runs it again */
+		if (c->waiting) { /* answered() runs it again */
 			c->waiting = 0;
 			if (c->answered)
 				continue; /* answered while it started */
@@ -727,14 +727,14 @@ void fr_resp_complete(fr_proxy *px, struct pop *pp)
 }
 
 /* A call of a command, under way. */
-struct rlist {
+struct rcall {
 	fr_proxy *px;
 	struct rcmd *c;
 };
 
 /* The call's answer is in: the command's step runs again (unless it is
  * still starting the call, which then goes on at once). */
-static void answered(struct rlist *l, int status)
+static void answered(struct rcall *l, int status)
 {
 	fr_proxy *px = l->px;
 	struct rcmd *c = l->c;
@@ -752,7 +752,7 @@ static void answered(struct rlist *l, int status)
 
 static void rc_listed(void *arg, int status, ferry_keys *keys)
 {
-	struct rlist *l = arg;
+	struct rcall *l = arg;
 
 	fr_proxy_list_end(l->px);
 	l->c->keys = keys; /* freed with the command if unused */
@@ -762,20 +762,20 @@ static void rc_listed(void *arg, int status, ferry_keys *keys)
 static void rc_counted(void *arg, int status, uint64_t id,
 		       const ferry_ns_info *info)
 {
-	struct rlist *l = arg;
+	struct rcall *l = arg;
 
 	l->c->answer_n = status ? 0 : info->keys;
 	answered(l, status);
 }
 
 /* Marks c as waiting for a call; NULL when out of memory. */
-static struct rlist *call_begin(fr_proxy *px, struct rcmd *c)
+static struct rcall *call_begin(fr_proxy *px, struct rcmd *c)
 {
-	struct rlist *l = malloc(sizeof(*l));
+	struct rcall *l = malloc(sizeof(*l));
 
 	if (!l)
 		return NULL;
-	*l = (struct rlist){px, c};
+	*l = (struct rcall){px, c};
 	c->pc->inflight++;
 	c->waiting = 1;
 	c->starting = 1;
@@ -784,7 +784,7 @@ static struct rlist *call_begin(fr_proxy *px, struct rcmd *c)
 
 /* The call started (rc 0: its callback runs, and may have run already,
  * freeing l) or did not (l is freed here). Returns rc. */
-static int call_end(struct rcmd *c, struct rlist *l, int rc)
+static int call_end(struct rcmd *c, struct rcall *l, int rc)
 {
 	c->starting = 0;
 	if (rc) {
@@ -797,7 +797,7 @@ static int call_end(struct rcmd *c, struct rlist *l, int rc)
 
 int rc_list(fr_proxy *px, struct rcmd *c, fr_msg *m, unsigned max)
 {
-	struct rlist *l = call_begin(px, c);
+	struct rcall *l = call_begin(px, c);
 
 	if (!l)
 		return FERRY_ENOMEM;
@@ -806,7 +806,7 @@ int rc_list(fr_proxy *px, struct rcmd *c, fr_msg *m, unsigned max)
 
 int rc_count(fr_proxy *px, struct rcmd *c)
 {
-	struct rlist *l = call_begin(px, c);
+	struct rcall *l = call_begin(px, c);
 
 	if (!l)
 		return FERRY_ENOMEM;
