@@ -64,23 +64,29 @@ const char *ft_bin_dir(void)
 	return dir;
 }
 
-void ft_forget_shm(pid_t pid)
+int ft_shm_regions(pid_t pid)
 {
-	char ours[48], theirs[32], path[300];
+	char ours[48];
 	struct dirent *e;
+	int n = 0;
 	DIR *d;
 
 	if (strcmp(ft_provider(), "shm") || !(d = opendir("/dev/shm")))
-		return;
+		return 0;
 	snprintf(ours, sizeof(ours), "ferry-%d-", (int)pid);
-	snprintf(theirs, sizeof(theirs), "%d:", (int)pid);
 	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, ours, strlen(ours)) ||
-		    !strncmp(e->d_name, theirs, strlen(theirs))) {
-			snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
-			unlink(path);
-		}
+		n += !strncmp(e->d_name, ours, strlen(ours));
 	closedir(d);
+	return n;
+}
+
+int ft_shm_regions_gone(pid_t pid, int timeout_ms)
+{
+	uint64_t end = ft_now_ms() + (uint64_t)timeout_ms;
+
+	while (ft_shm_regions(pid) && ft_now_ms() < end)
+		usleep(20000);
+	return !ft_shm_regions(pid);
 }
 
 uint64_t ft_now_ms(void)

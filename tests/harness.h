@@ -147,10 +147,12 @@ void ft_isolated(const char *name, void (*fn)(void **state), void **state,
 		 int timeout_ms);
 
 /* libfabric's shm provider keeps each endpoint in a /dev/shm file that a
- * process killed with SIGKILL leaves behind. Removes those of the dead
- * process pid (ferry names them "ferry-PID-NONCE:..."; libfabric's own
- * default is "PID:..."). Does nothing on other providers. */
-void ft_forget_shm(pid_t pid);
+ * process killed with SIGKILL leaves behind; ferry's processes remove
+ * those of dead ones (src/fabric/region.h). How many of the process pid's
+ * ("ferry-PID-NONCE:...") are there; 0 on other providers. */
+int ft_shm_regions(pid_t pid);
+/* Whether pid's regions are gone within timeout_ms. */
+int ft_shm_regions_gone(pid_t pid, int timeout_ms);
 
 /* Milliseconds on the monotonic clock. */
 uint64_t ft_now_ms(void);

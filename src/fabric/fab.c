@@ -1,4 +1,5 @@
 #include "fabric/fab.h"
+#include "fabric/region.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -48,16 +49,25 @@ static const struct prov {
 			     RMA only once the bytes are in place, which is
 			     all the server needs (architecture.md,
 			     Ordering) */
+	int regions;      /* endpoints live in files under REGION_DIR that
+			     a killed process leaves behind (region.h):
+			     ferry names them, holds its own, removes those
+			     nobody holds, and so tells a dead peer */
 } provs[] = {
-	{"tcp", "tcp;ofi_rxm", 1, 0, 1},
-	{"shm", "shm", 0, 1, 0},
-	{"verbs", "verbs;ofi_rxm", 1, 0, 1},
+	{"tcp", "tcp;ofi_rxm", 1, 0, 1, 0},
+	{"shm", "shm", 0, 1, 0, 1},
+	{"verbs", "verbs;ofi_rxm", 1, 0, 1, 0},
 };
+
+#define REGION_DIR "/dev/shm" /* where shm_open(3) puts them */
+#define REGION_MIN_AGE_S 60  /* an unheld region younger than this may be
+				 one whose owner is about to lock it */
 
 #define IDLE_SLEEP_MIN_US 50
 #define IDLE_SLEEP_MAX_US 1000
 
 struct fr_fab {
+	const struct prov *p;
 	struct fi_info *info;
 	struct fid_fabric *fabric;
 	struct fid_domain *domain;
@@ -67,6 +77,7 @@ struct fr_fab {
 	int fd;             /* wait descriptor, or -1 */
 	unsigned idle_us;   /* next back-off sleep when there is no fd */
 	uint64_t next_key; /* keys we choose when the provider does not */
+	int region;	   /* p->regions: our region, locked; else -1 */
 	char err[256];
 };
 
@@ -131,15 +142,26 @@ static void unique_name(char *buf, size_t cap)
 	if (getrandom(&nonce, sizeof(nonce), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(nonce))
 		nonce = fr_now_ns() ^ ((uint64_t)(uintptr_t)buf << 16);
-	snprintf(buf, cap, "ferry-%d-%016llx", (int)getpid(),
+	snprintf(buf, cap, FR_REGION_PREFIX "%d-%016llx", (int)getpid(),
 		 (unsigned long long)nonce);
+}
+
+/* The node a server's address is made of: host itself or, where endpoints
+ * are files, ferry's name for it (so that it is ferry's region). */
+static const char *node_of(const struct prov *p, const char *host, char *buf,
+			   size_t cap)
+{
+	if (!host || !p->regions)
+		return host;
+	snprintf(buf, cap, FR_REGION_PREFIX "%s", host);
+	return buf;
 }
 
 static int mk_info(fr_fab *f, const struct prov *p, const char *host,
 		   const char *port)
 {
 	struct fi_info *hints = lib.dupinfo(NULL);
-	char name[64];
+	char name[320];
 	int rc;
 
 	if (!hints)
@@ -161,6 +183,8 @@ static int mk_info(fr_fab *f, const struct prov *p, const char *host,
 		 * region "NODE:UID:INDEX"). */
 		unique_name(name, sizeof(name));
 		host = name;
+	} else {
+		host = node_of(p, host, name, sizeof(name));
 	}
 	rc = lib.getinfo(FR_FI_VERSION, host, port, host ? FI_SOURCE : 0, hints,
 			&f->info);
@@ -212,6 +236,27 @@ static int mk_ep(fr_fab *f)
 	return 0;
 }
 
+/* Locks our own region (region.h), then removes those that dead
+ * processes left. */
+static int hold_region(fr_fab *f)
+{
+	char addr[320], name[320] = "?";
+	size_t len = sizeof(addr);
+	int rc = fr_fab_getname(f, addr, &len);
+
+	if (rc)
+		return rc;
+	if (fr_region_name(addr, len, name, sizeof(name)) ||
+	    (f->region = fr_region_hold(REGION_DIR, name)) < 0) {
+		snprintf(f->err, sizeof(f->err),
+			 "cannot lock this endpoint's region %s/%s: %s",
+			 REGION_DIR, name, strerror(errno));
+		return FERRY_EFABRIC;
+	}
+	fr_region_sweep(REGION_DIR, REGION_MIN_AGE_S);
+	return 0;
+}
+
 int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 		const char *port, const char **why)
 {
@@ -237,7 +282,9 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return FERRY_ENOMEM;
+	f->p = p;
 	f->fd = -1;
+	f->region = -1;
 	f->next_key = 1;
 	rc = mk_info(f, p, host, port);
 	if (rc)
@@ -255,6 +302,8 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 	rc = mk_cq(f, p);
 	if (!rc)
 		rc = mk_ep(f);
+	if (!rc && p->regions)
+		rc = hold_region(f);
 	if (rc)
 		goto fail;
 	*out = f;
@@ -280,6 +329,8 @@ void fr_fab_close(fr_fab **fp)
 	FR_CLOSE_FID(f->cq);
 	FR_CLOSE_FID(f->domain);
 	FR_CLOSE_FID(f->fabric);
+	if (f->region >= 0)
+		close(f->region); /* after the endpoint removed the file */
 	if (f->info)
 		lib.freeinfo(f->info);
 	free(f);
@@ -348,10 +399,12 @@ int fr_fab_resolve(fr_fab *f, const char *host, const char *port,
 		   fi_addr_t *out)
 {
 	struct fi_info *hints = lib.dupinfo(f->info), *info = NULL;
+	char node[320];
 	int rc;
 
 	if (!hints)
 		return FERRY_ENOMEM;
+	host = node_of(f->p, host, node, sizeof(node));
 	free(hints->src_addr);
 	hints->src_addr = NULL;
 	hints->src_addrlen = 0;
@@ -365,6 +418,19 @@ int fr_fab_resolve(fr_fab *f, const char *host, const char *port,
 		rc = fr_fab_insert(f, info->dest_addr, info->dest_addrlen, out);
 	lib.freeinfo(info);
 	return rc;
+}
+
+int fr_fab_tells_gone(const fr_fab *f)
+{
+	return f->p->regions;
+}
+
+int fr_fab_peer_gone(fr_fab *f, const void *addr, size_t len)
+{
+	char name[320];
+
+	return f->p->regions && !fr_region_name(addr, len, name, sizeof(name)) &&
+	       fr_region_reap(REGION_DIR, name, 0);
 }
 
 void fr_fab_remove(fr_fab *f, fi_addr_t a)

@@ -73,6 +73,15 @@ int fr_fab_resolve(fr_fab *f, const char *host, const char *port,
 int fr_fab_insert(fr_fab *f, const void *addr, size_t len, fi_addr_t *out);
 void fr_fab_remove(fr_fab *f, fi_addr_t a);
 
+/* Whether this provider can tell that a peer's process is gone
+ * (fr_fab_peer_gone): shm, whose endpoints are files (region.h). Over a
+ * network a peer that dies says nothing, and a send to it fails at most. */
+int fr_fab_tells_gone(const fr_fab *f);
+/* Whether the process behind a peer's raw address (from its
+ * fr_fab_getname) is gone; its region file, if left, is removed. 0 where
+ * fr_fab_tells_gone is not. */
+int fr_fab_peer_gone(fr_fab *f, const void *addr, size_t len);
+
 /* Registers [buf, buf+len) for access (FI_SEND|FI_RECV|FI_READ|FI_WRITE|
  * FI_REMOTE_READ|FI_REMOTE_WRITE). fr_mr_close accepts a zeroed region. */
 int fr_mr_reg(fr_fab *f, void *buf, size_t len, uint64_t access, fr_mr *mr);

@@ -31,6 +31,7 @@
 #define REAP_BATCH 256
 #define IDLE_MS 1000 /* longest sleep of an idle server */
 #define REAP_LOG_NS (60 * 1000000000ull)
+#define PEER_CHECK_NS (2 * 1000000000ull) /* asking whether peers live */
 
 /* Each slot serves one request at a time and walks these states. */
 enum slot_state {
@@ -94,6 +95,7 @@ struct server {
 	uint64_t ops;
 	uint64_t reaped;     /* expired values freed since the last log line */
 	uint64_t reap_log_ns; /* when that line was written (0: never) */
+	uint64_t peer_check_ns; /* when check_peers looks next */
 	unsigned busy; /* slots not in SLOT_RECV */
 	int epfd, sigfd;
 	fi_addr_t self; /* our own address, inserted first: see setup() */
@@ -1057,6 +1059,30 @@ static int reap_ns(struct server *sv)
 	return next ? (int)FR_MIN(next - now, IDLE_MS) : IDLE_MS;
 }
 
+/* Forgets the peers whose process is gone, every PEER_CHECK_NS, where the
+ * provider can tell (shm: a killed client says no BYE, and sends to it
+ * would fill its queue for good). Over a network a dead peer is forgotten
+ * when a send to it fails. Returns how long the loop may sleep: ms, at
+ * most IDLE_MS. */
+static int check_peers(struct server *sv)
+{
+	uint64_t now = fr_now_ns();
+
+	if (!fr_fab_tells_gone(sv->fab))
+		return IDLE_MS;
+	if (now < sv->peer_check_ns)
+		return (int)FR_MIN((sv->peer_check_ns - now) / 1000000 + 1,
+				   IDLE_MS);
+	sv->peer_check_ns = now + PEER_CHECK_NS;
+	for (fi_addr_t a = 0; a < sv->peer_cap; a++)
+		if (known(sv, a) && fr_fab_peer_gone(sv->fab, sv->peers[a].addr,
+						     sv->peers[a].len)) {
+			fr_log(WHO, "forgetting a client whose process is gone");
+			bye(sv, a);
+		}
+	return IDLE_MS;
+}
+
 /* Busy-polls while completions keep coming, then, after spin_us without
  * any, sleeps in epoll on the completion queue's descriptor and the signal
  * descriptor, so an idle server uses no CPU. It wakes for the next expiry
@@ -1069,7 +1095,8 @@ static void loop(struct server *sv)
 	fr_comp comps[64];
 
 	for (;;) {
-		int wake = FR_MIN(reap(sv), reap_ns(sv));
+		int wake = FR_MIN(FR_MIN(reap(sv), reap_ns(sv)),
+				  check_peers(sv));
 		int ev_wake = fr_events_flush(sv->events);
 		int n = fr_fab_poll(sv->fab, comps, 64);
 		if (ev_wake >= 0 && ev_wake < wake)

@@ -438,7 +438,10 @@ static void test_pid_reused_after_kill(void **state)
 			 WIFEXITED(st) && WEXITSTATUS(st) == 12
 			     ? "ferry_connect failed in the second life"
 			     : "see the stage codes in run_stage");
-	ft_forget_shm(pid); /* what the first life left */
+	/* What the first life left: its servers see that nobody holds its
+	 * region any more, forget it and remove the file. */
+	if (!ft_shm_regions_gone(pid, 10000))
+		fail_msg("the first life's shm region is still there");
 	c = ft_connect(cl, TIMEOUT_MS);
 	ft_assert_rc(ferry_del(c, "kill/reuse", 10), 0);
 }

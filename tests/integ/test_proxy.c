@@ -255,8 +255,6 @@ static int proxy_stop(struct proxy *p, int sig)
 		waitpid(p->pid, &st, 0);
 		st = -1;
 	}
-	if (st == -1 || (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
-		ft_forget_shm(p->pid);
 	disown(p->pid);
 	p->pid = 0;
 	return st;

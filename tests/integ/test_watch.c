@@ -486,19 +486,40 @@ static int never_reads(ferry_client *c)
 	return 0;
 }
 
+/* Clients the servers know, summed over them. */
+static uint64_t peers_known(void)
+{
+	ferry_server_stat st[FT_MAX_SERVERS];
+	int n = ferry_cluster_stat(writer, st, FT_MAX_SERVERS);
+	uint64_t sum = 0;
+
+	assert_int_equal(n, cl->n);
+	for (int i = 0; i < n; i++) {
+		ft_assert_rc(st[i].status, 0);
+		sum += st[i].peers;
+	}
+	return sum;
+}
+
 /* A watcher killed with SIGKILL, with events on their way to it: the
  * servers (and the proxy) keep serving, and other watchers keep hearing.
- * The child makes its own client after the fork. */
+ * On shm the servers forget a direct one, and remove its region, since
+ * nobody holds that any more (src/fabric/region.h); over tcp a dead peer
+ * says nothing, and is kept. The child makes its own client after the
+ * fork. */
 static void test_dead_watcher(void **state)
 {
 	enum ft_mode m = mode_of(state);
 	char pfx[64], key[64];
+	int shm_direct = m == FT_DIRECT && !strcmp(ft_provider(), "shm");
+	uint64_t w, peers = peers_known(), end;
 	int status;
-	uint64_t w;
 	pid_t pid;
 
 	mprefix(pfx, NULL, "dead", m);
 	pid = fork_watcher(m, pfx, never_reads);
+	if (shm_direct)
+		assert_true(peers_known() > peers && ft_shm_regions(pid) > 0);
 	drain(cs[m]);
 	ft_assert_rc(ferry_watch(cs[m], pfx, strlen(pfx), 0, &w), 0);
 	/* Events flow to both, then the child dies. */
@@ -517,6 +538,13 @@ static void test_dead_watcher(void **state)
 	for (unsigned s = 0; s < cl->n; s++)
 		assert_true(ft_server_alive(cl, s));
 	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+	if (!shm_direct)
+		return;
+	end = ft_now_ms() + 10000;
+	while (peers_known() != peers && ft_now_ms() < end)
+		usleep(50000);
+	assert_int_equal(peers_known(), peers);
+	assert_true(ft_shm_regions_gone(pid, 1000));
 }
 
 /* After a restart that lost events: the next event of watch w is LOST,
