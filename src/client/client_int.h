@@ -187,6 +187,25 @@ typedef void fr_ns_auth_fn(void *arg, int status, uint64_t id,
 			   const ferry_ns_info *info);
 int fr_ns_auth_start(ferry_client *c, const void *tok, size_t tlen, int every,
 		     fr_ns_auth_fn *done, void *arg);
+/* NS_STAT of name, the same way, of every server. FERRY_EINVAL for a bad
+ * name (done does not run). */
+int fr_ns_stat_start(ferry_client *c, const char *name, fr_ns_auth_fn *done,
+		     void *arg);
+/* The admin's NS_CREATE, NS_SET (what: FERRY_NS_SET_* bits) or NS_DROP of
+ * name with *set's fields (NULL: none), to every server (direct: this
+ * client makes the token, the id and each server's share of the quota)
+ * or to the proxy, without waiting. done gets the outcome and, for a
+ * created namespace, its token (else NULL), as fr_ns_auth_start says; a
+ * creation that failed has been taken back from the servers that took it
+ * by then. Returns 0, FERRY_EINVAL (a bad name) or FERRY_ENOMEM (done
+ * does not run). */
+typedef void fr_ns_change_fn(void *arg, int status, const char *token);
+/* The NS_LIST request of ferry_ns_list's arguments (after: at most
+ * FERRY_NS_NAME_MAX bytes, or NULL). */
+void fr_ns_list_msg(fr_msg *m, const char *after, unsigned max);
+int fr_ns_change_start(ferry_client *c, uint8_t op, const char *name,
+		       unsigned what, const ferry_ns_info *set,
+		       fr_ns_change_fn *done, void *arg);
 /* Statistics of server i (asked directly, or through the proxy). */
 int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out);
 /* The same without waiting: done runs as with fr_send_async, with

@@ -48,105 +48,169 @@ static int worse(int rc, int st)
 	return st && (!rc || rc == FERRY_ENOENT) ? st : rc;
 }
 
-static int first_error(const int *st, unsigned n)
-{
-	int rc = 0;
+/* One server's (or the proxy's) part of a change (change_start). */
+struct change_part {
+	struct fr_fan_part fp;		 /* first: the request's arg */
+	char token[FERRY_TOKEN_LEN + 1]; /* NS_CREATE's, through a proxy */
+};
 
-	for (unsigned i = 0; i < n; i++)
-		rc = worse(rc, st[i]);
-	return rc;
-}
-
-/* Sends m to every server (direct) or to the proxy, with fn and args
- * for the replies. */
-static int ns_send(ferry_client *c, fr_msg *m, reply_fn fn, void **args)
-{
-	int *st, rc;
-
-	if (!fn)
-		fn = fr_ignore_reply;
-	if (c->stream)
-		return fr_ask(c, 0, m, fn, args ? args[0] : NULL, -1);
-	st = calloc(c->npeers, sizeof(*st));
-	if (!st)
-		return FERRY_ENOMEM;
-	fr_broadcast(c, m, fn, args, st);
-	rc = first_error(st, c->npeers);
-	free(st);
-	return rc;
-}
+/* A namespace created, changed or removed on every server. */
+struct change_q {
+	struct fr_fan fan; /* first */
+	ferry_client *c;
+	int undo;   /* NS_CREATE made here: take it back where it failed */
+	int status; /* NS_CREATE's, while it is taken back */
+	char name[FERRY_NS_NAME_MAX + 1];
+	char token[FERRY_TOKEN_LEN + 1]; /* NS_CREATE's, made here */
+	fr_ns_change_fn *done;
+	void *arg;
+	struct change_part parts[];
+};
 
 static int token_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
+	struct change_part *p = r->arg;
+
 	if (rep->blen[0] != FERRY_TOKEN_LEN)
 		return FERRY_EPROTO;
-	memcpy(r->arg, rep->blob[0], FERRY_TOKEN_LEN);
-	((char *)r->arg)[FERRY_TOKEN_LEN] = 0;
+	memcpy(p->token, rep->blob[0], FERRY_TOKEN_LEN);
+	p->token[FERRY_TOKEN_LEN] = 0;
 	return 0;
+}
+
+static void change_free(struct change_q *q)
+{
+	memset(q->token, 0, sizeof(q->token));
+	for (unsigned i = 0; i < q->fan.n; i++)
+		memset(q->parts[i].token, 0, sizeof(q->parts[i].token));
+	free(q);
+}
+
+/* The failed NS_CREATE has been taken back: now its maker hears. */
+static void taken_back(void *arg, int status, const char *token)
+{
+	struct change_q *q = arg;
+
+	q->done(q->arg, q->status, NULL);
+	change_free(q);
+}
+
+static void change_ended(struct fr_fan *f)
+{
+	struct change_q *q = (struct change_q *)f;
+	const char *token = q->c->stream ? q->parts[0].token : q->token;
+	int rc = 0;
+
+	for (unsigned i = 0; i < f->n; i++)
+		rc = worse(rc, q->parts[i].fp.status);
+	/* Some servers may hold what failed elsewhere: take it back. */
+	q->status = rc;
+	if (rc && rc != FERRY_EEXIST && q->undo &&
+	    !fr_ns_change_start(q->c, FR_OP_NS_DROP, q->name, 0, NULL,
+				taken_back, q))
+		return;
+	q->done(q->arg, rc, rc ? NULL : token);
+	change_free(q);
+}
+
+int fr_ns_change_start(ferry_client *c, uint8_t op, const char *name,
+		       unsigned what, const ferry_ns_info *set,
+		       fr_ns_change_fn *done, void *arg)
+{
+	unsigned n = c->stream ? 1 : c->npeers;
+	struct change_q *q;
+	fr_msg m;
+	int rc = ns_msg(&m, op, name, set);
+
+	if (rc)
+		return rc;
+	if (!(q = calloc(1, sizeof(*q) + n * sizeof(q->parts[0]))))
+		return FERRY_ENOMEM;
+	q->fan = (struct fr_fan){.n = n, .ended = change_ended};
+	q->c = c;
+	q->done = done;
+	q->arg = arg;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	if (op == FR_OP_NS_SET)
+		m.w[FR_NS_WHAT] = what;
+	if (!c->stream && op != FR_OP_NS_DROP)
+		m.w[FR_NS_SHARE] = share_of(c, m.w[FR_NS_QUOTA]);
+	if (!c->stream && op == FR_OP_NS_CREATE) {
+		/* The token and the id are made here, for every server. */
+		q->undo = 1;
+		rc = fr_token_new(q->token);
+		if (!rc)
+			rc = fr_random_id(&m.w[FR_NS_ID]);
+		if (rc) {
+			change_free(q);
+			return rc;
+		}
+		m.w[FR_NS_TLEN] = FERRY_TOKEN_LEN;
+		m.blob[1] = (const uint8_t *)q->token;
+	}
+	fr_fan_out(c, &q->fan, &m, c->stream ? 0 : -1,
+		   c->stream && op == FR_OP_NS_CREATE ? token_reply
+						      : fr_ignore_reply,
+		   q->parts, sizeof(q->parts[0]));
+	return 0;
+}
+
+/* What a namespace call waits for (change_wait, ferry_ns_stat). */
+struct ns_wait {
+	int finished, status;
+	ferry_ns_info info;
+	char token[FERRY_TOKEN_LEN + 1];
+};
+
+static void changed(void *arg, int status, const char *token)
+{
+	struct ns_wait *w = arg;
+
+	w->status = status;
+	if (token)
+		memcpy(w->token, token, sizeof(w->token));
+	w->finished = 1;
+}
+
+static int change_wait(ferry_client *c, uint8_t op, const char *name,
+		       unsigned what, const ferry_ns_info *set, char *token)
+{
+	struct ns_wait w = {0};
+	int rc = fr_ns_change_start(c, op, name, what, set, changed, &w);
+
+	if (!rc && !w.finished)
+		fr_drive(c, &w.finished, 0);
+	if (!rc)
+		rc = w.status;
+	if (!rc && token)
+		memcpy(token, w.token, sizeof(w.token));
+	memset(w.token, 0, sizeof(w.token));
+	return rc;
 }
 
 int ferry_ns_create(ferry_client *c, const char *name,
 		    const ferry_ns_info *set, char *token)
 {
-	char tok[FERRY_TOKEN_LEN + 1];
-	void *arg = token;
-	fr_msg m, undo;
-	int rc;
-
 	if (!c || !token)
 		return FERRY_EINVAL;
-	rc = ns_msg(&m, FR_OP_NS_CREATE, name, set);
-	if (rc)
-		return rc;
-	if (c->stream)
-		return ns_send(c, &m, token_reply, &arg);
-	rc = fr_token_new(tok);
-	if (!rc)
-		rc = fr_random_id(&m.w[FR_NS_ID]);
-	if (rc)
-		return rc;
-	m.w[FR_NS_TLEN] = FERRY_TOKEN_LEN;
-	m.blob[1] = (const uint8_t *)tok;
-	m.w[FR_NS_SHARE] = share_of(c, m.w[FR_NS_QUOTA]);
-	rc = ns_send(c, &m, NULL, NULL);
-	if (rc == 0)
-		memcpy(token, tok, sizeof(tok));
-	else if (rc != FERRY_EEXIST && ns_msg(&undo, FR_OP_NS_DROP, name,
-					      NULL) == 0)
-		/* Some servers may hold it: take it back from them. */
-		ns_send(c, &undo, NULL, NULL);
-	memset(tok, 0, sizeof(tok));
-	return rc;
+	return change_wait(c, FR_OP_NS_CREATE, name, 0, set, token);
 }
 
 int ferry_ns_set(ferry_client *c, const char *name, unsigned what,
 		 const ferry_ns_info *set)
 {
-	fr_msg m;
-	int rc;
-
 	if (!c || !set || !what ||
 	    (what & ~(FERRY_NS_SET_QUOTA | FERRY_NS_SET_EXPIRE |
 		      FERRY_NS_SET_OPS | FERRY_NS_SET_BYTES)))
 		return FERRY_EINVAL;
-	rc = ns_msg(&m, FR_OP_NS_SET, name, set);
-	if (rc)
-		return rc;
-	m.w[FR_NS_WHAT] = what;
-	if (!c->stream)
-		m.w[FR_NS_SHARE] = share_of(c, m.w[FR_NS_QUOTA]);
-	return ns_send(c, &m, NULL, NULL);
+	return change_wait(c, FR_OP_NS_SET, name, what, set, NULL);
 }
 
 int ferry_ns_rm(ferry_client *c, const char *name)
 {
-	fr_msg m;
-	int rc;
-
 	if (!c)
 		return FERRY_EINVAL;
-	rc = ns_msg(&m, FR_OP_NS_DROP, name, NULL);
-	return rc ? rc : ns_send(c, &m, NULL, NULL);
+	return change_wait(c, FR_OP_NS_DROP, name, 0, NULL, NULL);
 }
 
 static void auth_msg(fr_msg *m, const void *tok, size_t tlen)
@@ -231,12 +295,6 @@ int fr_ns_auth_start(ferry_client *c, const void *tok, size_t tlen, int every,
 	return ask_start(c, &m, every, done, arg);
 }
 
-/* The answer ferry_ns_stat waits for. */
-struct ns_wait {
-	int finished, status;
-	ferry_ns_info info;
-};
-
 static void ns_waited(void *arg, int status, uint64_t id,
 		      const ferry_ns_info *info)
 {
@@ -247,17 +305,23 @@ static void ns_waited(void *arg, int status, uint64_t id,
 	w->finished = 1;
 }
 
+int fr_ns_stat_start(ferry_client *c, const char *name, fr_ns_auth_fn *done,
+		     void *arg)
+{
+	fr_msg m;
+	int rc = ns_msg(&m, FR_OP_NS_STAT, name, NULL);
+
+	return rc ? rc : ask_start(c, &m, 1, done, arg);
+}
+
 int ferry_ns_stat(ferry_client *c, const char *name, ferry_ns_info *out)
 {
 	struct ns_wait w = {0};
-	fr_msg m;
 	int rc;
 
 	if (!c || !out)
 		return FERRY_EINVAL;
-	rc = ns_msg(&m, FR_OP_NS_STAT, name, NULL);
-	if (!rc)
-		rc = ask_start(c, &m, 1, ns_waited, &w);
+	rc = fr_ns_stat_start(c, name, ns_waited, &w);
 	if (!rc && !w.finished)
 		fr_drive(c, &w.finished, 0);
 	if (!rc)
@@ -265,6 +329,14 @@ int ferry_ns_stat(ferry_client *c, const char *name, ferry_ns_info *out)
 	*out = rc ? (ferry_ns_info){0} : w.info;
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	return rc;
+}
+
+void fr_ns_list_msg(fr_msg *m, const char *after, unsigned max)
+{
+	fr_msg_init(m, FR_OP_NS_LIST, 0, 0);
+	m->w[FR_NSLIST_ALEN] = after ? strlen(after) : 0;
+	m->w[FR_NSLIST_MAX] = max;
+	m->blob[0] = (const uint8_t *)after;
 }
 
 int ferry_ns_list(ferry_client *c, const char *after, unsigned max,
@@ -275,10 +347,7 @@ int ferry_ns_list(ferry_client *c, const char *after, unsigned max,
 
 	if (!c || !out || max == 0 || alen > FERRY_NS_NAME_MAX)
 		return FERRY_EINVAL;
-	fr_msg_init(&m, FR_OP_NS_LIST, 0, 0);
-	m.w[FR_NSLIST_ALEN] = alen;
-	m.w[FR_NSLIST_MAX] = max;
-	m.blob[0] = (const uint8_t *)after;
+	fr_ns_list_msg(&m, after, max);
 	/* Every server holds the same names: one answers. */
 	return fr_list_pages(c, &m, (int)fr_first_up(c), max, out);
 }

@@ -494,8 +494,6 @@ static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	return 0;
 }
 
-/* Answers q (LIST, NS_LIST) with the keys k in LIST's reply format;
- * frees k. */
 /* Answers request id (a LIST or NS_LIST) with the keys of k, which it
  * frees. */
 static int reply_keys(fr_proxy *px, struct pconn *pc, uint8_t opcode,
@@ -529,58 +527,84 @@ static int reply_keys(fr_proxy *px, struct pconn *pc, uint8_t opcode,
 	return 0;
 }
 
-/* A LIST under way for a function: whom to answer, under which id. */
-struct plist {
+/* A request asked of the servers without the loop waiting (a fan-out:
+ * LIST, and the admin's namespace requests): whom to answer, under which
+ * id. */
+struct pfan {
 	fr_proxy *px;
 	struct pconn *pc;
 	uint64_t id;
+	uint8_t op;
 };
+
+/* Counts a fan-out in for pc; fan_over counts it out. */
+static struct pfan *fan_new(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	struct pfan *f = malloc(sizeof(*f));
+
+	if (!f)
+		return NULL;
+	*f = (struct pfan){px, pc, q->h.id, q->h.opcode};
+	fr_tenant_act(px, pc);
+	pc->inflight++;
+	return f;
+}
+
+/* Nothing was sent: rc is the answer. */
+static int fan_failed(struct pfan *f, int rc)
+{
+	f->pc->inflight--;
+	free(f);
+	return rc;
+}
+
+/* The answer is in: returns whether pc is still there to hear it, and
+ * has fr_tenant_seen it. */
+static int fan_over(struct pfan *f, int status)
+{
+	struct pconn *pc = f->pc;
+
+	fr_proxy_fan_end(f->px);
+	pc->inflight--;
+	if (pc->state == PC_DEAD)
+		return 0;
+	fr_tenant_seen(f->px, pc, status);
+	if (pc->state == PC_PAUSED)
+		f->px->wake = 1; /* it may wait for fewer in flight */
+	return 1;
+}
 
 static void listed(void *arg, int status, ferry_keys *k)
 {
-	struct plist *l = arg;
-	fr_proxy *px = l->px;
-	struct pconn *pc = l->pc;
+	struct pfan *f = arg;
 
-	fr_proxy_list_end(px);
-	pc->inflight--;
-	if (pc->state == PC_DEAD) {
+	if (!fan_over(f, status)) {
 		ferry_keys_free(k);
 	} else {
-		fr_tenant_seen(px, pc, status);
 		if (!status)
-			status = reply_keys(px, pc, FR_OP_LIST, l->id, k);
+			status = reply_keys(f->px, f->pc, f->op, f->id, k);
 		if (status)
-			reply_status(px, pc, FR_OP_LIST, l->id, status);
-		if (pc->state == PC_PAUSED)
-			px->wake = 1; /* it may wait for fewer in flight */
+			reply_status(f->px, f->pc, f->op, f->id, status);
 	}
-	free(l);
+	free(f);
 }
 
 /* LIST: asked of every server without waiting (serve() parks it while
- * listings hold all the room they may); listed() answers. */
+ * fan-outs hold all the room they may); listed() answers. */
 static int list(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
 	unsigned max = (unsigned)FR_MIN(q->w[FR_LIST_MAX], 10000);
-	struct plist *l;
+	struct pfan *f;
 	fr_msg m;
 	int rc = fr_list_msg(&m, q->blob[0], q->blen[0], q->blob[1],
 			     q->blen[1], max);
 
 	if (rc)
 		return rc;
-	if (!(l = malloc(sizeof(*l))))
+	if (!(f = fan_new(px, pc, q)))
 		return FERRY_ENOMEM;
-	*l = (struct plist){px, pc, q->h.id};
-	fr_tenant_act(px, pc);
-	pc->inflight++;
-	rc = fr_proxy_list_start(px, &m, max, listed, l);
-	if (rc) {
-		pc->inflight--;
-		free(l);
-	}
-	return rc;
+	rc = fr_proxy_list_start(px, &m, -1, max, listed, f);
+	return rc ? fan_failed(f, rc) : 0;
 }
 
 /* HELLO: the token it carries (blob 1) decides what the connection may
@@ -607,64 +631,94 @@ static int hello(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 	return 0;
 }
 
+/* An admin's NS_CREATE, NS_SET or NS_DROP has ended on every server. */
+static void ns_changed(void *arg, int status, const char *token)
+{
+	struct pfan *f = arg;
+	fr_msg rep;
+
+	if (f->op != FR_OP_NS_CREATE)
+		fr_tenant_recheck(f->px); /* new limits, or a dead token */
+	if (fan_over(f, status) && status) {
+		reply_status(f->px, f->pc, f->op, f->id, status);
+	} else if (f->pc->state != PC_DEAD) {
+		fr_msg_init(&rep, f->op, FR_F_REPLY, f->id);
+		if (token) {
+			rep.w[FR_NS_R_TOKLEN] = FERRY_TOKEN_LEN;
+			rep.blob[0] = (const uint8_t *)token;
+		}
+		send_reply(f->px, f->pc, &rep, NULL);
+	}
+	free(f);
+}
+
+static void ns_stated(void *arg, int status, uint64_t id,
+		      const ferry_ns_info *info)
+{
+	struct pfan *f = arg;
+	fr_msg rep;
+
+	if (fan_over(f, status) && status) {
+		reply_status(f->px, f->pc, f->op, f->id, status);
+	} else if (f->pc->state != PC_DEAD) {
+		fr_msg_init(&rep, f->op, FR_F_REPLY, f->id);
+		rep.w[FR_NS_R_QUOTA] = info->quota;
+		rep.w[FR_NS_R_EXPIRE] = info->expire_ms;
+		rep.w[FR_NS_R_OPS] = info->ops_per_s;
+		rep.w[FR_NS_R_BYTES] = info->bytes_per_s;
+		rep.w[FR_NS_R_USED] = info->used;
+		rep.w[FR_NS_R_KEYS] = info->keys;
+		send_reply(f->px, f->pc, &rep, NULL);
+	}
+	free(f);
+}
+
 /* The admin manages namespaces through the warm client, with the
- * requests and replies of a server (src/client/ns.c reads both alike):
- * NS_CREATE answers with the token, NS_STAT with the R words summed over
- * the servers, NS_LIST as LIST. */
+ * requests and replies of a server (src/client/ns.c reads both alike),
+ * asked of the servers without the loop waiting, as LIST is: NS_CREATE
+ * answers with the token, NS_STAT with the R words summed over the
+ * servers, NS_LIST as LIST. */
 static int ns_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 {
-	char name[FERRY_NS_NAME_MAX + 1], token[FERRY_TOKEN_LEN + 1];
+	char name[FERRY_NS_NAME_MAX + 1];
+	unsigned max = (unsigned)FR_MIN(q->w[FR_NSLIST_MAX], 10000);
 	ferry_ns_info set = {
 		.quota = q->w[FR_NS_QUOTA],
 		.expire_ms = q->w[FR_NS_EXPIRE],
 		.ops_per_s = q->w[FR_NS_OPS],
 		.bytes_per_s = q->w[FR_NS_BYTES],
 	};
-	ferry_keys *k;
-	fr_msg rep;
-	int rc = 0;
+	struct pfan *f;
+	fr_msg m;
+	int rc;
 
 	/* Blob 0 is the name, or NS_LIST's name to list after. */
 	if (q->blen[0] > FERRY_NS_NAME_MAX)
 		return FERRY_EINVAL;
 	memcpy(name, q->blob[0], q->blen[0]);
 	name[q->blen[0]] = '\0';
-	fr_msg_init(&rep, q->h.opcode, FR_F_REPLY, q->h.id);
-	fr_tenant_act(px, pc);
-	switch (q->h.opcode) {
-	case FR_OP_NS_CREATE:
-		rc = ferry_ns_create(px->fc, name, &set, token);
-		rep.w[FR_NS_R_TOKLEN] = FERRY_TOKEN_LEN;
-		rep.blob[0] = (const uint8_t *)token;
-		break;
-	case FR_OP_NS_SET:
-		rc = ferry_ns_set(px->fc, name, (unsigned)q->w[FR_NS_WHAT],
-				  &set);
-		fr_tenant_recheck(px); /* the new limits, at once */
-		break;
-	case FR_OP_NS_DROP:
-		rc = ferry_ns_rm(px->fc, name);
-		fr_tenant_recheck(px); /* its token opens nothing, at once */
-		break;
-	case FR_OP_NS_STAT:
-		rc = ferry_ns_stat(px->fc, name, &set);
-		rep.w[FR_NS_R_QUOTA] = set.quota;
-		rep.w[FR_NS_R_EXPIRE] = set.expire_ms;
-		rep.w[FR_NS_R_OPS] = set.ops_per_s;
-		rep.w[FR_NS_R_BYTES] = set.bytes_per_s;
-		rep.w[FR_NS_R_USED] = set.used;
-		rep.w[FR_NS_R_KEYS] = set.keys;
-		break;
-	case FR_OP_NS_LIST:
-		rc = ferry_ns_list(px->fc, q->blen[0] ? name : NULL,
-				   (unsigned)FR_MIN(q->w[FR_NSLIST_MAX], 10000),
-				   &k);
-		return rc ? rc : reply_keys(px, pc, q->h.opcode, q->h.id, k);
+	if (q->h.opcode == FR_OP_NS_LIST) {
+		if (!max)
+			return FERRY_EINVAL;
+		fr_ns_list_msg(&m, q->blen[0] ? name : NULL, max);
+		if (!(f = fan_new(px, pc, q)))
+			return FERRY_ENOMEM;
+		rc = fr_proxy_list_start(px, &m, (int)fr_first_up(px->fc), max,
+					 listed, f);
+		return rc ? fan_failed(f, rc) : 0;
 	}
-	if (!rc)
-		send_reply(px, pc, &rep, NULL);
-	memset(token, 0, sizeof(token));
-	return rc;
+	if (!(f = fan_new(px, pc, q)))
+		return FERRY_ENOMEM;
+	if ((rc = fr_proxy_fan_take(px)))
+		return fan_failed(f, rc);
+	rc = q->h.opcode == FR_OP_NS_STAT
+		 ? fr_ns_stat_start(px->fc, name, ns_stated, f)
+		 : fr_ns_change_start(px->fc, q->h.opcode, name,
+				      (unsigned)q->w[FR_NS_WHAT], &set,
+				      ns_changed, f);
+	if (rc)
+		fr_proxy_fan_end(px);
+	return rc ? fan_failed(f, rc) : 0;
 }
 
 /* An SSTAT under way for a function (the statistics first: the reply
@@ -875,10 +929,20 @@ static void park(fr_proxy *px, struct pconn *pc, const fr_msg *q,
 	fr_pconn_pause(px, pc);
 }
 
+/* Requests the proxy asks of the servers without waiting, in the room
+ * that fan-outs share. */
+static int fans_out(uint8_t opcode)
+{
+	return opcode == FR_OP_LIST || opcode == FR_OP_NS_CREATE ||
+	       opcode == FR_OP_NS_SET || opcode == FR_OP_NS_DROP ||
+	       opcode == FR_OP_NS_STAT || opcode == FR_OP_NS_LIST;
+}
+
 /* Carries out a valid request the connection may make (q points into
  * frame, which the budget counts), or parks it: a GET over the stream
- * that has no room for its answer yet, a LIST while listings hold all
- * their room, a HELLO while its token is being asked about. */
+ * that has no room for its answer yet, a fan-out (fans_out) while
+ * fan-outs hold all their room, a HELLO while its token is being asked
+ * about. */
 static void serve(fr_proxy *px, struct pconn *pc, const fr_msg *qp,
 		  uint8_t *frame, size_t len)
 {
@@ -887,7 +951,7 @@ static void serve(fr_proxy *px, struct pconn *pc, const fr_msg *qp,
 
 	if ((q.h.opcode == FR_OP_GET && !(q.h.flags & FR_F_RMA) &&
 	     !get_fits(px, pc, get_piece(px, &q))) ||
-	    (q.h.opcode == FR_OP_LIST && !fr_proxy_list_room(px))) {
+	    (fans_out(q.h.opcode) && !fr_proxy_fan_room(px))) {
 		park(px, pc, &q, frame, len);
 		return;
 	}
@@ -1230,11 +1294,11 @@ static int still_waits(fr_proxy *px, struct pconn *pc)
 		return pc->resp->queued >= px->o.conn_inflight ||
 		       (pc->resp->need > pc->rcap &&
 			!rbuf_fits(px, pc, pc->resp->need));
-	if (pc->parked) /* a GET, a LIST, or a HELLO whose answer is in */
+	if (pc->parked) /* a GET, a fan-out, or a HELLO whose answer is in */
 		return pc->parked_q.h.opcode == FR_OP_GET
 			   ? !get_fits(px, pc, get_piece(px, &pc->parked_q))
-			   : pc->parked_q.h.opcode == FR_OP_LIST &&
-				 !fr_proxy_list_room(px);
+			   : fans_out(pc->parked_q.h.opcode) &&
+				 !fr_proxy_fan_room(px);
 	if (frame_len(px, pc) < 0)
 		return 0; /* read_frames drops it */
 	need = rbuf_need(px, pc);

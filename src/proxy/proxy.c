@@ -29,10 +29,10 @@
 #include "proxy/resp_int.h"
 
 #define WHO "ferry-proxy"
-/* Warm-client request slots beyond max_inflight: for the calls the loop
- * waits for (SSTAT, namespace requests, DBSIZE), the logins and the
- * refreshes of tokens (tenant.c), and listings (FR_PROXY_LIST_SLOTS). */
-#define SYNC_SLOTS (16 + 32 + 8 + FR_PROXY_LIST_SLOTS)
+/* Warm-client request slots beyond max_inflight: for SSTAT and DBSIZE,
+ * the logins and the refreshes of tokens (tenant.c), and fan-outs
+ * (FR_PROXY_FAN_SLOTS). */
+#define SYNC_SLOTS (16 + 32 + 8 + FR_PROXY_FAN_SLOTS)
 
 /* epoll tags for what is not a connection. */
 static char tag_unix, tag_tcp, tag_resp, tag_resp_unix, tag_sig, tag_fab;
@@ -63,29 +63,33 @@ static void complete(fr_proxy *px, struct pop *pp)
 		fr_pconn_complete(px, pp);
 }
 
-int fr_proxy_list_room(const fr_proxy *px)
+int fr_proxy_fan_room(const fr_proxy *px)
 {
-	return px->list_slots + px->fc->npeers <= FR_PROXY_LIST_SLOTS;
+	return px->fan_slots + px->fc->npeers <= FR_PROXY_FAN_SLOTS;
 }
 
-int fr_proxy_list_start(fr_proxy *px, fr_msg *m, unsigned max,
+int fr_proxy_fan_take(fr_proxy *px)
+{
+	if (!fr_proxy_fan_room(px))
+		return FERRY_EBUSY;
+	px->fan_slots += px->fc->npeers;
+	return 0;
+}
+
+void fr_proxy_fan_end(fr_proxy *px)
+{
+	px->fan_slots -= px->fc->npeers;
+	px->wake = 1; /* a request parked for room may go */
+}
+
+int fr_proxy_list_start(fr_proxy *px, fr_msg *m, int one, unsigned max,
 			fr_list_fn *done, void *arg)
 {
-	int rc;
+	int rc = fr_proxy_fan_take(px);
 
-	if (!fr_proxy_list_room(px))
-		return FERRY_EBUSY;
-	px->list_slots += px->fc->npeers;
-	rc = fr_list_start(px->fc, m, -1, max, done, arg);
-	if (rc)
-		fr_proxy_list_end(px);
+	if (!rc && (rc = fr_list_start(px->fc, m, one, max, done, arg)))
+		fr_proxy_fan_end(px);
 	return rc;
-}
-
-void fr_proxy_list_end(fr_proxy *px)
-{
-	px->list_slots -= px->fc->npeers;
-	px->wake = 1; /* a LIST parked for room may go */
 }
 
 int fr_proxy_submit(fr_proxy *px, struct pop *pp)

@@ -146,7 +146,7 @@ typedef struct fr_proxy {
 	struct ptenant *tenants;   /* tokens known to open a namespace */
 	unsigned asking;           /* of them, being asked about again */
 	unsigned logins;           /* logins asking about unknown tokens */
-	unsigned list_slots;       /* fc's request slots held by listings */
+	unsigned fan_slots;        /* fc's request slots held by fan-outs */
 	uint64_t tenant_tick_ns;   /* when to look at them next */
 	uint64_t throttle_ns;      /* when a paused namespace may go on (0:
 				      none waits) */
@@ -193,15 +193,18 @@ void fr_pwatch_free(fr_proxy *px);
 
 /* proxy.c */
 int fr_proxy_submit(fr_proxy *px, struct pop *pp);
-/* Listings without waiting (fr_list_start) hold at most this many of the
- * warm client's request slots, one per server each: */
-#define FR_PROXY_LIST_SLOTS 64
-/* whether one more fits; fr_proxy_list_start starts one (FERRY_EBUSY if
- * it does not fit), and done must call fr_proxy_list_end first thing. */
-int fr_proxy_list_room(const fr_proxy *px);
-int fr_proxy_list_start(fr_proxy *px, fr_msg *m, unsigned max,
+/* Requests to every server that the loop does not wait for (fan-outs:
+ * listings, and the admin's namespace requests) hold at most this many of
+ * the warm client's request slots, one per server each: */
+#define FR_PROXY_FAN_SLOTS 64
+/* whether one more fits; fr_proxy_fan_take counts one in (FERRY_EBUSY if
+ * it does not fit), and its done must call fr_proxy_fan_end first thing.
+ * fr_proxy_list_start is fr_list_start (one: as there), so counted. */
+int fr_proxy_fan_room(const fr_proxy *px);
+int fr_proxy_fan_take(fr_proxy *px);
+void fr_proxy_fan_end(fr_proxy *px);
+int fr_proxy_list_start(fr_proxy *px, fr_msg *m, int one, unsigned max,
 			fr_list_fn *done, void *arg);
-void fr_proxy_list_end(fr_proxy *px);
 
 /* tenant.c. fr_tenant_login makes pc the admin or binds it to the
  * namespace token tok (tlen 0: none) opens: 0, FERRY_EACCES (pc is left

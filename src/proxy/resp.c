@@ -754,7 +754,7 @@ static void rc_listed(void *arg, int status, ferry_keys *keys)
 {
 	struct rcall *l = arg;
 
-	fr_proxy_list_end(l->px);
+	fr_proxy_fan_end(l->px);
 	l->c->keys = keys; /* freed with the command if unused */
 	answered(l, status);
 }
@@ -801,7 +801,7 @@ int rc_list(fr_proxy *px, struct rcmd *c, fr_msg *m, unsigned max)
 
 	if (!l)
 		return FERRY_ENOMEM;
-	return call_end(c, l, fr_proxy_list_start(px, m, max, rc_listed, l));
+	return call_end(c, l, fr_proxy_list_start(px, m, -1, max, rc_listed, l));
 }
 
 int rc_count(fr_proxy *px, struct rcmd *c)

@@ -272,32 +272,97 @@ static void *stat_thread(void *arg)
 	return NULL;
 }
 
-/* A function's LIST and the admin's server statistics wait for a server;
- * while one is stopped, the proxy goes on serving the others, and both
- * end once it answers. */
+/* One of the admin's namespace requests, on a client of its own. */
+struct nsjob {
+	ferry_client *c;
+	uint8_t op; /* FR_OP_NS_* */
+	char name[32];
+	int rc, listed;
+	ferry_ns_info info;
+};
+
+static void *ns_thread(void *arg)
+{
+	struct nsjob *j = arg;
+	char tok[FERRY_TOKEN_LEN + 1];
+	ferry_ns_info set = {.ops_per_s = 2000};
+	ferry_keys *k = NULL;
+	size_t len;
+
+	switch (j->op) {
+	case FR_OP_NS_CREATE:
+		j->rc = ferry_ns_create(j->c, j->name, &set, tok);
+		break;
+	case FR_OP_NS_SET:
+		j->rc = ferry_ns_set(j->c, j->name, FERRY_NS_SET_OPS, &set);
+		break;
+	case FR_OP_NS_STAT:
+		j->rc = ferry_ns_stat(j->c, j->name, &j->info);
+		break;
+	case FR_OP_NS_DROP:
+		j->rc = ferry_ns_rm(j->c, j->name);
+		break;
+	case FR_OP_NS_LIST:
+		j->rc = ferry_ns_list(j->c, NULL, 1000, &k);
+		for (size_t i = 0; i < ferry_keys_count(k); i++) {
+			const char *n = ferry_keys_at(k, i, &len);
+			j->listed |= len == strlen(j->name) &&
+				     !memcmp(n, j->name, len);
+		}
+		ferry_keys_free(k);
+		break;
+	}
+	return NULL;
+}
+
+/* A function's LIST, and the admin's server statistics and namespace
+ * requests, wait for a server; while one is stopped, the proxy goes on
+ * serving the others, and all end once it answers. */
 static void test_waits_alone(void **state)
 {
 	enum ft_mode m = mode_of(state);
+	static const uint8_t ops[] = {FR_OP_NS_CREATE, FR_OP_NS_SET,
+				      FR_OP_NS_STAT, FR_OP_NS_LIST,
+				      FR_OP_NS_DROP};
+	enum { NJOBS = sizeof(ops) };
 	struct lister l = {.c = as(m, tok_a), .admin = as(m, admin_tok)};
 	ferry_client *a = as(m, admin_tok);
+	char tok[FERRY_TOKEN_LEN + 1], old[32], kept[32];
+	ferry_ns_info set = {.ops_per_s = 1000};
+	struct nsjob jobs[NJOBS];
 	ferry_proxy_stat ps;
 	uint64_t t0, took;
-	pthread_t th[2];
+	pthread_t th[2 + NJOBS];
 
+	snprintf(old, sizeof(old), "wa-old-%s", ft_mode_name[m]);
+	snprintf(kept, sizeof(kept), "wa-kept-%s", ft_mode_name[m]);
+	ft_assert_rc(ferry_ns_create(a, old, &set, tok), 0);
+	ft_assert_rc(ferry_ns_create(a, kept, &set, tok), 0);
+	for (int i = 0; i < NJOBS; i++) {
+		jobs[i] = (struct nsjob){.c = as(m, admin_tok), .op = ops[i]};
+		snprintf(jobs[i].name, sizeof(jobs[i].name), "%s",
+			 ops[i] == FR_OP_NS_DROP ? old : kept);
+	}
+	snprintf(jobs[0].name, sizeof(jobs[0].name), "wa-new-%s",
+		 ft_mode_name[m]);
 	ft_assert_rc(ferry_put(l.c, "lw/1", 4, "v", 1, 0), 0);
 	ft_server_kill(cl, 0, SIGSTOP);
 	assert_int_equal(pthread_create(&th[0], NULL, list_thread, &l), 0);
 	assert_int_equal(pthread_create(&th[1], NULL, stat_thread, &l), 0);
-	usleep(300 * 1000); /* both wait for server 0 by now */
+	for (int i = 0; i < NJOBS; i++)
+		assert_int_equal(
+		    pthread_create(&th[2 + i], NULL, ns_thread, &jobs[i]), 0);
+	usleep(300 * 1000); /* all wait for server 0 by now */
 	t0 = ft_now_ms();
 	ft_assert_rc(ferry_proxy_stat_get(a, &ps), 0);
 	took = ft_now_ms() - t0;
 	ft_server_kill(cl, 0, SIGCONT);
-	pthread_join(th[0], NULL);
-	pthread_join(th[1], NULL);
+	for (int i = 0; i < 2 + NJOBS; i++)
+		pthread_join(th[i], NULL);
 	if (took > 1000)
-		fail_msg("a proxy-local request took %llu ms while a LIST and "
-			 "a server's statistics waited for a stopped server",
+		fail_msg("a proxy-local request took %llu ms while a LIST, "
+			 "a server's statistics and namespace requests waited "
+			 "for a stopped server",
 			 (unsigned long long)took);
 	ft_assert_rc(l.rc, 0);
 	assert_true(l.n >= 1);
@@ -305,6 +370,20 @@ static void test_waits_alone(void **state)
 	ft_assert_rc(l.st[0].status, 0);
 	ft_assert_rc(l.st[1].status, 0);
 	assert_true(l.st[0].keys + l.st[1].keys >= 1);
+	for (int i = 0; i < NJOBS; i++) {
+		ft_assert_rc(jobs[i].rc, 0);
+		ferry_close(jobs[i].c);
+	}
+	/* The stat and the set raced: the limit is one or the other. */
+	assert_true(jobs[2].info.ops_per_s == 1000 ||
+		    jobs[2].info.ops_per_s == 2000);
+	assert_true(jobs[3].listed);
+	/* Each change took, on every server. */
+	ft_assert_rc(ferry_ns_stat(a, kept, &set), 0);
+	assert_int_equal(set.ops_per_s, 2000);
+	ft_assert_rc(ferry_ns_stat(a, old, &set), FERRY_ENOENT);
+	ft_assert_rc(ferry_ns_rm(a, jobs[0].name), 0);
+	ft_assert_rc(ferry_ns_rm(a, kept), 0);
 	ft_assert_rc(ferry_del(l.c, "lw/1", 4), 0);
 	ferry_close(l.c);
 	ferry_close(l.admin);
