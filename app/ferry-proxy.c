@@ -33,6 +33,11 @@ static void usage(FILE *out)
 		"  --buffer-budget SIZE stream data held at once, all functions\n"
 		"                       together (default 256M, at least 1M);\n"
 		"                       over TCP a value must fit in it\n"
+		"  --frame-timeout DURATION\n"
+		"                       drop a connection that holds room for\n"
+		"                       a frame larger than 16K and sends none\n"
+		"                       of its bytes for this long (default\n"
+		"                       10s; 0: never)\n"
 		"  --max-arenas SIZE    shared memory one function may attach\n"
 		"                       (default 4G)\n"
 		"  --spin-us N          busy-poll before sleeping (default 50)\n"
@@ -65,6 +70,7 @@ int main(int argc, char **argv)
 		{"conn-inflight", required_argument, NULL, 'i'},
 		{"buffer-budget", required_argument, NULL, 'b'},
 		{"max-arenas", required_argument, NULL, 'a'},
+		{"frame-timeout", required_argument, NULL, 'F'},
 		{"spin-us", required_argument, NULL, 'S'},
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"admin-token-file", required_argument, NULL, 'A'},
@@ -112,6 +118,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			rc = fr_parse_size(optarg, &o.max_arenas);
+			break;
+		case 'F':
+			rc = fr_parse_duration_ms(optarg, &o.frame_timeout_ms);
 			break;
 		case 'S':
 			o.spin_us = (unsigned)atoi(optarg);

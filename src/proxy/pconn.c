@@ -1108,6 +1108,17 @@ static int rbuf_fits(const fr_proxy *px, const struct pconn *pc, size_t need)
 	       have_room(px, need - pc->rcap);
 }
 
+#define STALL_CHECK_NS 1000000000ull /* fr_pconn_stalls, while watching */
+
+/* Bytes came (or reading resumes): a large frame's clock starts again,
+ * and fr_pconn_stalls watches while one is pending. */
+static void heard(fr_proxy *px, struct pconn *pc)
+{
+	pc->rx_ns = fr_now_ns();
+	if (pc->rcap > FR_MSG_SIZE && !px->stall_ns)
+		px->stall_ns = pc->rx_ns + STALL_CHECK_NS;
+}
+
 /* Grows rbuf to need bytes, taking the room from the budget first.
  * Returns 0, 1 when there is no room for now, or -1 when out of memory. */
 int fr_pconn_reserve(fr_proxy *px, struct pconn *pc, size_t need)
@@ -1126,6 +1137,7 @@ int fr_pconn_reserve(fr_proxy *px, struct pconn *pc, size_t need)
 	}
 	pc->rbuf = nb;
 	pc->rcap = need;
+	heard(px, pc);
 	return 0;
 }
 
@@ -1260,6 +1272,7 @@ int fr_pconn_recv(fr_proxy *px, struct pconn *pc)
 	if (mh.msg_controllen)
 		take_fds(pc, &mh);
 	pc->rlen += (size_t)n;
+	heard(px, pc);
 	return 1;
 }
 
@@ -1318,6 +1331,42 @@ void fr_pconn_sweep(fr_proxy *px)
 	}
 }
 
+/* A function that stops in the middle of a large frame, or trickles it,
+ * would keep the room reserved for it from the others for good. Only a
+ * connection being read, with more than the small buffer every
+ * connection may have, is looked at: one that is paused waits for the
+ * proxy, not the other way round. */
+static int stalls(const struct pconn *pc)
+{
+	return pc->state == PC_OPEN && pc->rlen && pc->rcap > FR_MSG_SIZE;
+}
+
+int fr_pconn_stalls(fr_proxy *px)
+{
+	uint64_t now = fr_now_ns(), limit = px->o.frame_timeout_ms * 1000000;
+	char why[96];
+
+	if (!limit || !px->stall_ns)
+		return -1;
+	if (now < px->stall_ns)
+		return (int)((px->stall_ns - now) / 1000000) + 1;
+	snprintf(why, sizeof(why),
+		 "no byte of a frame of more than %u bytes for %llu ms",
+		 (unsigned)FR_MSG_SIZE,
+		 (unsigned long long)px->o.frame_timeout_ms);
+	px->stall_ns = 0; /* unless one is still to be watched */
+	for (struct pconn *pc = px->conns, *next; pc; pc = next) {
+		next = pc->next;
+		if (!stalls(pc))
+			continue;
+		if (now - pc->rx_ns > limit)
+			fr_pconn_kill(px, pc, why);
+		else
+			px->stall_ns = now + STALL_CHECK_NS;
+	}
+	return px->stall_ns ? (int)(STALL_CHECK_NS / 1000000) : -1;
+}
+
 /* Serves the frames that connections still hold from earlier passes. */
 void fr_pconn_again(fr_proxy *px)
 {
@@ -1363,6 +1412,7 @@ void fr_pconn_resume(fr_proxy *px)
 		if (!pc->closing && !still_waits(px, pc)) {
 			unqueue(px, pc);
 			pc->state = PC_OPEN;
+			heard(px, pc); /* its bytes were not read */
 			set_events(px, pc);
 			if (pc->parked)
 				unpark(px, pc);

@@ -44,6 +44,7 @@ void fr_proxy_opts_init(fr_proxy_opts *o)
 		.max_inflight = 4096,
 		.conn_inflight = 256,
 		.buffer_budget = 256ull << 20,
+		.frame_timeout_ms = 10000,
 		.max_arenas = 4ull << 30,
 		.spin_us = 50,
 		.resp_max_request = 512ull << 20,
@@ -362,6 +363,9 @@ static void loop(fr_proxy *px)
 		/* Namespaces to look at again, or one that may go on (it
 		 * sets wake once it may). */
 		tick = fr_tenant_tick(px);
+		if (tick >= 0 && (timeout < 0 || tick < timeout))
+			timeout = tick;
+		tick = fr_pconn_stalls(px);
 		if (tick >= 0 && (timeout < 0 || tick < timeout))
 			timeout = tick;
 		if (px->again || px->wake)

@@ -25,6 +25,10 @@ typedef struct fr_proxy_opts {
 				    (at least FR_PROXY_BUDGET_MIN) */
 	uint64_t max_arenas;     /* shared arena bytes per connection (on
 				    verbs, registering them pins them) */
+	uint64_t frame_timeout_ms; /* a connection that holds room for a
+				      large frame and sends none of its
+				      bytes for this long is dropped (0:
+				      never) */
 	unsigned spin_us;
 	int ready_fd;
 	const char *admin_token; /* the cluster's admin token: functions must

@@ -116,6 +116,7 @@ struct pconn {
 	struct pconn *prev, *next;
 	struct pconn *wprev, *wnext; /* in fr_proxy.paused, while paused */
 	int closing; /* reads nothing more; closes once its replies left */
+	uint64_t rx_ns; /* last bytes received, or reading resumed */
 	struct resp *resp; /* speaks RESP (resp.c), not ferry frames */
 	struct psub *subs; /* its watches (watch.c) */
 	int events_lost;   /* a watch of it lost events (pconn.c) */
@@ -147,6 +148,7 @@ typedef struct fr_proxy {
 	unsigned asking;           /* of them, being asked about again */
 	unsigned logins;           /* logins asking about unknown tokens */
 	unsigned fan_slots;        /* fc's request slots held by fan-outs */
+	uint64_t stall_ns;         /* when fr_pconn_stalls looks next */
 	uint64_t tenant_tick_ns;   /* when to look at them next */
 	uint64_t throttle_ns;      /* when a paused namespace may go on (0:
 				      none waits) */
@@ -159,6 +161,9 @@ void fr_pconn_complete(fr_proxy *px, struct pop *pp);
 void fr_pconn_resume(fr_proxy *px);
 void fr_pconn_again(fr_proxy *px);
 void fr_pconn_sweep(fr_proxy *px);
+/* Drops the connections whose large frame stalled (frame_timeout_ms).
+ * Returns the longest the loop may sleep, ms (-1: no limit). */
+int fr_pconn_stalls(fr_proxy *px);
 void fr_pconn_close_all(fr_proxy *px);
 /* For the RESP side, which shares reading, writing and the budget. */
 void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why);

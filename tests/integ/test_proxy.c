@@ -2795,6 +2795,101 @@ static void test_budget_released(void **state)
 	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* Whether the proxy's log has what. */
+static int log_has(const struct proxy *p, const char *what)
+{
+	char line[1024];
+	FILE *f = fopen(p->log, "r");
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Room set aside for a large frame is not the sender's to keep: a
+ * function that stops in the middle of one is dropped after
+ * --frame-timeout without a byte, and a function waiting for the room
+ * gets it. One that keeps sending, however slowly, is not dropped. */
+static void test_stalled_frame_dropped(void **state)
+{
+	static const char *const extra[] = {"--buffer-budget", "100M",
+					    "--frame-timeout", "2s", NULL};
+	struct proxy bp = {0};
+	size_t vlen = 64 * MiB, hn, tl;
+	uint8_t *val = malloc(vlen), head[256], *f = NULL;
+	const uint8_t *tail;
+	fr_msg m, rep;
+	uint64_t t0, took, deadline;
+	int fd, st = 0;
+	pid_t pid, r;
+
+	assert_non_null(val);
+	ft_fill(val, vlen, 62);
+	proxy_up(&bp, "stall", 1, extra);
+	/* Slow but moving: 8 MiB pieces a second apart, 8 s in all. */
+	m = m_put_inline("stall/slow", val, vlen);
+	m.h.id = next_id++;
+	hn = fr_msg_encode_head(&m, head, sizeof(head), &tail, &tl);
+	fd = raw_tcp(bp.port);
+	greet(fd, NULL);
+	assert_int_equal(raw_send(fd, head, hn, -1), 0);
+	for (size_t off = 0; off < vlen; off += 8 * MiB) {
+		assert_int_equal(raw_send(fd, val + off, 8 * MiB, -1), 0);
+		if (off + 8 * MiB < vlen)
+			usleep(1000000);
+	}
+	assert_int_equal(raw_next(fd, REPLY_MS, &rep, &f), 1);
+	free(f);
+	ft_assert_rc(rep.h.status, 0);
+	raw_close(fd);
+	/* Stopped: 1 MiB of a 64 MiB PUT, then nothing. */
+	m = m_put_inline("stall/a", val, vlen);
+	m.h.id = next_id++;
+	hn = fr_msg_encode_head(&m, head, sizeof(head), &tail, &tl);
+	fd = raw_tcp(bp.port);
+	greet(fd, NULL);
+	assert_int_equal(raw_send(fd, head, hn, -1), 0);
+	assert_int_equal(raw_send(fd, val, MiB, -1), 0);
+	t0 = ft_now_ms();
+	usleep(300000);
+	fflush(NULL);
+	pid = fork(); /* a PUT that needs the room: it waits, then goes */
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fd);
+		budget_child(bp.tcp_url, "stall/b");
+	}
+	own(pid);
+	if (!raw_dropped(fd, 10000))
+		fail_msg("a function that stopped in a 64 MiB frame kept its "
+			 "connection for 10 s (--frame-timeout 2s)");
+	took = ft_now_ms() - t0;
+	raw_close(fd);
+	assert_true(took >= 1500);
+	deadline = ft_now_ms() + 30000;
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && ft_now_ms() < deadline)
+		usleep(10000);
+	if (r != pid) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	disown(pid);
+	if (r != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("a 64 MiB PUT waiting for the room of a stalled frame "
+			 "failed (status 0x%x)",
+			 st);
+	assert_true(log_has(&bp, "no byte of a frame"));
+	ft_assert_rc(ferry_stat_key(chk, "stall/a", 7, NULL), FERRY_ENOENT);
+	ft_assert_rc(ferry_del(chk, "stall/b", 7), 0);
+	ft_assert_rc(ferry_del(chk, "stall/slow", 10), 0);
+	free(val);
+	st = proxy_stop(&bp, SIGTERM);
+	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* What can never fit in the budget fails at once instead of waiting for
  * ever: over TCP a value travels in one frame, so HELLO gives TCP
  * functions a value limit of the budget less a message; GET answers come
@@ -3026,6 +3121,7 @@ int main(void)
 	    T(test_isolation),
 	    T(test_never_reads),
 	    T(test_budget_released),
+	    T(test_stalled_frame_dropped),
 	    T(test_budget_limits),
 	    T(test_killed_mid_transfer),
 	    T(test_restart),
