@@ -123,6 +123,11 @@ struct pconn {
 	uint32_t events;   /* what epoll watches for on its socket now */
 };
 
+/* Logins of tokens the proxy does not know (tenant.c): at most this many
+ * ask the servers at once, and refusals are remembered, this many. */
+#define FR_PROXY_LOGINS 32
+#define FR_PROXY_REFUSALS 256
+
 typedef struct fr_proxy {
 	fr_proxy_opts o;
 	ferry_client *fc;
@@ -147,6 +152,15 @@ typedef struct fr_proxy {
 	struct ptenant *tenants;   /* tokens known to open a namespace */
 	unsigned asking;           /* of them, being asked about again */
 	unsigned logins;           /* logins asking about unknown tokens */
+	unsigned logins_queued;    /* logins waiting their turn to ask */
+	uint64_t login_asks[FR_PROXY_LOGINS]; /* hashes of the tokens the
+						 logins ask about */
+	double login_level;        /* questions the rate allows now */
+	uint64_t login_filled_ns;  /* login_level is as of then */
+	uint64_t login_logged_ns;  /* the rate was last said to bite then */
+	uint64_t refused[FR_PROXY_REFUSALS]; /* hashes of tokens refused */
+	uint64_t refused_until[FR_PROXY_REFUSALS]; /* ... until then, ns */
+	unsigned refused_next;     /* the oldest of them, replaced next */
 	unsigned fan_slots;        /* fc's request slots held by fan-outs */
 	uint64_t stall_ns;         /* when fr_pconn_stalls looks next */
 	uint64_t tenant_tick_ns;   /* when to look at them next */

@@ -18,6 +18,16 @@
  * nothing more, and once the answer is in (px->wake) the caller logs in
  * again, which then finds the entry, or the refusal kept in the
  * connection's plogin. So no token, however bad, holds up the loop.
+ *
+ * What unknown tokens may cost the servers is bounded too: at most
+ * FR_PROXY_LOGINS questions are out at once, at most LOGIN_RATE a second
+ * (LOGIN_BURST at once), and only one for each token: a login whose
+ * token is already being asked about waits for that answer (a thousand
+ * functions of a new job starting on a node ask once). A token the
+ * servers refused is refused here, without asking, for REFUSED_NS
+ * (tokens are never reused, so a refused one never becomes good): a
+ * function that retries a removed namespace's token costs nothing. These
+ * logins wait their turn (fr_tenant_asking) like any.
  * Every entry is asked again each REFRESH_NS, without waiting
  * (fr_ns_auth_start): that brings changed limits (ferry_ns_set) to a
  * running proxy, and notices a namespace removed or expired, as does any
@@ -46,6 +56,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "client/client_int.h"
 #include "common/token.h"
@@ -58,7 +69,10 @@
 #define IDLE_NS (60 * REFRESH_NS) /* keeps an unused entry this long */
 #define MAX_ASKING 8		  /* refreshes in flight at once */
 #define BURST_S 0.1		  /* bucket size, in seconds of its rate */
-#define MAX_LOGINS 32		  /* logins asking the servers at once */
+#define LOGIN_RATE 100.0	  /* questions about unknown tokens a second */
+#define LOGIN_BURST 100.0	  /* ... at once */
+#define REFUSED_NS (10 * REFRESH_NS) /* a refusal is remembered this long */
+#define RATE_LOG_NS (60 * REFRESH_NS) /* "logins wait" at most this often */
 
 struct ptenant {
 	struct ptenant *next;
@@ -82,8 +96,9 @@ struct plogin {
 	fr_proxy *px;
 	struct pconn *pc;
 	int asking;	/* NS_AUTH in flight (pc->inflight counts it) */
-	int queued;	/* waits for one of the MAX_LOGINS to end */
+	int queued;	/* waits its turn to ask (may_ask) */
 	int status;	/* its answer, once in: 0 or why not */
+	uint64_t hash;	/* of its token */
 	size_t tlen;
 	char token[FR_TOKEN_FILE_MAX];
 };
@@ -179,13 +194,78 @@ static int add_tenant(fr_proxy *px, const void *tok, size_t tlen, uint64_t id,
 	return 0;
 }
 
+/* ---- logins of unknown tokens --------------------------------------------- */
+
+static uint64_t token_hash(const void *tok, size_t tlen)
+{
+	return XXH3_64bits(tok, tlen);
+}
+
+/* Questions the rate allows at now (not counting it in). */
+static double login_level(const fr_proxy *px, uint64_t now)
+{
+	return FR_MIN(LOGIN_BURST,
+		      px->login_level + (double)(now - px->login_filled_ns) /
+					    1e9 * LOGIN_RATE);
+}
+
+static int refused_lately(const fr_proxy *px, uint64_t h, uint64_t now)
+{
+	for (unsigned i = 0; i < FR_PROXY_REFUSALS; i++)
+		if (px->refused[i] == h && px->refused_until[i] > now)
+			return 1;
+	return 0;
+}
+
+static void remember_refusal(fr_proxy *px, uint64_t h)
+{
+	unsigned i = px->refused_next++ % FR_PROXY_REFUSALS;
+
+	px->refused[i] = h;
+	px->refused_until[i] = fr_now_ns() + REFUSED_NS;
+}
+
+/* The index of the question about token hash h in px->login_asks, or -1. */
+static int asked(const fr_proxy *px, uint64_t h)
+{
+	for (unsigned i = 0; i < px->logins; i++)
+		if (px->login_asks[i] == h)
+			return (int)i;
+	return -1;
+}
+
+/* Whether a login of the token hash h may ask the servers now. */
+static int may_ask(const fr_proxy *px, uint64_t h)
+{
+	return px->logins < FR_PROXY_LOGINS && asked(px, h) < 0 &&
+	       login_level(px, fr_now_ns()) >= 1;
+}
+
+static void set_queued(fr_proxy *px, struct plogin *l, int queued)
+{
+	px->logins_queued += (unsigned)queued - (unsigned)l->queued;
+	l->queued = queued;
+}
+
 static void drop_login(struct pconn *pc)
 {
-	if (pc->login && !pc->login->asking) {
-		memset(pc->login, 0, sizeof(*pc->login));
-		free(pc->login);
+	struct plogin *l = pc->login;
+
+	if (l && !l->asking) {
+		set_queued(l->px, l, 0);
+		memset(l, 0, sizeof(*l));
+		free(l);
 		pc->login = NULL;
 	}
+}
+
+/* A question is over: its token may be asked about again. */
+static void unask(fr_proxy *px, uint64_t h)
+{
+	int i = asked(px, h);
+
+	if (i >= 0)
+		px->login_asks[i] = px->login_asks[--px->logins];
 }
 
 static void answered(void *arg, int status, uint64_t id,
@@ -196,41 +276,69 @@ static void answered(void *arg, int status, uint64_t id,
 
 	l->asking = 0;
 	l->pc->inflight--;
-	px->logins--;
+	unask(px, l->hash);
 	if (!status && !find(px, l->token, l->tlen))
 		status = add_tenant(px, l->token, l->tlen, id, info);
+	if (status == FERRY_EACCES)
+		remember_refusal(px, l->hash);
 	l->status = status;
-	px->wake = 1; /* fr_pconn_resume: its connection goes on */
+	px->wake = 1; /* fr_pconn_resume: its connection, and the logins
+			 that waited for this answer or a turn, go on */
 }
 
-/* Asks the servers, without waiting, which namespace tok opens. */
-static int ask(fr_proxy *px, struct pconn *pc, const void *tok, size_t tlen)
+/* The rate keeps logins waiting: the loop wakes them once it allows one
+ * (fr_tenant_tick), and says so in the log now and then. */
+static void rate_wait(fr_proxy *px, uint64_t now)
+{
+	uint64_t at = now + (uint64_t)((1 - login_level(px, now)) /
+				       LOGIN_RATE * 1e9) + 1;
+
+	if (!px->throttle_ns || at < px->throttle_ns)
+		px->throttle_ns = at;
+	if (!px->login_logged_ns || now - px->login_logged_ns > RATE_LOG_NS) {
+		px->login_logged_ns = now;
+		fr_log(WHO, "logins with tokens unknown here come faster than "
+			    "%.0f a second: they wait their turn",
+		       LOGIN_RATE);
+	}
+}
+
+/* Asks the servers, without waiting, which namespace tok opens; or
+ * queues the login until it may (may_ask). */
+static int ask(fr_proxy *px, struct pconn *pc, const void *tok, size_t tlen,
+	       uint64_t h)
 {
 	struct plogin *l = pc->login;
+	uint64_t now = fr_now_ns();
 	int rc;
 
 	if (!l && !(l = pc->login = calloc(1, sizeof(*l))))
 		return FERRY_ENOMEM;
 	l->px = px;
 	l->pc = pc;
+	l->hash = h;
 	l->tlen = tlen;
 	memcpy(l->token, tok, tlen);
-	/* A flood of unknown tokens takes a bounded share of the warm
-	 * client's slots; the rest wait their turn (fr_tenant_asking). */
-	l->queued = px->logins >= MAX_LOGINS;
-	if (l->queued)
+	if (!may_ask(px, h)) {
+		set_queued(px, l, 1);
+		if (px->logins < FR_PROXY_LOGINS && asked(px, h) < 0)
+			rate_wait(px, now);
 		return FR_LOGIN_ASKING;
+	}
+	set_queued(px, l, 0);
+	px->login_level = login_level(px, now) - 1;
+	px->login_filled_ns = now;
 	/* Counted before it starts: a request that fails while being sent
 	 * is answered (answered()) before fr_ns_auth_start returns. */
 	l->asking = 1;
 	pc->inflight++;
-	px->logins++;
+	px->login_asks[px->logins++] = h;
 	px->fc->ns = 0;
 	rc = fr_ns_auth_start(px->fc, tok, tlen, 0, answered, l);
 	if (rc) { /* never started: no answer comes */
 		l->asking = 0;
 		pc->inflight--;
-		px->logins--;
+		unask(px, h);
 		drop_login(pc);
 		return rc;
 	}
@@ -243,6 +351,7 @@ int fr_tenant_login(fr_proxy *px, struct pconn *pc, const void *tok,
 	const char *admin = px->o.admin_token;
 	struct plogin *l = pc->login;
 	struct ptenant *t;
+	uint64_t h;
 	int rc;
 
 	if (l && l->asking)
@@ -267,15 +376,19 @@ int fr_tenant_login(fr_proxy *px, struct pconn *pc, const void *tok,
 		drop_login(pc);
 		return rc;
 	}
-	return ask(px, pc, tok, tlen);
+	h = token_hash(tok, tlen);
+	if (refused_lately(px, h, fr_now_ns())) {
+		drop_login(pc);
+		return FERRY_EACCES;
+	}
+	return ask(px, pc, tok, tlen, h);
 }
 
 int fr_tenant_asking(const struct pconn *pc)
 {
 	const struct plogin *l = pc->login;
 
-	return l && (l->asking ||
-		     (l->queued && l->px->logins >= MAX_LOGINS));
+	return l && (l->asking || (l->queued && !may_ask(l->px, l->hash)));
 }
 
 void fr_tenant_logout(fr_proxy *px, struct pconn *pc)
@@ -378,6 +491,10 @@ int fr_tenant_tick(fr_proxy *px)
 		px->throttle_ns = 0;
 		px->wake = 1; /* fr_pconn_resume: paused ones look again */
 	}
+	/* Logins that wait for the rate: woken when it allows one (an
+	 * answer wakes those that wait for a question to end). */
+	if (px->logins_queued && login_level(px, now) < 1)
+		rate_wait(px, now);
 	if (px->tenants && now >= px->tenant_tick_ns) {
 		px->tenant_tick_ns = now + TICK_NS;
 		for (pp = &px->tenants; (t = *pp);) {

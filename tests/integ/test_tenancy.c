@@ -246,6 +246,114 @@ static void test_unknown_token_waits_alone(void **state)
 	ferry_close(a);
 }
 
+/* Requests the servers have served, all together. */
+static uint64_t server_ops(void)
+{
+	ferry_server_stat st[2];
+	uint64_t ops = 0;
+
+	assert_int_equal(ferry_cluster_stat(admin, st, 2), 2);
+	for (int i = 0; i < 2; i++) {
+		ft_assert_rc(st[i].status, 0);
+		ops += st[i].ops;
+	}
+	return ops;
+}
+
+/* A process that connects in mode m with token tok; it exits 0 if that
+ * gives want. */
+static pid_t login_as(enum ft_mode m, const char *tok, int want)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		ferry_client *c;
+		int rc = connect_as(m, tok, &c);
+		ferry_close(c);
+		_exit(rc == want ? 0 : 1);
+	}
+	return pid;
+}
+
+/* A token unknown to the proxy is asked about once, however many
+ * functions present it at the same time, and a refused one is refused
+ * without asking again. */
+#define SAME 20
+static void test_one_question_per_token(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char wrong[FERRY_TOKEN_LEN + 1];
+	pid_t pids[2 * SAME];
+	uint64_t ops;
+	int ok = 0;
+
+	memcpy(wrong, tok_b, sizeof(wrong));
+	wrong[1] = wrong[1] == 'a' ? 'b' : 'a';
+	ft_proxy_restart(cl); /* it knows no token */
+	ops = server_ops();
+	servers_signal(SIGSTOP);
+	for (int i = 0; i < SAME; i++) {
+		pids[i] = login_as(m, tok_a, 0);
+		pids[SAME + i] = login_as(m, wrong, FERRY_EACCES);
+	}
+	usleep(500 * 1000); /* all HELLOs are at the proxy by now */
+	servers_signal(SIGCONT);
+	for (int i = 0; i < 2 * SAME; i++)
+		ok += refused(pids[i]);
+	assert_int_equal(ok, 2 * SAME);
+	/* Two questions, the statistics asked here, refreshes of tok_a
+	 * (one a second) and the logins' own requests: far from forty. */
+	ops = server_ops() - ops;
+	if (ops > 12)
+		fail_msg("%d logins of two tokens cost the servers %llu "
+			 "requests",
+			 2 * SAME, (unsigned long long)ops);
+	ops = server_ops();
+	for (int i = 0; i < SAME; i++)
+		ok += refused(login_as(m, wrong, FERRY_EACCES));
+	assert_int_equal(ok, 3 * SAME);
+	ops = server_ops() - ops;
+	if (ops > 6)
+		fail_msg("%d logins of a refused token cost the servers %llu "
+			 "requests",
+			 SAME, (unsigned long long)ops);
+}
+
+static int proxy_log_has(const char *what)
+{
+	char line[1024];
+	FILE *f = fopen(cl->proxy_log, "r");
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Unknown tokens reach the servers at a bounded rate: a flood of them
+ * waits its turn (and the log says so), and each still gets its
+ * refusal. */
+#define FLOOD 300
+static void test_login_rate(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	pid_t pids[FLOOD];
+	int nrefused = 0;
+
+	assert_int_equal(truncate(cl->proxy_log, 0), 0); /* the log appends */
+	ft_proxy_restart(cl);
+	assert_false(proxy_log_has("they wait their turn"));
+	for (int g = 0; g < FLOOD; g++)
+		pids[g] = guess(m, 1000 + g);
+	for (int g = 0; g < FLOOD; g++)
+		nrefused += refused(pids[g]);
+	assert_int_equal(nrefused, FLOOD);
+	assert_true(proxy_log_has("they wait their turn"));
+}
+
 struct lister {
 	ferry_client *c, *admin;
 	int rc, nstat;
@@ -899,6 +1007,8 @@ int main(void)
 	    {"refused", test_refused},
 	    {"unknown_token_waits_alone", test_unknown_token_waits_alone},
 	    {"waits_alone", test_waits_alone},
+	    {"one_question_per_token", test_one_question_per_token},
+	    {"login_rate", test_login_rate},
 	    {"same_key", test_same_key},
 	    {"list", test_list},
 	    {"watch", test_watch},
