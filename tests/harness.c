@@ -89,6 +89,19 @@ int ft_shm_regions_gone(pid_t pid, int timeout_ms)
 	return !ft_shm_regions(pid);
 }
 
+int ft_file_has(const char *path, const char *what)
+{
+	char line[4096];
+	FILE *f = fopen(path, "r");
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 uint64_t ft_now_ms(void)
 {
 	struct timespec ts;

@@ -154,6 +154,10 @@ int ft_shm_regions(pid_t pid);
 /* Whether pid's regions are gone within timeout_ms. */
 int ft_shm_regions_gone(pid_t pid, int timeout_ms);
 
+/* 1 if the file at path (a log) has a line containing what; 0 if not,
+ * or if there is no such file. */
+int ft_file_has(const char *path, const char *what);
+
 /* Milliseconds on the monotonic clock. */
 uint64_t ft_now_ms(void);
 

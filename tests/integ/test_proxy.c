@@ -2698,6 +2698,24 @@ static void test_never_reads(void **state)
 	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* Whether the owned child pid exits with 0 within ms (else it is killed);
+ * *st gets its wait status (-1: killed). */
+static int exits_0(pid_t pid, int ms, int *st)
+{
+	uint64_t deadline = ft_now_ms() + (uint64_t)ms;
+	pid_t r;
+
+	while ((r = waitpid(pid, st, WNOHANG)) == 0 && ft_now_ms() < deadline)
+		usleep(10000);
+	if (r != pid) {
+		kill(pid, SIGKILL);
+		waitpid(pid, st, 0);
+		*st = -1;
+	}
+	disown(pid);
+	return r == pid && WIFEXITED(*st) && WEXITSTATUS(*st) == 0;
+}
+
 /* A function whose 64 MiB PUT over TCP has to wait for room in the
  * proxy's buffer budget. */
 static void budget_child(const char *url, const char *key)
@@ -2728,9 +2746,8 @@ static void test_budget_released(void **state)
 	proxy_up(&bp, "budget", 1, extra);
 	for (int variant = 0; variant < 2; variant++) {
 		fr_msg m = m_put_inline("budget/a", val, vlen), rep;
-		uint64_t deadline;
 		int fd, st = 0;
-		pid_t pid, r;
+		pid_t pid;
 		uint8_t *f = NULL;
 
 		/* A raw function announces a 64 MiB PUT and sends a part:
@@ -2771,16 +2788,7 @@ static void test_budget_released(void **state)
 			ft_assert_rc(rep.h.status, 0);
 		}
 		raw_close(fd);
-		deadline = ft_now_ms() + 30000;
-		while ((r = waitpid(pid, &st, WNOHANG)) == 0 &&
-		       ft_now_ms() < deadline)
-			usleep(10000);
-		if (r != pid) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-		}
-		disown(pid);
-		if (r != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		if (!exits_0(pid, 30000, &st))
 			fail_msg(
 			    "a 64 MiB PUT waiting for buffer room failed "
 			    "(status 0x%x) after the frame holding the room "
@@ -2793,20 +2801,6 @@ static void test_budget_released(void **state)
 	free(val);
 	int st = proxy_stop(&bp, SIGTERM);
 	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
-/* Whether the proxy's log has what. */
-static int log_has(const struct proxy *p, const char *what)
-{
-	char line[1024];
-	FILE *f = fopen(p->log, "r");
-	int found = 0;
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
-	if (f)
-		fclose(f);
-	return found;
 }
 
 /* Room set aside for a large frame is not the sender's to keep: a
@@ -2822,9 +2816,9 @@ static void test_stalled_frame_dropped(void **state)
 	uint8_t *val = malloc(vlen), head[256], *f = NULL;
 	const uint8_t *tail;
 	fr_msg m, rep;
-	uint64_t t0, took, deadline;
+	uint64_t t0, took;
 	int fd, st = 0;
-	pid_t pid, r;
+	pid_t pid;
 
 	assert_non_null(val);
 	ft_fill(val, vlen, 62);
@@ -2869,19 +2863,11 @@ static void test_stalled_frame_dropped(void **state)
 	took = ft_now_ms() - t0;
 	raw_close(fd);
 	assert_true(took >= 1500);
-	deadline = ft_now_ms() + 30000;
-	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && ft_now_ms() < deadline)
-		usleep(10000);
-	if (r != pid) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
-	disown(pid);
-	if (r != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	if (!exits_0(pid, 30000, &st))
 		fail_msg("a 64 MiB PUT waiting for the room of a stalled frame "
 			 "failed (status 0x%x)",
 			 st);
-	assert_true(log_has(&bp, "no byte of a frame"));
+	assert_true(ft_file_has(bp.log, "no byte of a frame"));
 	ft_assert_rc(ferry_stat_key(chk, "stall/a", 7, NULL), FERRY_ENOENT);
 	ft_assert_rc(ferry_del(chk, "stall/b", 7), 0);
 	ft_assert_rc(ferry_del(chk, "stall/slow", 10), 0);

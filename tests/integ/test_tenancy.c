@@ -320,19 +320,6 @@ static void test_one_question_per_token(void **state)
 			 SAME, (unsigned long long)ops);
 }
 
-static int proxy_log_has(const char *what)
-{
-	char line[1024];
-	FILE *f = fopen(cl->proxy_log, "r");
-	int found = 0;
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 /* Unknown tokens reach the servers at a bounded rate: a flood of them
  * waits its turn (and the log says so), and each still gets its
  * refusal. */
@@ -345,13 +332,13 @@ static void test_login_rate(void **state)
 
 	assert_int_equal(truncate(cl->proxy_log, 0), 0); /* the log appends */
 	ft_proxy_restart(cl);
-	assert_false(proxy_log_has("they wait their turn"));
+	assert_false(ft_file_has(cl->proxy_log, "they wait their turn"));
 	for (int g = 0; g < FLOOD; g++)
 		pids[g] = guess(m, 1000 + g);
 	for (int g = 0; g < FLOOD; g++)
 		nrefused += refused(pids[g]);
 	assert_int_equal(nrefused, FLOOD);
-	assert_true(proxy_log_has("they wait their turn"));
+	assert_true(ft_file_has(cl->proxy_log, "they wait their turn"));
 }
 
 struct lister {
@@ -919,30 +906,16 @@ static void test_bytes_limit(void **state)
 	free(back);
 }
 
-/* 1 if the file at path contains s. */
-static int file_has(const char *path, const char *s)
-{
-	FILE *f = fopen(path, "r");
-	char line[4096];
-	int found = 0;
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, s) != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 /* After all that, no log holds a token. */
 static void test_no_token_logged(void **state)
 {
 	const char *toks[] = {admin_tok, tok_a, tok_b};
 
 	for (size_t t = 0; t < FR_ARRAY_LEN(toks); t++) {
-		if (file_has(cl->proxy_log, toks[t]))
+		if (ft_file_has(cl->proxy_log, toks[t]))
 			fail_msg("the proxy's log holds a token");
 		for (unsigned i = 0; i < cl->n; i++)
-			if (file_has(cl->logs[i], toks[t]))
+			if (ft_file_has(cl->logs[i], toks[t]))
 				fail_msg("server %u's log holds a token", i);
 	}
 }

@@ -107,20 +107,6 @@ static void totals(uint64_t *used, uint64_t *keys)
 	}
 }
 
-/* 1 if the file at path has a line containing what. */
-static int log_has(const char *path, const char *what)
-{
-	char line[512];
-	FILE *f = fopen(path, "r");
-	int found = 0;
-
-	assert_non_null(f);
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* GET and STAT report the expiry set by a PUT from any mode, read from
  * every mode; a key without one reports 0. */
 static void test_get_reports_expiry(void **state)
@@ -206,7 +192,7 @@ static void test_short_ttl_reclaimed(void **state)
 		usleep(20000);
 	for (m = 0; m < FT_NMODES; m++) {
 		unsigned s = ft_owner(cl, key[m], strlen(key[m]));
-		if (!log_has(cl->logs[s], "expired value"))
+		if (!ft_file_has(cl->logs[s], "expired value"))
 			fail_msg("server %u did not free %s by itself", s,
 				 key[m]);
 	}
