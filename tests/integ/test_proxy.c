@@ -2698,6 +2698,26 @@ static void test_never_reads(void **state)
 	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* A raw function on the proxy's TCP port that greets and sends the head
+ * of a PUT of key with the vlen bytes at val, none of the value yet. */
+static int put_begun(unsigned port, const char *key, const uint8_t *val,
+		     size_t vlen)
+{
+	fr_msg m = m_put_inline(key, val, vlen);
+	uint8_t head[256];
+	const uint8_t *tail;
+	size_t hn, tl;
+	int fd;
+
+	m.h.id = next_id++;
+	hn = fr_msg_encode_head(&m, head, sizeof(head), &tail, &tl);
+	assert_true(hn > 0 && tl == vlen);
+	fd = raw_tcp(port);
+	greet(fd, NULL);
+	assert_int_equal(raw_send(fd, head, hn, -1), 0);
+	return fd;
+}
+
 /* Whether the owned child pid exits with 0 within ms (else it is killed);
  * *st gets its wait status (-1: killed). */
 static int exits_0(pid_t pid, int ms, int *st)
@@ -2737,27 +2757,21 @@ static void test_budget_released(void **state)
 	static const char *const extra[] = {"--buffer-budget", "100M", NULL};
 	static const char *const how[] = {"served", "abandoned"};
 	struct proxy bp = {0};
-	size_t vlen = 64 * MiB, hn, tl;
-	uint8_t *val = malloc(vlen), head[256];
-	const uint8_t *tail;
+	size_t vlen = 64 * MiB;
+	uint8_t *val = malloc(vlen);
 
 	assert_non_null(val);
 	ft_fill(val, vlen, 61);
 	proxy_up(&bp, "budget", 1, extra);
 	for (int variant = 0; variant < 2; variant++) {
-		fr_msg m = m_put_inline("budget/a", val, vlen), rep;
+		fr_msg rep;
 		int fd, st = 0;
 		pid_t pid;
 		uint8_t *f = NULL;
 
 		/* A raw function announces a 64 MiB PUT and sends a part:
 		 * the proxy sets 64 of its 100 MiB aside for it. */
-		m.h.id = next_id++;
-		hn = fr_msg_encode_head(&m, head, sizeof(head), &tail, &tl);
-		assert_true(hn > 0 && tl == vlen);
-		fd = raw_tcp(bp.port);
-		greet(fd, NULL);
-		assert_int_equal(raw_send(fd, head, hn, -1), 0);
+		fd = put_begun(bp.port, "budget/a", val, vlen);
 		assert_int_equal(raw_send(fd, val, MiB, -1), 0);
 		usleep(300000);
 		/* Another function's 64 MiB PUT waits for room... */
@@ -2812,10 +2826,9 @@ static void test_stalled_frame_dropped(void **state)
 	static const char *const extra[] = {"--buffer-budget", "100M",
 					    "--frame-timeout", "2s", NULL};
 	struct proxy bp = {0};
-	size_t vlen = 64 * MiB, hn, tl;
-	uint8_t *val = malloc(vlen), head[256], *f = NULL;
-	const uint8_t *tail;
-	fr_msg m, rep;
+	size_t vlen = 64 * MiB;
+	uint8_t *val = malloc(vlen), *f = NULL;
+	fr_msg rep;
 	uint64_t t0, took;
 	int fd, st = 0;
 	pid_t pid;
@@ -2824,12 +2837,7 @@ static void test_stalled_frame_dropped(void **state)
 	ft_fill(val, vlen, 62);
 	proxy_up(&bp, "stall", 1, extra);
 	/* Slow but moving: 8 MiB pieces a second apart, 8 s in all. */
-	m = m_put_inline("stall/slow", val, vlen);
-	m.h.id = next_id++;
-	hn = fr_msg_encode_head(&m, head, sizeof(head), &tail, &tl);
-	fd = raw_tcp(bp.port);
-	greet(fd, NULL);
-	assert_int_equal(raw_send(fd, head, hn, -1), 0);
+	fd = put_begun(bp.port, "stall/slow", val, vlen);
 	for (size_t off = 0; off < vlen; off += 8 * MiB) {
 		assert_int_equal(raw_send(fd, val + off, 8 * MiB, -1), 0);
 		if (off + 8 * MiB < vlen)
@@ -2840,12 +2848,7 @@ static void test_stalled_frame_dropped(void **state)
 	ft_assert_rc(rep.h.status, 0);
 	raw_close(fd);
 	/* Stopped: 1 MiB of a 64 MiB PUT, then nothing. */
-	m = m_put_inline("stall/a", val, vlen);
-	m.h.id = next_id++;
-	hn = fr_msg_encode_head(&m, head, sizeof(head), &tail, &tl);
-	fd = raw_tcp(bp.port);
-	greet(fd, NULL);
-	assert_int_equal(raw_send(fd, head, hn, -1), 0);
+	fd = put_begun(bp.port, "stall/a", val, vlen);
 	assert_int_equal(raw_send(fd, val, MiB, -1), 0);
 	t0 = ft_now_ms();
 	usleep(300000);
