@@ -394,10 +394,13 @@ int ferry_wait(ferry_client *c, const void *key, size_t klen,
  * Namespace names are 1..FERRY_NS_NAME_MAX characters from [A-Za-z0-9._-].
  * Tokens are FERRY_TOKEN_LEN hex characters from the kernel's random
  * source. The managing calls need the admin token (else FERRY_EACCES) and
- * reach every server; a namespace's quota is divided evenly between the
- * servers (each holds quota / servers, rounded up, of its keys), so with
- * few keys a namespace may be refused (FERRY_EQUOTA) a little before its
- * quota is reached. Removing a namespace, or its expiry, frees every key
+ * reach every server. A namespace's quota is divided between the servers
+ * (each holds a share of it for its keys, quota / servers to begin with);
+ * a PUT or INCR that would pass its server's share makes the client (or
+ * the proxy) move share that the other servers' keys do not use to that
+ * server and try once more, so a namespace is refused (FERRY_EQUOTA) only
+ * when its keys together would pass the quota, however they land (less a
+ * byte per server). Removing a namespace, or its expiry, frees every key
  * in it on every server, and its token opens nothing from then on. */
 #define FERRY_NS_NAME_MAX 64
 #define FERRY_TOKEN_LEN 64

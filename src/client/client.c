@@ -48,7 +48,7 @@ struct req *fr_req_get(ferry_client *c, unsigned peer, int sync)
 	c->free = r->next;
 	r->next = NULL;
 	r->busy = 1;
-	r->finished = r->sent = r->reaped = r->queued = 0;
+	r->finished = r->sent = r->reaped = r->queued = r->borrowed = 0;
 	r->sync = sync;
 	r->status = 0;
 	r->op = NULL;
@@ -77,7 +77,7 @@ static void req_recycle(ferry_client *c, struct req *r)
  * to a caller's buffer, so a server that answers after a time-out cannot
  * write into memory the caller reused. Memory from ferry_alloc stays
  * registered, so a late transfer can still land there (ferry.h says so). */
-static void req_finish(ferry_client *c, struct req *r, int status)
+void fr_req_finish(ferry_client *c, struct req *r, int status)
 {
 	if (r->finished)
 		return;
@@ -115,11 +115,26 @@ void fr_client_fail_all(ferry_client *c, int err)
 		if (r->finished)
 			req_recycle(c, r);
 		else
-			req_finish(c, r, err);
+			fr_req_finish(c, r, err);
 	}
 }
 
 /* ---- completions -------------------------------------------------------- */
+
+/* A PUT or INCR refused for want of quota share on its server goes
+ * again, once, after share that the other servers do not use has moved
+ * there (fr_share_borrow): a namespace's quota is split over the servers,
+ * and its keys need not land evenly. Direct mode only; a proxy does this
+ * for its functions. */
+static int borrow(ferry_client *c, struct req *r, const fr_msg *rep)
+{
+	if ((r->opcode != FR_OP_PUT && r->opcode != FR_OP_INCR) || !r->op ||
+	    r->borrowed ||
+	    !c->tp->resend || c->npeers < 2 || !rep->w[FR_EQUOTA_R_OVER])
+		return 0;
+	r->borrowed = 1;
+	return fr_share_borrow(c, r, rep->w[FR_EQUOTA_R_OVER]) == 0;
+}
 
 void fr_client_reply(ferry_client *c, const void *buf, size_t len)
 {
@@ -143,18 +158,20 @@ void fr_client_reply(ferry_client *c, const void *buf, size_t len)
 		return; /* late reply to a finished request */
 	if (rep.h.opcode != r->opcode && rep.h.status == 0)
 		rc = FERRY_EPROTO;
+	else if (rep.h.status == FERRY_EQUOTA && borrow(c, r, &rep))
+		return; /* share is moving to its server: it goes again */
 	else if (rep.h.status)
 		rc = rep.h.status;
 	else
 		rc = r->on_reply(c, r, &rep);
-	req_finish(c, r, rc);
+	fr_req_finish(c, r, rc);
 }
 
 void fr_client_sent(ferry_client *c, struct req *r, int err)
 {
 	r->sent = 1;
 	if (err)
-		req_finish(c, r, err);
+		fr_req_finish(c, r, err);
 	else
 		req_recycle(c, r);
 }
@@ -165,7 +182,7 @@ static void expire(ferry_client *c, uint64_t now)
 	for (unsigned i = 0; i < c->nreqs; i++) {
 		struct req *r = &c->reqs[i];
 		if (r->busy && !r->finished && now > r->deadline)
-			req_finish(c, r, FERRY_ETIMEDOUT);
+			fr_req_finish(c, r, FERRY_ETIMEDOUT);
 	}
 }
 
@@ -218,11 +235,12 @@ static int send_req(ferry_client *c, struct req *r, fr_msg *m)
 	m->h.id = req_id(r);
 	if (!m->h.ns)
 		m->h.ns = c->ns;
+	r->ns = m->h.ns;
 	r->opcode = m->h.opcode;
 	rc = c->tp->send(c, r, m);
 	if (rc) {
 		r->sent = 1; /* no completion will come */
-		req_finish(c, r, rc);
+		fr_req_finish(c, r, rc);
 	}
 	return rc;
 }
@@ -320,7 +338,7 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 	 * outcome arrives as a completion (ferry_poll or fr_req_wait). */
 	if (rc) {
 		r->sent = 1;
-		req_finish(c, r, rc);
+		fr_req_finish(c, r, rc);
 	} else {
 		send_req(c, r, &m);
 	}

@@ -57,6 +57,8 @@ struct req {
 	uint8_t *sbuf;    /* direct: the send buffer */
 	size_t slen;      /* direct: bytes encoded in sbuf */
 	int queued;       /* direct: waits for the provider to take it */
+	int borrowed;     /* a PUT for which quota share was moved */
+	uint64_t ns;      /* the namespace its request named */
 	uint64_t deadline;
 	struct req *next; /* free list or done queue */
 };
@@ -77,6 +79,9 @@ struct fr_transport {
 	 * fills raddr and rkey. */
 	int (*reach)(ferry_client *c, struct req *r, void *p, size_t len,
 		     int write, uint64_t *raddr, uint64_t *rkey);
+	/* Sends r's request again, as it was encoded (a PUT after quota
+	 * share moved to its server). NULL: the transport cannot. */
+	int (*resend)(ferry_client *c, struct req *r);
 	/* r finished: release what reach() set up for it. */
 	void (*release)(ferry_client *c, struct req *r);
 	void *(*alloc)(ferry_client *c, size_t size);
@@ -129,6 +134,8 @@ void fr_client_sent(ferry_client *c, struct req *r, int err);
 void fr_client_fail_all(ferry_client *c, int err);
 struct req *fr_req_get(ferry_client *c, unsigned peer, int sync);
 int fr_req_wait(ferry_client *c, struct req *r);
+/* Ends r with status (its completion is reported as for any). */
+void fr_req_finish(ferry_client *c, struct req *r, int status);
 /* Sends an internal request to peer (passing descriptor passfd along, or
  * -1) and waits for its reply, which fn reads with arg. */
 int fr_ask(ferry_client *c, unsigned peer, fr_msg *m, reply_fn fn, void *arg,
@@ -200,6 +207,15 @@ int fr_ns_stat_start(ferry_client *c, const char *name, fr_ns_auth_fn *done,
  * by then. Returns 0, FERRY_EINVAL (a bad name) or FERRY_ENOMEM (done
  * does not run). */
 typedef void fr_ns_change_fn(void *arg, int status, const char *token);
+/* r, a PUT or INCR, was refused for want of quota share on its server,
+ * over bytes short: asks every server (SHARE) to give up to that much of the
+ * share it does not use, gives what came to r's server, and sends r
+ * again (its reply then finishes it); else finishes r with FERRY_EQUOTA.
+ * What one server gave always goes to the other, so the namespace's
+ * total stays (unless that server cannot be reached: then the share is
+ * lost until the admin sets the quota again). Returns 0, or FERRY_ENOMEM
+ * (r is left as it was). */
+int fr_share_borrow(ferry_client *c, struct req *r, uint64_t over);
 /* The NS_LIST request of ferry_ns_list's arguments (after: at most
  * FERRY_NS_NAME_MAX bytes, or NULL). */
 void fr_ns_list_msg(fr_msg *m, const char *after, unsigned max);

@@ -151,6 +151,14 @@ static int d_send(ferry_client *c, struct req *r, fr_msg *m)
 	return post(c, r);
 }
 
+static int d_resend(ferry_client *c, struct req *r)
+{
+	if (!r->sent)
+		return FERRY_EBUSY; /* its buffer is still the provider's */
+	r->sent = 0;
+	return post(c, r);
+}
+
 static void on_completion(ferry_client *c, const fr_comp *cp)
 {
 	struct fr_direct *d = c->direct;
@@ -359,6 +367,7 @@ static void d_close(ferry_client *c)
 
 static const struct fr_transport direct_tp = {
 	.send = d_send,
+	.resend = d_resend,
 	.progress = d_progress,
 	.reach = d_reach,
 	.release = d_release,

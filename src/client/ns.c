@@ -213,6 +213,96 @@ int ferry_ns_rm(ferry_client *c, const char *name)
 	return change_wait(c, FR_OP_NS_DROP, name, 0, NULL, NULL);
 }
 
+/* ---- moving quota share to where keys land --------------------------------- */
+
+/* What one server gave (fr_share_borrow). */
+struct borrow_part {
+	struct fr_fan_part fp; /* first: the request's arg */
+	uint64_t moved;
+};
+
+struct borrow {
+	struct fr_fan fan; /* first */
+	ferry_client *c;
+	struct req *r;	   /* the PUT */
+	uint32_t gen;	   /* r's, to tell it from a later use of its slot */
+	unsigned server;   /* r's */
+	uint64_t ns, moved;
+	struct borrow_part parts[];
+};
+
+static void share_msg(fr_msg *m, uint64_t ns, uint64_t take, uint64_t give)
+{
+	fr_msg_init(m, FR_OP_SHARE, 0, 0);
+	m->h.ns = ns;
+	m->w[FR_SHARE_TAKE] = take;
+	m->w[FR_SHARE_GIVE] = give;
+}
+
+static int moved_reply(ferry_client *c, struct req *r, const fr_msg *rep)
+{
+	((struct borrow_part *)r->arg)->moved = rep->w[FR_SHARE_R_MOVED];
+	return 0;
+}
+
+/* Whether b's PUT still waits for it (it may have timed out). */
+static int put_waits(const struct borrow *b)
+{
+	return b->r->busy && !b->r->finished && b->r->gen == b->gen;
+}
+
+/* The share is at the PUT's server: the PUT goes again. */
+static void given(ferry_client *c, struct req *g)
+{
+	struct borrow *b = g->arg;
+
+	if (put_waits(b) && (g->status || c->tp->resend(c, b->r)))
+		fr_req_finish(c, b->r, FERRY_EQUOTA);
+	free(b);
+}
+
+static void taken(struct fr_fan *f)
+{
+	struct borrow *b = (struct borrow *)f;
+	ferry_client *c = b->c;
+	fr_msg m;
+
+	for (unsigned i = 0; i < f->n; i++)
+		if (!b->parts[i].fp.status)
+			b->moved += b->parts[i].moved;
+	/* What was given goes to the PUT's server even if the PUT ended
+	 * meanwhile: the namespace's total must stay. */
+	if (b->moved) {
+		share_msg(&m, b->ns, 0, b->moved);
+		if (!fr_send_async(c, b->server, &m, fr_ignore_reply, given, b))
+			return;
+	}
+	if (put_waits(b))
+		fr_req_finish(c, b->r, FERRY_EQUOTA);
+	free(b);
+}
+
+int fr_share_borrow(ferry_client *c, struct req *r, uint64_t over)
+{
+	struct borrow *b =
+	    calloc(1, sizeof(*b) + c->npeers * sizeof(b->parts[0]));
+	fr_msg m;
+
+	if (!b)
+		return FERRY_ENOMEM;
+	b->fan = (struct fr_fan){.n = c->npeers, .ended = taken};
+	b->c = c;
+	b->r = r;
+	b->gen = r->gen;
+	b->server = r->server;
+	b->ns = r->ns;
+	/* Its own server gives nothing it has not freed since. */
+	share_msg(&m, r->ns, over, 0);
+	fr_fan_out(c, &b->fan, &m, -1, moved_reply, b->parts,
+		   sizeof(b->parts[0]));
+	return 0;
+}
+
 static void auth_msg(fr_msg *m, const void *tok, size_t tlen)
 {
 	fr_msg_init(m, FR_OP_NS_AUTH, 0, 0);

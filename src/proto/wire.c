@@ -61,6 +61,7 @@ static const struct {
 			   {2, {FR_LIST_R_BYTES, -1}, 0, 0}},
 	[FR_OP_NS_AUTH] = {"NS_AUTH", {1, {FR_NSAUTH_TLEN, -1}, 0, 0},
 			   {8, {FR_NS_R_TOKLEN, -1}, 0, 0}},
+	[FR_OP_SHARE] = {"SHARE", {2, NOBLOB, 0, 0}, {1, NOBLOB, 0, 0}},
 };
 
 const char *fr_op_name(unsigned opcode)
@@ -94,6 +95,13 @@ static const struct shape *shape_of(const fr_msg *m)
 				       : &table[m->h.opcode].req;
 }
 
+/* An error reply is a bare header, but EQUOTA's, which carries how far
+ * over the share the request was (FR_EQUOTA_R_OVER). */
+static int err_words(const fr_msg *m)
+{
+	return m->h.status == FERRY_EQUOTA;
+}
+
 void fr_msg_init(fr_msg *m, uint8_t opcode, uint16_t flags, uint64_t id)
 {
 	memset(m, 0, sizeof(*m));
@@ -111,8 +119,12 @@ static size_t encode(const fr_msg *m, void *buf, size_t cap, int stop)
 	const struct shape *s = shape_of(m);
 	uint8_t *p = buf;
 	size_t body = 0, left_out = 0;
+	int words = err_words(m);
 
-	if (m->h.status == 0) {
+	if (m->h.status) {
+		body = (size_t)words * 8;
+	} else {
+		words = s->words;
 		body = (size_t)s->words * 8;
 		for (int i = 0; i < FR_MAX_BLOBS; i++)
 			if (blob_present(s, m, i)) {
@@ -134,9 +146,9 @@ static size_t encode(const fr_msg *m, void *buf, size_t cap, int stop)
 	if (!body)
 		return FR_HDR_SIZE;
 	p += FR_HDR_SIZE;
-	for (int i = 0; i < s->words; i++, p += 8)
+	for (int i = 0; i < words; i++, p += 8)
 		fr_put_u64(p, m->w[i]);
-	for (int i = 0; i < stop; i++) {
+	for (int i = 0; i < stop && !m->h.status; i++) {
 		if (!blob_present(s, m, i))
 			continue;
 		uint64_t n = m->w[s->blob_word[i]];
@@ -201,8 +213,11 @@ int fr_msg_decode(const void *buf, size_t len, fr_msg *m, const char **why)
 	if (m->h.body_len != len - FR_HDR_SIZE)
 		FAIL("body length does not match the message");
 	if (m->h.status != 0) {
-		if (!(m->h.flags & FR_F_REPLY) || m->h.body_len)
+		if (!(m->h.flags & FR_F_REPLY) ||
+		    m->h.body_len != (uint32_t)err_words(m) * 8)
 			FAIL("status on a request, or body on an error reply");
+		for (int i = 0; i < err_words(m); i++)
+			m->w[i] = fr_get_u64(p + FR_HDR_SIZE + 8 * i);
 		return 0;
 	}
 	s = shape_of(m);

@@ -15,9 +15,10 @@
 #include <stdint.h>
 
 #define FR_MAGIC 0x59525246u /* "FRRY" little-endian */
-#define FR_VERSION 4 /* 2: proxy opcodes, SSTAT index, HELLO servers;
+#define FR_VERSION 5 /* 2: proxy opcodes, SSTAT index, HELLO servers;
 			  3: expiry, version conditions, EXPIRE;
-			  4: namespaces, tokens in HELLO */
+			  4: namespaces, tokens in HELLO;
+			  5: SHARE, the EQUOTA reply's word */
 #define FR_HDR_SIZE 32
 #define FR_MAX_WORDS 8
 #define FR_MAX_BLOBS 2
@@ -67,6 +68,9 @@ enum fr_opcode {
 	FR_OP_NS_AUTH,   /* words: tlen; blob: a token: which namespace it
 			    opens (a proxy asks for its functions); an
 			    empty one: the default namespace */
+	FR_OP_SHARE,     /* words: take give: moves quota share of the
+			    sender's namespace (the admin's: the header's)
+			    between servers; reply: moved */
 	FR_OP_COUNT
 };
 
@@ -163,6 +167,13 @@ enum { FR_NS_R_ID, FR_NS_R_QUOTA, FR_NS_R_EXPIRE, FR_NS_R_OPS,
  * (NS_STAT through a proxy: summed over the servers). */
 enum { FR_NSLIST_ALEN, FR_NSLIST_MAX };
 enum { FR_NSAUTH_TLEN };
+/* An EQUOTA reply to a PUT or INCR says by how many bytes it would pass
+ * this server's share. SHARE gives up to `take` bytes of the share that
+ * this server's keys do not use (reply: how many it gave), or adds `give`
+ * bytes to it (reply: give). A namespace without a quota moves nothing. */
+enum { FR_EQUOTA_R_OVER };
+enum { FR_SHARE_TAKE, FR_SHARE_GIVE };
+enum { FR_SHARE_R_MOVED };
 
 typedef struct fr_hdr {
 	uint32_t magic;

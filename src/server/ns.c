@@ -225,13 +225,31 @@ size_t fr_nstab_list(const fr_nstab *t, const void *after, size_t alen,
 	return p.used;
 }
 
-int fr_ns_fits(const fr_ns *n, uint64_t size, uint64_t cur)
+uint64_t fr_ns_over(const fr_ns *n, uint64_t size, uint64_t cur)
 {
 	uint64_t after = n->used + n->pending + size;
 
-	if (!n->share)
-		return 1;
-	return after - (cur < after ? cur : after) <= n->share;
+	after -= cur < after ? cur : after;
+	return n->share && after > n->share ? after - n->share : 0;
+}
+
+uint64_t fr_ns_share_take(fr_ns *n, uint64_t max)
+{
+	uint64_t held = n->used + n->pending + 1, spare;
+
+	spare = n->share > held ? n->share - held : 0;
+	if (max < spare)
+		spare = max;
+	n->share -= spare;
+	return spare;
+}
+
+uint64_t fr_ns_share_give(fr_ns *n, uint64_t bytes)
+{
+	if (!n->share || bytes > UINT64_MAX - n->share)
+		return 0;
+	n->share += bytes;
+	return bytes;
 }
 
 /* ---- the state file ----------------------------------------------------- */

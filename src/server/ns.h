@@ -92,8 +92,14 @@ fr_ns *fr_nstab_of_key(const fr_nstab *t, const void *key, size_t klen);
 /* Writes id's key prefix (FR_NS_KEY bytes) to out. */
 void fr_ns_prefix(uint64_t id, uint8_t *out);
 
-/* 1 if a PUT of size bytes over a value of cur bytes (0: none) fits n's
- * quota share. */
-int fr_ns_fits(const fr_ns *n, uint64_t size, uint64_t cur);
+/* By how many bytes a PUT of size bytes over a value of cur bytes (0:
+ * none) would pass n's quota share: 0 if it fits (or n has no quota). */
+uint64_t fr_ns_over(const fr_ns *n, uint64_t size, uint64_t cur);
+/* Moving share between servers (SHARE). take: gives up to max bytes of
+ * the share n's keys here do not use (used, pending), keeping at least one
+ * byte, since a share of 0 means no quota; returns how many. give: adds
+ * bytes; returns them. A namespace without a quota moves nothing. */
+uint64_t fr_ns_share_take(fr_ns *n, uint64_t max);
+uint64_t fr_ns_share_give(fr_ns *n, uint64_t bytes);
 
 #endif

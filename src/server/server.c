@@ -59,6 +59,7 @@ struct slot {
 	int rma_err;
 	fr_ns *ns;        /* the namespace the request acts in */
 	uint64_t pend_id, pend; /* PUT: bytes counted as pending there */
+	uint64_t over; /* FERRY_EQUOTA: bytes over the namespace's share */
 	/* The request's keys with their namespace prefix (ns.h). */
 	uint8_t key[FR_NS_KEY + FERRY_KEY_MAX], key2[FR_NS_KEY + FERRY_KEY_MAX];
 };
@@ -176,6 +177,8 @@ static void reply_status(struct server *sv, struct slot *s, int status)
 
 	fr_msg_init(&rep, s->req.h.opcode, FR_F_REPLY, s->req.h.id);
 	rep.h.status = status;
+	if (status == FERRY_EQUOTA)
+		rep.w[FR_EQUOTA_R_OVER] = s->over;
 	reply(sv, s, &rep);
 }
 
@@ -506,19 +509,19 @@ static int op_ns(struct server *sv, struct slot *s)
 /* ---- operations --------------------------------------------------------- */
 
 /* FERRY_EQUOTA if a value of size bytes, replacing the request's key's
- * current one, would not fit its namespace's quota share; else 0. */
+ * current one, would not fit its namespace's quota share (s->over: by how
+ * much); else 0. */
 static int quota_check(struct server *sv, struct slot *s, uint64_t size)
 {
 	const fr_msg *q = &s->req;
 	fr_obj *cur;
-	int fits;
 
 	if (!s->ns->share)
 		return 0;
 	cur = fr_store_get(sv->store, q->blob[0], q->blen[0]);
-	fits = fr_ns_fits(s->ns, size, cur ? cur->size : 0);
+	s->over = fr_ns_over(s->ns, size, cur ? cur->size : 0);
 	fr_store_release(sv->store, cur);
-	return fits ? 0 : FERRY_EQUOTA;
+	return s->over ? FERRY_EQUOTA : 0;
 }
 
 /* The conditions and expiry a PUT request asks for. */
@@ -716,6 +719,17 @@ static int op_simple(struct server *sv, struct slot *s)
 			q->blen[1], (uint32_t)FR_MIN(q->w[FR_LIST_MAX], LIST_MAX),
 			FR_NS_KEY, sv->scratch, LIST_BYTES, &count, &more);
 		list_reply(sv, &rep, bytes, count, more);
+		break;
+	case FR_OP_SHARE:
+		/* Clients move share to where their keys land; the total
+		 * stays what the admin set as long as what one server gives
+		 * up another takes (src/client/ns.c). */
+		rep.w[FR_SHARE_R_MOVED] =
+		    q->w[FR_SHARE_TAKE]
+			? fr_ns_share_take(s->ns, q->w[FR_SHARE_TAKE])
+			: fr_ns_share_give(s->ns, q->w[FR_SHARE_GIVE]);
+		if (rep.w[FR_SHARE_R_MOVED])
+			save_ns(sv);
 		break;
 	case FR_OP_SSTAT:
 		/* No reaping here: the loop has reaped what was due before

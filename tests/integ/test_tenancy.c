@@ -341,6 +341,41 @@ static void test_login_rate(void **state)
 	assert_true(ft_file_has(cl->proxy_log, "they wait their turn"));
 }
 
+/* A namespace's quota holds for all its keys together, through the
+ * proxy as directly: 16 values of 4000 bytes under a 64 KiB quota over
+ * two servers (32 KiB each), all on one server, fit (the proxy moves the
+ * share the other server does not use), the 17th does not. */
+static void test_quota_whole(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char tok[FERRY_TOKEN_LEN + 1], name[32], key[32];
+	ferry_ns_info set = {.quota = 64 * 1024}, info;
+	static uint8_t val[4000];
+	ferry_client *c;
+	int stored = 0, i = 0;
+
+	snprintf(name, sizeof(name), "whole-%s", ft_mode_name[m]);
+	ft_assert_rc(ferry_ns_create(admin, name, &set, tok), 0);
+	c = as(m, tok);
+	memset(val, 'q', sizeof(val));
+	for (;;) {
+		int rc;
+		do
+			snprintf(key, sizeof(key), "w/%d", i++);
+		while (ft_owner(cl, key, strlen(key)) != 0);
+		rc = ferry_put(c, key, strlen(key), val, sizeof(val), 0);
+		if (rc == FERRY_EQUOTA)
+			break;
+		ft_assert_rc(rc, 0);
+		stored++;
+	}
+	assert_int_equal(stored, 16);
+	ft_assert_rc(ferry_ns_stat(admin, name, &info), 0);
+	assert_int_equal(info.used, 16 * sizeof(val));
+	ferry_close(c);
+	ft_assert_rc(ferry_ns_rm(admin, name), 0);
+}
+
 struct lister {
 	ferry_client *c, *admin;
 	int rc, nstat;
@@ -982,6 +1017,7 @@ int main(void)
 	    {"waits_alone", test_waits_alone},
 	    {"one_question_per_token", test_one_question_per_token},
 	    {"login_rate", test_login_rate},
+	    {"quota_whole", test_quota_whole},
 	    {"same_key", test_same_key},
 	    {"list", test_list},
 	    {"watch", test_watch},

@@ -134,15 +134,31 @@ static void test_list_and_quota(void **state)
 	assert_memory_equal(k, "m", klen);
 
 	fr_ns *q = fr_nstab_by_name(t, "z", 1);
-	assert_true(fr_ns_fits(q, 1u << 30, 0)); /* no quota */
+	assert_int_equal(fr_ns_over(q, 1u << 30, 0), 0); /* no quota */
+	/* ... so it has no share to move either. */
+	assert_int_equal(fr_ns_share_take(q, 100), 0);
+	assert_int_equal(fr_ns_share_give(q, 100), 0);
+	assert_int_equal(q->share, 0);
 	q->share = 1000;
 	q->used = 600;
-	assert_true(fr_ns_fits(q, 400, 0));
-	assert_false(fr_ns_fits(q, 401, 0));
-	assert_true(fr_ns_fits(q, 500, 100)); /* replaces 100 bytes */
+	assert_int_equal(fr_ns_over(q, 400, 0), 0);
+	assert_int_equal(fr_ns_over(q, 401, 0), 1);
+	assert_int_equal(fr_ns_over(q, 500, 100), 0); /* replaces 100 */
+	assert_int_equal(fr_ns_over(q, 10, 700), 0);	/* shrinks one */
 	q->pending = 300;
-	assert_false(fr_ns_fits(q, 200, 0));
-	assert_true(fr_ns_fits(q, 100, 0));
+	assert_int_equal(fr_ns_over(q, 200, 0), 100);
+	assert_int_equal(fr_ns_over(q, 100, 0), 0);
+	/* 100 bytes unused: 99 may go (one stays, 0 meaning no quota). */
+	assert_int_equal(fr_ns_share_take(q, 50), 50);
+	assert_int_equal(fr_ns_share_take(q, 1000), 49);
+	assert_int_equal(fr_ns_share_take(q, 1000), 0);
+	assert_int_equal(q->share, 901);
+	assert_int_equal(fr_ns_over(q, 2, 0), 1);
+	assert_int_equal(fr_ns_share_give(q, 99), 99);
+	assert_int_equal(q->share, 1000);
+	assert_int_equal(fr_ns_share_give(q, UINT64_MAX), 0); /* overflow */
+	q->used = 2000; /* over its share (it was lowered): gives nothing */
+	assert_int_equal(fr_ns_share_take(q, 10), 0);
 	fr_nstab_free(&t);
 }
 

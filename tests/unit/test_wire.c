@@ -301,13 +301,22 @@ static void test_round_trip_replies(void **state)
 			 FR_HDR_SIZE + 8 * (FR_PSTAT_R_REGIONS + 1));
 
 	/* An error reply of every opcode is a bare header with the status,
-	 * whatever words the sender left set. */
+	 * whatever words the sender left set; EQUOTA's carries one word, by
+	 * how much the request was over the share. */
 	for (unsigned op = 1; op < FR_OP_COUNT; op++) {
+		fr_msg d;
+		size_t n;
 		fr_msg_init(&m, (uint8_t)op, FR_F_REPLY, 100 + op);
-		m.h.status = FERRY_ENOENT - (int)op;
+		m.h.status = op % 2 ? FERRY_ENOENT : FERRY_EIO;
 		m.w[0] = 5;
 		m.blob[0] = val;
 		assert_int_equal(round_trip(&m), FR_HDR_SIZE);
+		m.h.status = FERRY_EQUOTA;
+		m.w[FR_EQUOTA_R_OVER] = 4097 + op;
+		n = round_trip(&m);
+		assert_int_equal(n, FR_HDR_SIZE + 8);
+		assert_int_equal(fr_msg_decode(buf, n, &d, NULL), 0);
+		assert_int_equal(d.w[FR_EQUOTA_R_OVER], 4097 + op);
 	}
 	/* Statuses travel as signed numbers. */
 	fr_msg_init(&m, FR_OP_GET, FR_F_REPLY | FR_F_RMA, 11);
@@ -566,6 +575,18 @@ static void test_reject_status(void **state)
 	assert_int_equal(n, FR_HDR_SIZE + 8);
 	fr_put_u32(buf + 20, (uint32_t)FERRY_ENOSPC);
 	expect_eproto(buf, n, "body on an error reply");
+	/* ... but EQUOTA's word, exactly. */
+	fr_put_u32(buf + 20, (uint32_t)FERRY_EQUOTA);
+	assert_int_equal(fr_msg_decode(buf, n, &m, NULL), 0);
+	assert_int_equal(m.w[FR_EQUOTA_R_OVER], 5);
+	fr_put_u32(buf + 16, 0);
+	expect_eproto(buf, FR_HDR_SIZE, "an EQUOTA reply without its word");
+	fr_msg_init(&m, FR_OP_LIST, FR_F_REPLY, 1);
+	m.w[FR_LIST_R_BYTES] = 3;
+	m.blob[0] = (const uint8_t *)"abc";
+	n = fr_msg_encode(&m, buf, sizeof(buf));
+	fr_put_u32(buf + 20, (uint32_t)FERRY_EQUOTA);
+	expect_eproto(buf, n, "an EQUOTA reply with more than its word");
 }
 
 /* ---- LIST blobs
