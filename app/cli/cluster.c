@@ -1,4 +1,4 @@
-/* ferry cluster up|status|down: a whole cluster on this host. */
+/* ferry cluster up|status|restart|down: a whole cluster on this host. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,6 +26,7 @@ static void usage(FILE *out)
 		"                        [--memory SIZE] [--dir DIR] [--host HOST]\n"
 		"                        [--port PORT] [--no-proxy] [--open]\n"
 		"       ferry cluster status\n"
+		"       ferry cluster restart\n"
 		"       ferry cluster down\n"
 		"\n"
 		"'up' starts N ferry-server processes (default 2) in the\n"
@@ -43,9 +44,13 @@ static void usage(FILE *out)
 		"'ferry ns create' makes namespaces with tokens of their own.\n"
 		"--open starts a cluster without tokens, where every client\n"
 		"is the admin.\n"
+		"Each server keeps its namespaces in DIR/server-I.state.\n"
 		"'status' shows the servers and whether tokens are required;\n"
-		"'down' stops them and removes the cluster file and the admin\n"
-		"token.\n",
+		"'restart' starts again, as 'up' started them, the servers and\n"
+		"the proxy that are gone (killed, crashed): a server comes back\n"
+		"empty but with its namespaces, whose tokens work again;\n"
+		"'down' stops them and removes the cluster file, the admin\n"
+		"token and the servers' state.\n",
 		ferry_default_cluster());
 }
 
@@ -76,17 +81,26 @@ static int mkdirs(const char *dir)
 	return mkdir(tmp, 0755) && errno != EEXIST ? FERRY_EIO : 0;
 }
 
-/* Where 'up' puts the admin token of the cluster file DIR/cluster:
- * DIR/admin.token. */
-static void token_path(const char *file, char *out, size_t cap)
+/* The folder DIR of the cluster file DIR/cluster, where 'up' keeps the
+ * rest. */
+static void dir_of(const char *file, char *out, size_t cap)
 {
 	const char *slash = strrchr(file, '/');
 
 	if (slash)
-		snprintf(out, cap, "%.*s/admin.token", (int)(slash - file),
-			 file);
+		snprintf(out, cap, "%.*s", (int)(slash - file), file);
 	else
-		snprintf(out, cap, "admin.token");
+		snprintf(out, cap, ".");
+}
+
+/* Where 'up' puts the admin token: DIR/admin.token. */
+static void token_path(const char *file, char *out, size_t cap)
+{
+	char dir[600];
+
+	dir_of(file, dir, sizeof(dir));
+	if (snprintf(out, cap, "%s/admin.token", dir) >= (int)cap)
+		out[0] = '\0'; /* too long a path: no such file */
 }
 
 /* Writes a fresh admin token to path, readable by this user only. A file
@@ -131,6 +145,79 @@ static int proxy_takes_tokens(char *bin, const char *dir)
 	}
 	unlink(out);
 	return found;
+}
+
+/* What 'up' started is kept for 'restart' in DIR/NAME.cmd (its
+ * arguments, each ended by a NUL), NAME being server-I or proxy. */
+static void cmd_path(const char *dir, const char *name, char *out,
+		     size_t cap)
+{
+	snprintf(out, cap, "%s/%s.cmd", dir, name);
+}
+
+static int save_cmd(const char *dir, const char *name, char *const argv[])
+{
+	char path[700];
+	FILE *f;
+	int rc = 0;
+
+	cmd_path(dir, name, path, sizeof(path));
+	if (!(f = fopen(path, "we")))
+		return FERRY_EIO;
+	for (int i = 0; argv[i]; i++)
+		rc |= fwrite(argv[i], strlen(argv[i]) + 1, 1, f) != 1;
+	rc |= fclose(f) != 0;
+	return rc ? FERRY_EIO : 0;
+}
+
+/* Reads DIR/NAME.cmd into buf, and argv[] (NULL-ended) pointing into it.
+ * Returns 0, or -1 if there is none (or it is malformed). */
+static int load_cmd(const char *dir, const char *name, char *buf,
+		    size_t cap, char **argv, int max)
+{
+	char path[700];
+	FILE *f;
+	size_t n;
+	int argc = 0;
+
+	cmd_path(dir, name, path, sizeof(path));
+	if (!(f = fopen(path, "re")))
+		return -1;
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	if (n == 0 || n == cap || buf[n - 1] != '\0')
+		return -1;
+	for (size_t off = 0; off < n && argc < max - 1;
+	     off += strlen(buf + off) + 1)
+		argv[argc++] = buf + off;
+	argv[argc] = NULL;
+	return 0;
+}
+
+/* The name of what cl->pids[i] runs (see load_cmd). */
+static void proc_name(const fr_cluster *cl, unsigned i, char *out,
+		      size_t cap)
+{
+	if (i < cl->nservers)
+		snprintf(out, cap, "server-%u", i);
+	else
+		snprintf(out, cap, "proxy");
+}
+
+/* Removes what 'up' kept for each process of cl in dir. */
+static void forget_procs(const fr_cluster *cl, const char *dir)
+{
+	char name[32], path[700];
+
+	for (unsigned i = 0; i < cl->npids; i++) {
+		proc_name(cl, i, name, sizeof(name));
+		cmd_path(dir, name, path, sizeof(path));
+		unlink(path);
+		if (i < cl->nservers) {
+			snprintf(path, sizeof(path), "%s/%s.state", dir, name);
+			unlink(path);
+		}
+	}
 }
 
 static int alive(const fr_cluster *cl)
@@ -203,6 +290,8 @@ static int start_proxy(fr_cluster *cl, const char *dir, const char *file,
 		return rc;
 	}
 	cl->pids[cl->npids++] = pid;
+	if ((rc = save_cmd(dir, "proxy", args)))
+		return rc;
 	snprintf(cl->proxy, sizeof(cl->proxy), "unix://%s", sock);
 	snprintf(cl->resp, sizeof(cl->resp), "redis://%s", rtcp);
 	return 0;
@@ -308,26 +397,36 @@ static int up(int argc, char **argv)
 	 * whatever this shell's $FERRY_TOKEN says. */
 	unsetenv("FERRY_TOKEN");
 	for (unsigned i = 0; i < n; i++) {
+		char name[32], state[700];
 		char *args[] = {bin, "--listen", listen, "--provider",
 				(char *)provider, "--memory", (char *)memory,
+				"--state-file", state,
 				tokens ? "--admin-token-file" : NULL,
 				cl.admin_token_file, NULL};
 		pid_t pid;
 		snprintf(port, sizeof(port), "%u", base + i);
 		snprintf(listen, sizeof(listen), "%s:%s", host, port);
-		snprintf(log, sizeof(log), "%s/server-%u.log", dir, i);
+		snprintf(name, sizeof(name), "server-%u", i);
+		snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+		snprintf(state, sizeof(state), "%s/%s.state", dir, name);
+		unlink(state); /* a new cluster starts empty */
 		rc = fr_spawn_ready(args, log, START_TIMEOUT_MS, &pid);
+		if (!rc) {
+			memcpy(cl.servers[cl.nservers++], listen,
+			       sizeof(listen));
+			cl.pids[cl.npids++] = pid;
+			rc = save_cmd(dir, name, args);
+		}
 		if (rc) {
 			fprintf(stderr,
 				"ferry: server %s did not start (%s); see %s\n",
 				listen, ferry_strerror(rc), log);
 			stop_all(&cl);
+			forget_procs(&cl, dir);
 			if (tokens)
 				unlink(cl.admin_token_file);
 			return 1;
 		}
-		memcpy(cl.servers[cl.nservers++], listen, sizeof(listen));
-		cl.pids[cl.npids++] = pid;
 	}
 	rc = fr_cluster_save(file, &cl);
 	if (!rc && proxy)
@@ -338,6 +437,7 @@ static int up(int argc, char **argv)
 		rc = fr_cluster_save(file, &cl);
 	if (rc) {
 		stop_all(&cl);
+		forget_procs(&cl, dir);
 		unlink(file);
 		if (tokens)
 			unlink(cl.admin_token_file);
@@ -369,6 +469,8 @@ static int down(void)
 		return 1;
 	}
 	stop_all(&cl);
+	dir_of(file, path, sizeof(path));
+	forget_procs(&cl, path);
 	unlink(file);
 	/* The token 'up' wrote beside the cluster file (and no other file
 	 * the cluster file might name) goes too: it opens nothing now. */
@@ -379,6 +481,50 @@ static int down(void)
 	       cl.nservers == 1 ? "" : "s",
 	       cl.proxy[0] ? " and the node proxy" : "");
 	return 0;
+}
+
+/* Starts again, as 'up' did, what of the cluster is gone. */
+static int restart(void)
+{
+	const char *file = fr_cluster_path(cli_cluster);
+	char dir[600], name[32], log[700], buf[8192], *args[32];
+	unsigned started = 0;
+	fr_cluster cl;
+	int rc = fr_cluster_load(file, &cl, NULL);
+
+	if (rc) {
+		fprintf(stderr, "ferry: no cluster at %s\n", file);
+		return 1;
+	}
+	dir_of(file, dir, sizeof(dir));
+	unsetenv("FERRY_TOKEN"); /* as 'up' */
+	for (unsigned i = 0; i < cl.npids && !rc; i++) {
+		if (fr_pid_alive(cl.pids[i]))
+			continue;
+		proc_name(&cl, i, name, sizeof(name));
+		snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+		if (load_cmd(dir, name, buf, sizeof(buf), args, 32)) {
+			fprintf(stderr,
+				"ferry: cluster restart: %s/%s.cmd is missing; "
+				"'ferry cluster down' and 'up' start anew\n",
+				dir, name);
+			rc = FERRY_EINVAL;
+		} else if ((rc = fr_spawn_ready(args, log, START_TIMEOUT_MS,
+						&cl.pids[i]))) {
+			fprintf(stderr, "ferry: %s did not start (%s); see %s\n",
+				name, ferry_strerror(rc), log);
+		} else {
+			printf("restarted %s (pid %ld)\n",
+			       i < cl.nservers ? cl.servers[i] : "the node proxy",
+			       (long)cl.pids[i]);
+			started++;
+		}
+	}
+	if (started && fr_cluster_save(file, &cl))
+		return cli_fail("cluster restart", FERRY_EIO);
+	if (!rc && !started)
+		printf("cluster restart: everything is running\n");
+	return rc ? 1 : 0;
 }
 
 static int status(void)
@@ -416,6 +562,8 @@ int cli_cluster_cmd(int argc, char **argv)
 		return down();
 	if (!strcmp(argv[1], "status"))
 		return status();
+	if (!strcmp(argv[1], "restart"))
+		return restart();
 	fprintf(stderr, "ferry: unknown cluster command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

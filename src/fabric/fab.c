@@ -286,6 +286,15 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 	f->fd = -1;
 	f->region = -1;
 	f->next_key = 1;
+	if (host && port && p->regions) {
+		/* A server's region has a fixed name: one left by its last
+		 * process (killed, or a zombie nobody reaped, which libfabric
+		 * takes for alive) would keep it from starting again. */
+		char name[320];
+		snprintf(name, sizeof(name), FR_REGION_PREFIX "%s:%s", host,
+			 port);
+		fr_region_reap(REGION_DIR, name, 0);
+	}
 	rc = mk_info(f, p, host, port);
 	if (rc)
 		goto fail;

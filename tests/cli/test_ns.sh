@@ -223,8 +223,13 @@ has '^quota: +64\.0 KiB' "$TMP/out" && has '^ops/s: +100 per node proxy$' "$TMP/
 	has '^expires: never$' "$TMP/out" &&
 	ok "... shows the new limits, the expiry untouched" ||
 	not_ok "... shows the new limits, the expiry untouched"
-# 64 KiB over 2 servers: 32 KiB each, so one value of 40 KiB never fits.
+# 64 KiB over 2 servers: 32 KiB each, and the client moves what the other
+# does not use; a value of 40 KiB fits, one of 70 KB never does.
 head -c 40000 /dev/urandom >"$TMP/40k"
+expect 0 "a put over one server's share of job2's quota fits" \
+	as_via "$T2" "$D" put big "$TMP/40k"
+expect 0 "... and is deleted" as_via "$T2" "$D" rm big
+head -c 70000 /dev/urandom >"$TMP/40k"
 expect 1 "a put over job2's quota fails" as_via "$T2" "$D" put big "$TMP/40k"
 has "namespace quota exceeded" "$TMP/err" && ok "... saying the namespace quota is exceeded" ||
 	not_ok "... saying the namespace quota is exceeded"
@@ -294,9 +299,44 @@ expect 1 "... the old one still opens nothing" as_via "$T1" "$D" get "k-direct"
 expect 0 "... the new one opens an empty namespace" as_via "$T4" "$D" ls
 [ ! -s "$TMP/out" ] && ok "... (nothing listed)" || not_ok "... (nothing listed)"
 
+# ---- a server and the proxy killed, then 'cluster restart' -------------------------
+
+mapfile -t PIDS < <(sed -n 's/^pid //p' "$HOME_DIR/cluster")
+kill -9 "${PIDS[1]}" "${PIDS[2]}"
+check "kill -9 of server 1 and of the proxy" all_gone "${PIDS[1]}" "${PIDS[2]}"
+f cluster status
+has "pid ${PIDS[1]}: gone" "$TMP/out" && ok "cluster status says server 1 is gone" ||
+	not_ok "cluster status says server 1 is gone"
+expect 0 "cluster restart" f cluster restart
+has "^restarted 127.0.0.1:$((base + 1)) " "$TMP/out" && ok "... restarts server 1" ||
+	not_ok "... restarts server 1" "$(cat "$TMP/out" "$TMP/err")"
+has "^restarted the node proxy" "$TMP/out" && ok "... and the proxy" ||
+	not_ok "... and the proxy"
+grep -q "^restarted 127.0.0.1:$base " "$TMP/out" && not_ok "... and nothing else" ||
+	ok "... and nothing else"
+expect 0 "a second restart" f cluster restart
+has "everything is running" "$TMP/out" && ok "... has nothing to do" ||
+	not_ok "... has nothing to do"
+# Server 1 came back empty but knows job2 (its --state-file): job2's
+# token opens it again, for keys on either server, each way.
+for w in "${ways[@]}"; do
+	good=0
+	for i in 1 2 3 4 5 6 7 8; do
+		as_via "$T2" "$w" put "after-restart-$i" "$TMP/v2" && good=$((good + 1))
+	done
+	[ "$good" -eq 8 ] && ok "job2's token works on the restarted server ($w)" ||
+		not_ok "job2's token works on the restarted server ($w)" "$good of 8 puts"
+done
+expect 0 "ns stat job2 counts its keys on both servers again" via "$D" ns stat job2
+has '^keys: +([89]|[1-9][0-9]+)$' "$TMP/out" && ok "... (at least the 8 new ones)" ||
+	not_ok "... (at least the 8 new ones)" "$(cat "$TMP/out")"
+
 expect 0 "cluster down" f cluster down
 [ ! -e "$TOKFILE" ] && ok "cluster down removes the admin token" ||
 	not_ok "cluster down removes the admin token"
+ls "$HOME_DIR"/server-*.state "$HOME_DIR"/*.cmd >/dev/null 2>&1 &&
+	not_ok "cluster down removes the servers' state and commands" ||
+	ok "cluster down removes the servers' state and commands"
 
 # ---- an open cluster -----------------------------------------------------------------------
 
