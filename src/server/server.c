@@ -32,6 +32,7 @@
 #define IDLE_MS 1000 /* longest sleep of an idle server */
 #define REAP_LOG_NS (60 * 1000000000ull)
 #define PEER_CHECK_NS (2 * 1000000000ull) /* asking whether peers live */
+#define SHARE_SAVE_NS 1000000000ull /* moved quota shares are saved so */
 
 /* Each slot serves one request at a time and walks these states. */
 enum slot_state {
@@ -97,6 +98,7 @@ struct server {
 	uint64_t reaped;     /* expired values freed since the last log line */
 	uint64_t reap_log_ns; /* when that line was written (0: never) */
 	uint64_t peer_check_ns; /* when check_peers looks next */
+	uint64_t share_save_ns; /* moved shares unsaved since (0: none) */
 	unsigned busy; /* slots not in SLOT_RECV */
 	int epfd, sigfd;
 	fi_addr_t self; /* our own address, inserted first: see setup() */
@@ -365,6 +367,7 @@ static void put_settled(struct server *sv, struct slot *s)
  * restart would not know it. */
 static void save_ns(struct server *sv)
 {
+	sv->share_save_ns = 0;
 	if (sv->o.state_file && fr_nstab_save(sv->nstab, sv->o.state_file))
 		fr_log(WHO, "cannot save the namespaces to %s: %s",
 		       sv->o.state_file, strerror(errno));
@@ -728,8 +731,11 @@ static int op_simple(struct server *sv, struct slot *s)
 		    q->w[FR_SHARE_TAKE]
 			? fr_ns_share_take(s->ns, q->w[FR_SHARE_TAKE])
 			: fr_ns_share_give(s->ns, q->w[FR_SHARE_GIVE]);
-		if (rep.w[FR_SHARE_R_MOVED])
-			save_ns(sv);
+		/* Saved within SHARE_SAVE_NS (save_shares): a namespace at
+		 * its quota may move share with every other PUT, and each
+		 * save is an fsync. */
+		if (rep.w[FR_SHARE_R_MOVED] && !sv->share_save_ns)
+			sv->share_save_ns = fr_now_ns();
 		break;
 	case FR_OP_SSTAT:
 		/* No reaping here: the loop has reaped what was due before
@@ -1073,6 +1079,23 @@ static int reap_ns(struct server *sv)
 	return next ? (int)FR_MIN(next - now, IDLE_MS) : IDLE_MS;
 }
 
+/* Saves the shares SHARE moved, at most SHARE_SAVE_NS after the first
+ * move (and at the stop). Returns how long the loop may sleep: ms, at
+ * most IDLE_MS. */
+static int save_shares(struct server *sv)
+{
+	uint64_t now = fr_now_ns();
+
+	if (!sv->share_save_ns)
+		return IDLE_MS;
+	if (now - sv->share_save_ns < SHARE_SAVE_NS)
+		return (int)FR_MIN(
+		    (sv->share_save_ns + SHARE_SAVE_NS - now) / 1000000 + 1,
+		    IDLE_MS);
+	save_ns(sv);
+	return IDLE_MS;
+}
+
 /* Forgets the peers whose process is gone, every PEER_CHECK_NS, where the
  * provider can tell (shm: a killed client says no BYE, and sends to it
  * would fill its queue for good). Over a network a dead peer is forgotten
@@ -1110,7 +1133,7 @@ static void loop(struct server *sv)
 
 	for (;;) {
 		int wake = FR_MIN(FR_MIN(reap(sv), reap_ns(sv)),
-				  check_peers(sv));
+				  FR_MIN(check_peers(sv), save_shares(sv)));
 		int ev_wake = fr_events_flush(sv->events);
 		int n = fr_fab_poll(sv->fab, comps, 64);
 		if (ev_wake >= 0 && ev_wake < wake)
@@ -1196,6 +1219,8 @@ int fr_server_run(const fr_server_opts *o)
 		close(o->ready_fd);
 	}
 	loop(sv);
+	if (sv->share_save_ns)
+		save_ns(sv);
 	log_reaped(sv, 1);
 	fr_log(WHO, "stopping: %llu requests served",
 	       (unsigned long long)sv->ops);
