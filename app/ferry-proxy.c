@@ -37,7 +37,7 @@ static void usage(FILE *out)
 		"                       drop a connection that holds room for\n"
 		"                       a frame larger than 16K and sends none\n"
 		"                       of its bytes for this long (default\n"
-		"                       10s; 0: never)\n"
+		"                       30s; 0: never)\n"
 		"  --max-arenas SIZE    shared memory one function may attach\n"
 		"                       (default 4G)\n"
 		"  --spin-us N          busy-poll before sleeping (default 50)\n"

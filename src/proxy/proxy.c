@@ -44,7 +44,7 @@ void fr_proxy_opts_init(fr_proxy_opts *o)
 		.max_inflight = 4096,
 		.conn_inflight = 256,
 		.buffer_budget = 256ull << 20,
-		.frame_timeout_ms = 10000,
+		.frame_timeout_ms = 30000,
 		.max_arenas = 4ull << 30,
 		.spin_us = 50,
 		.resp_max_request = 512ull << 20,
