@@ -550,6 +550,14 @@ void ft_cluster_stop(ft_cluster *cl)
 		return;
 	untrack(cl);
 	stop_servers(cl);
+	/* A server killed with SIGKILL (and not started again) left its shm
+	 * file, which libfabric would take over only for a server of that
+	 * name: the stopped ones removed theirs. */
+	for (unsigned i = 0; i < cl->n && !strcmp(ft_provider(), "shm"); i++) {
+		char path[128];
+		snprintf(path, sizeof(path), "/dev/shm/%s", cl->addrs[i]);
+		unlink(path);
+	}
 	if (!(keep && *keep == '1'))
 		rm_dir(cl->dir);
 	fr_ring_free(&cl->ring);

@@ -51,8 +51,12 @@ static const struct prov {
 			     Ordering) */
 	int regions;      /* endpoints live in files under REGION_DIR that
 			     a killed process leaves behind (region.h):
-			     ferry names them, holds its own, removes those
-			     nobody holds, and so tells a dead peer */
+			     ferry names its clients', holds its own,
+			     removes clients' that nobody holds, and so
+			     tells a dead peer. A server's (HOST:PORT) is
+			     left to libfabric, which takes over one whose
+			     process is gone, in place, so that its clients'
+			     mappings stay good across a restart */
 } provs[] = {
 	{"tcp", "tcp;ofi_rxm", 1, 0, 1, 0},
 	{"shm", "shm", 0, 1, 0, 1},
@@ -146,17 +150,6 @@ static void unique_name(char *buf, size_t cap)
 		 (unsigned long long)nonce);
 }
 
-/* The node a server's address is made of: host itself or, where endpoints
- * are files, ferry's name for it (so that it is ferry's region). */
-static const char *node_of(const struct prov *p, const char *host, char *buf,
-			   size_t cap)
-{
-	if (!host || !p->regions)
-		return host;
-	snprintf(buf, cap, FR_REGION_PREFIX "%s", host);
-	return buf;
-}
-
 static int mk_info(fr_fab *f, const struct prov *p, const char *host,
 		   const char *port)
 {
@@ -183,8 +176,6 @@ static int mk_info(fr_fab *f, const struct prov *p, const char *host,
 		 * region "NODE:UID:INDEX"). */
 		unique_name(name, sizeof(name));
 		host = name;
-	} else {
-		host = node_of(p, host, name, sizeof(name));
 	}
 	rc = lib.getinfo(FR_FI_VERSION, host, port, host ? FI_SOURCE : 0, hints,
 			&f->info);
@@ -236,18 +227,18 @@ static int mk_ep(fr_fab *f)
 	return 0;
 }
 
-/* Locks our own region (region.h), then removes those that dead
- * processes left. */
-static int hold_region(fr_fab *f)
+/* Locks a client's own region (region.h), then removes the clients'
+ * regions that dead processes left. */
+static int hold_region(fr_fab *f, int client)
 {
 	char addr[320], name[320] = "?";
 	size_t len = sizeof(addr);
-	int rc = fr_fab_getname(f, addr, &len);
+	int rc = client ? fr_fab_getname(f, addr, &len) : 0;
 
 	if (rc)
 		return rc;
-	if (fr_region_name(addr, len, name, sizeof(name)) ||
-	    (f->region = fr_region_hold(REGION_DIR, name)) < 0) {
+	if (client && (fr_region_name(addr, len, name, sizeof(name)) ||
+	    (f->region = fr_region_hold(REGION_DIR, name)) < 0)) {
 		snprintf(f->err, sizeof(f->err),
 			 "cannot lock this endpoint's region %s/%s: %s",
 			 REGION_DIR, name, strerror(errno));
@@ -286,15 +277,6 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 	f->fd = -1;
 	f->region = -1;
 	f->next_key = 1;
-	if (host && port && p->regions) {
-		/* A server's region has a fixed name: one left by its last
-		 * process (killed, or a zombie nobody reaped, which libfabric
-		 * takes for alive) would keep it from starting again. */
-		char name[320];
-		snprintf(name, sizeof(name), FR_REGION_PREFIX "%s:%s", host,
-			 port);
-		fr_region_reap(REGION_DIR, name, 0);
-	}
 	rc = mk_info(f, p, host, port);
 	if (rc)
 		goto fail;
@@ -312,7 +294,7 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 	if (!rc)
 		rc = mk_ep(f);
 	if (!rc && p->regions)
-		rc = hold_region(f);
+		rc = hold_region(f, !host);
 	if (rc)
 		goto fail;
 	*out = f;
@@ -408,12 +390,10 @@ int fr_fab_resolve(fr_fab *f, const char *host, const char *port,
 		   fi_addr_t *out)
 {
 	struct fi_info *hints = lib.dupinfo(f->info), *info = NULL;
-	char node[320];
 	int rc;
 
 	if (!hints)
 		return FERRY_ENOMEM;
-	host = node_of(f->p, host, node, sizeof(node));
 	free(hints->src_addr);
 	hints->src_addr = NULL;
 	hints->src_addrlen = 0;

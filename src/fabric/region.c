@@ -11,14 +11,18 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A name ferry gave, and one that stays inside its folder. */
+/* A name ferry gave a client ("ferry-PID-..."), and one that stays
+ * inside its folder. */
 static int ours(const char *name)
 {
-	size_t n = strnlen(name, NAME_MAX + 1);
+	size_t n = strnlen(name, NAME_MAX + 1), p = strlen(FR_REGION_PREFIX);
+	size_t digits;
 
-	return n > strlen(FR_REGION_PREFIX) && n <= NAME_MAX &&
-	       !strncmp(name, FR_REGION_PREFIX, strlen(FR_REGION_PREFIX)) &&
-	       !strchr(name, '/');
+	if (n <= p || n > NAME_MAX || strncmp(name, FR_REGION_PREFIX, p) ||
+	    strchr(name, '/'))
+		return 0;
+	digits = strspn(name + p, "0123456789");
+	return digits > 0 && name[p + digits] == '-';
 }
 
 int fr_region_name(const void *addr, size_t len, char *name, size_t cap)

@@ -299,11 +299,15 @@ expect 1 "... the old one still opens nothing" as_via "$T1" "$D" get "k-direct"
 expect 0 "... the new one opens an empty namespace" as_via "$T4" "$D" ls
 [ ! -s "$TMP/out" ] && ok "... (nothing listed)" || not_ok "... (nothing listed)"
 
-# ---- a server and the proxy killed, then 'cluster restart' -------------------------
+# ---- a server stopped and the proxy killed, then 'cluster restart' ------------------
+# (The server gets SIGTERM: over shm, libfabric refuses a new server under
+# the name of one killed with SIGKILL while that one is a zombie, and
+# nothing here reaps the cluster's orphans.)
 
 mapfile -t PIDS < <(sed -n 's/^pid //p' "$HOME_DIR/cluster")
-kill -9 "${PIDS[1]}" "${PIDS[2]}"
-check "kill -9 of server 1 and of the proxy" all_gone "${PIDS[1]}" "${PIDS[2]}"
+kill -TERM "${PIDS[1]}"
+kill -9 "${PIDS[2]}"
+check "server 1 stopped, the proxy killed with SIGKILL" all_gone "${PIDS[1]}" "${PIDS[2]}"
 f cluster status
 has "pid ${PIDS[1]}: gone" "$TMP/out" && ok "cluster status says server 1 is gone" ||
 	not_ok "cluster status says server 1 is gone"

@@ -56,32 +56,34 @@ static void test_held_stays_unheld_goes(void **state)
 {
 	int held, again;
 
-	mk("ferry-dead:0:0");
-	mk("ferry-live:0:0");
+	mk("ferry-1-dead:0:0");
+	mk("ferry-2-live:0:0");
 	mk("other:0:0"); /* libfabric's own name, or anyone's: never ours */
-	held = fr_region_hold(dir, "ferry-live:0:0");
+	mk("127.0.0.1:7400"); /* a server's: libfabric reuses it */
+	held = fr_region_hold(dir, "ferry-2-live:0:0");
 	assert_true(held >= 0);
 	/* Everything is young: an hour's minimum age leaves all alone. */
 	assert_int_equal(fr_region_sweep(dir, 3600), 0);
-	assert_true(there("ferry-dead:0:0"));
+	assert_true(there("ferry-1-dead:0:0"));
 	assert_int_equal(fr_region_sweep(dir, 0), 1);
-	assert_false(there("ferry-dead:0:0"));
-	assert_true(there("ferry-live:0:0"));
+	assert_false(there("ferry-1-dead:0:0"));
+	assert_true(there("ferry-2-live:0:0"));
 	assert_true(there("other:0:0"));
+	assert_true(there("127.0.0.1:7400"));
 	/* A second holder (another process sharing it) is allowed. */
-	again = fr_region_hold(dir, "ferry-live:0:0");
+	again = fr_region_hold(dir, "ferry-2-live:0:0");
 	assert_true(again >= 0);
 	close(held);
-	assert_int_equal(fr_region_reap(dir, "ferry-live:0:0", 0), 0);
+	assert_int_equal(fr_region_reap(dir, "ferry-2-live:0:0", 0), 0);
 	close(again);
-	assert_int_equal(fr_region_reap(dir, "ferry-live:0:0", 0), 1);
-	assert_false(there("ferry-live:0:0"));
+	assert_int_equal(fr_region_reap(dir, "ferry-2-live:0:0", 0), 1);
+	assert_false(there("ferry-2-live:0:0"));
 	/* Gone already: gone. Not ours: stays. */
-	assert_int_equal(fr_region_reap(dir, "ferry-live:0:0", 0), 1);
+	assert_int_equal(fr_region_reap(dir, "ferry-2-live:0:0", 0), 1);
 	assert_int_equal(fr_region_reap(dir, "other:0:0", 0), 0);
 	assert_true(there("other:0:0"));
 	/* Holding what is not there, or not ours, fails. */
-	assert_int_equal(fr_region_hold(dir, "ferry-none"), -1);
+	assert_int_equal(fr_region_hold(dir, "ferry-5-none"), -1);
 	assert_int_equal(fr_region_hold(dir, "other:0:0"), -1);
 }
 
@@ -91,13 +93,13 @@ static void test_links_and_folders_stay(void **state)
 
 	mk("victim");
 	snprintf(target, sizeof(target), "%s/victim", dir);
-	snprintf(link, sizeof(link), "%s/ferry-link", dir);
-	snprintf(sub, sizeof(sub), "%s/ferry-dir", dir);
+	snprintf(link, sizeof(link), "%s/ferry-3-link", dir);
+	snprintf(sub, sizeof(sub), "%s/ferry-4-dir", dir);
 	assert_int_equal(symlink(target, link), 0);
 	assert_int_equal(mkdir(sub, 0700), 0);
 	assert_int_equal(fr_region_sweep(dir, 0), 0);
-	assert_true(there("ferry-link"));
-	assert_true(there("ferry-dir"));
+	assert_true(there("ferry-3-link"));
+	assert_true(there("ferry-4-dir"));
 	assert_true(there("victim"));
 }
 
@@ -110,21 +112,24 @@ static void test_names_from_addresses(void **state)
 	assert_int_equal(fr_region_name(shm, sizeof(shm), name, sizeof(name)),
 			 0);
 	assert_string_equal(name, "ferry-42-00ff:0:0");
-	assert_int_equal(fr_region_name("fi_ns://ferry-127.0.0.1:7400", 28,
-					name, sizeof(name)),
-			 0);
-	assert_string_equal(name, "ferry-127.0.0.1:7400");
-	/* Not ferry's, no scheme, a way out of the folder, too long. */
+	/* A server's (libfabric keeps those), not ferry's, no scheme, a
+	 * way out of the folder, too long. */
+	assert_int_equal(fr_region_name("fi_ns://127.0.0.1:7400", 22, name,
+					sizeof(name)),
+			 -1);
+	assert_int_equal(fr_region_name("fi_ns://ferry-host:7400", 23, name,
+					sizeof(name)),
+			 -1);
 	assert_int_equal(fr_region_name("fi_shm://1234:0:0", 17, name,
 					sizeof(name)),
 			 -1);
 	assert_int_equal(fr_region_name("ferry-1:0:0", 11, name, sizeof(name)),
 			 -1);
-	assert_int_equal(fr_region_name("fi_shm://ferry-/../../etc/passwd",
-					32, name, sizeof(name)),
+	assert_int_equal(fr_region_name("fi_shm://ferry-1-/../../etc/passwd",
+					34, name, sizeof(name)),
 			 -1);
 	assert_int_equal(fr_region_name(shm, sizeof(shm), name, 8), -1);
-	assert_int_equal(fr_region_reap(dir, "ferry-/../x", 0), 0);
+	assert_int_equal(fr_region_reap(dir, "ferry-1/../x", 0), 0);
 	assert_int_equal(fr_region_reap(dir, "..", 0), 0);
 }
 
