@@ -204,11 +204,17 @@ static void proc_name(const fr_cluster *cl, unsigned i, char *out,
 		snprintf(out, cap, "proxy");
 }
 
-/* Removes what 'up' kept for each process of cl in dir. */
+/* Removes what 'up' kept for each process of cl in dir, and on shm the
+ * servers' regions, which outlive them (src/fabric/fab.c). */
 static void forget_procs(const fr_cluster *cl, const char *dir)
 {
 	char name[32], path[700];
 
+	for (unsigned i = 0; i < cl->nservers && !strcmp(cl->provider, "shm");
+	     i++) {
+		snprintf(path, sizeof(path), "/dev/shm/%s", cl->servers[i]);
+		unlink(path);
+	}
 	for (unsigned i = 0; i < cl->npids; i++) {
 		proc_name(cl, i, name, sizeof(name));
 		cmd_path(dir, name, path, sizeof(path));

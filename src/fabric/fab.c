@@ -82,6 +82,7 @@ struct fr_fab {
 	unsigned idle_us;   /* next back-off sleep when there is no fd */
 	uint64_t next_key; /* keys we choose when the provider does not */
 	int region;	   /* p->regions: our region, locked; else -1 */
+	int lasting;	   /* a server's region, left for its successor */
 	char err[256];
 };
 
@@ -297,6 +298,7 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 		rc = hold_region(f, !host);
 	if (rc)
 		goto fail;
+	f->lasting = p->regions && host;
 	*out = f;
 	return 0;
 fail:
@@ -315,11 +317,19 @@ void fr_fab_close(fr_fab **fp)
 
 	if (!f)
 		return;
-	FR_CLOSE_FID(f->ep);
-	FR_CLOSE_FID(f->av);
-	FR_CLOSE_FID(f->cq);
-	FR_CLOSE_FID(f->domain);
-	FR_CLOSE_FID(f->fabric);
+	/* shm: closing a server's endpoint removes its region, and a server
+	 * started again under its name would make a new one, while its
+	 * clients (the proxy) go on writing into their mapping of the old
+	 * one: libfabric maps a peer's region once. Left open, the region
+	 * outlives the process and the next server takes it over in place,
+	 * as after a crash ('ferry cluster down' removes it for good). */
+	if (!f->lasting) {
+		FR_CLOSE_FID(f->ep);
+		FR_CLOSE_FID(f->av);
+		FR_CLOSE_FID(f->cq);
+		FR_CLOSE_FID(f->domain);
+		FR_CLOSE_FID(f->fabric);
+	}
 	if (f->region >= 0)
 		close(f->region); /* after the endpoint removed the file */
 	if (f->info)

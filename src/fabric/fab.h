@@ -53,7 +53,9 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 		const char *port, const char **why);
 
 /* Closes everything in reverse order of creation. Accepts NULL; sets *f to
- * NULL. Regions must be closed first. */
+ * NULL. Regions must be closed first. A server's shm endpoint is left
+ * open, for the process's exit to end: its region stays for the next
+ * server of that name (fab.c). */
 void fr_fab_close(fr_fab **f);
 
 /* The libfabric provider name in use, e.g. "tcp;ofi_rxm". */
