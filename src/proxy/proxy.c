@@ -151,6 +151,10 @@ static int reap(fr_proxy *px)
 	int n = ferry_poll(px->fc, done, 64, 0), total = 0;
 
 	while (n > 0) {
+		/* Events that came in the same batch go out first: their
+		 * watchers pay a wake-up, the requesters are polling (the
+		 * servers send a PUT's events before its reply, too). */
+		fr_pwatch_events(px);
 		for (int i = 0; i < n; i++) {
 			px->fabric_inflight--;
 			complete(px, (struct pop *)done[i]);
