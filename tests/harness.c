@@ -21,6 +21,7 @@
 #include "common/proc.h"
 #include "common/token.h"
 #include "common/util.h"
+#include "fabric/fab.h"
 
 #define START_TIMEOUT_MS 15000
 #define START_ATTEMPTS 6
@@ -550,14 +551,9 @@ void ft_cluster_stop(ft_cluster *cl)
 		return;
 	untrack(cl);
 	stop_servers(cl);
-	/* A server killed with SIGKILL (and not started again) left its shm
-	 * file, which libfabric would take over only for a server of that
-	 * name: the stopped ones removed theirs. */
-	for (unsigned i = 0; i < cl->n && !strcmp(ft_provider(), "shm"); i++) {
-		char path[128];
-		snprintf(path, sizeof(path), "/dev/shm/%s", cl->addrs[i]);
-		unlink(path);
-	}
+	/* A stopped server's shm region stays for a successor of its name. */
+	for (unsigned i = 0; i < cl->n; i++)
+		fr_fab_drop_server_region(ft_provider(), cl->addrs[i]);
 	if (!(keep && *keep == '1'))
 		rm_dir(cl->dir);
 	fr_ring_free(&cl->ring);

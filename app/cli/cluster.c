@@ -15,6 +15,7 @@
 #include "common/proc.h"
 #include "common/token.h"
 #include "common/util.h"
+#include "fabric/fab.h"
 
 #define START_TIMEOUT_MS 15000
 #define STOP_TIMEOUT_MS 5000
@@ -210,11 +211,8 @@ static void forget_procs(const fr_cluster *cl, const char *dir)
 {
 	char name[32], path[700];
 
-	for (unsigned i = 0; i < cl->nservers && !strcmp(cl->provider, "shm");
-	     i++) {
-		snprintf(path, sizeof(path), "/dev/shm/%s", cl->servers[i]);
-		unlink(path);
-	}
+	for (unsigned i = 0; i < cl->nservers; i++)
+		fr_fab_drop_server_region(cl->provider, cl->servers[i]);
 	for (unsigned i = 0; i < cl->npids; i++) {
 		proc_name(cl, i, name, sizeof(name));
 		cmd_path(dir, name, path, sizeof(path));

@@ -57,7 +57,7 @@ struct req {
 	uint8_t *sbuf;    /* direct: the send buffer */
 	size_t slen;      /* direct: bytes encoded in sbuf */
 	int queued;       /* direct: waits for the provider to take it */
-	int borrowed;     /* a PUT for which quota share was moved */
+	int borrowed;     /* a PUT or INCR for which quota share moved */
 	uint64_t ns;      /* the namespace its request named */
 	uint64_t deadline;
 	struct req *next; /* free list or done queue */
@@ -207,6 +207,12 @@ int fr_ns_stat_start(ferry_client *c, const char *name, fr_ns_auth_fn *done,
  * by then. Returns 0, FERRY_EINVAL (a bad name) or FERRY_ENOMEM (done
  * does not run). */
 typedef void fr_ns_change_fn(void *arg, int status, const char *token);
+int fr_ns_change_start(ferry_client *c, uint8_t op, const char *name,
+		       unsigned what, const ferry_ns_info *set,
+		       fr_ns_change_fn *done, void *arg);
+/* The NS_LIST request of ferry_ns_list's arguments (after: at most
+ * FERRY_NS_NAME_MAX bytes, or NULL). */
+void fr_ns_list_msg(fr_msg *m, const char *after, unsigned max);
 /* r, a PUT or INCR, was refused for want of quota share on its server,
  * over bytes short: asks every server (SHARE) to give up to that much of the
  * share it does not use, gives what came to r's server, and sends r
@@ -216,12 +222,6 @@ typedef void fr_ns_change_fn(void *arg, int status, const char *token);
  * lost until the admin sets the quota again). Returns 0, or FERRY_ENOMEM
  * (r is left as it was). */
 int fr_share_borrow(ferry_client *c, struct req *r, uint64_t over);
-/* The NS_LIST request of ferry_ns_list's arguments (after: at most
- * FERRY_NS_NAME_MAX bytes, or NULL). */
-void fr_ns_list_msg(fr_msg *m, const char *after, unsigned max);
-int fr_ns_change_start(ferry_client *c, uint8_t op, const char *name,
-		       unsigned what, const ferry_ns_info *set,
-		       fr_ns_change_fn *done, void *arg);
 /* Statistics of server i (asked directly, or through the proxy). */
 int fr_server_stat(ferry_client *c, unsigned i, ferry_server_stat *out);
 /* The same without waiting: done runs as with fr_send_async, with

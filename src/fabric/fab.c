@@ -155,7 +155,7 @@ static int mk_info(fr_fab *f, const struct prov *p, const char *host,
 		   const char *port)
 {
 	struct fi_info *hints = lib.dupinfo(NULL);
-	char name[320];
+	char name[64];
 	int rc;
 
 	if (!hints)
@@ -228,24 +228,22 @@ static int mk_ep(fr_fab *f)
 	return 0;
 }
 
-/* Locks a client's own region (region.h), then removes the clients'
- * regions that dead processes left. */
-static int hold_region(fr_fab *f, int client)
+/* Locks a client's own region (region.h). */
+static int hold_region(fr_fab *f)
 {
 	char addr[320], name[320] = "?";
 	size_t len = sizeof(addr);
-	int rc = client ? fr_fab_getname(f, addr, &len) : 0;
+	int rc = fr_fab_getname(f, addr, &len);
 
 	if (rc)
 		return rc;
-	if (client && (fr_region_name(addr, len, name, sizeof(name)) ||
-	    (f->region = fr_region_hold(REGION_DIR, name)) < 0)) {
+	if (fr_region_name(addr, len, name, sizeof(name)) ||
+	    (f->region = fr_region_hold(REGION_DIR, name)) < 0) {
 		snprintf(f->err, sizeof(f->err),
 			 "cannot lock this endpoint's region %s/%s: %s",
 			 REGION_DIR, name, strerror(errno));
 		return FERRY_EFABRIC;
 	}
-	fr_region_sweep(REGION_DIR, REGION_MIN_AGE_S);
 	return 0;
 }
 
@@ -294,11 +292,16 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
 	rc = mk_cq(f, p);
 	if (!rc)
 		rc = mk_ep(f);
-	if (!rc && p->regions)
-		rc = hold_region(f, !host);
+	if (!rc && p->regions && !host)
+		rc = hold_region(f);
 	if (rc)
 		goto fail;
-	f->lasting = p->regions && host;
+	if (p->regions && host) {
+		/* A server: its region lasts (fr_fab_close), and it removes
+		 * what dead clients left that no server of theirs did. */
+		f->lasting = 1;
+		fr_region_sweep(REGION_DIR, REGION_MIN_AGE_S);
+	}
 	*out = f;
 	return 0;
 fail:
@@ -430,6 +433,18 @@ int fr_fab_peer_gone(fr_fab *f, const void *addr, size_t len)
 
 	return f->p->regions && !fr_region_name(addr, len, name, sizeof(name)) &&
 	       fr_region_reap(REGION_DIR, name, 0);
+}
+
+void fr_fab_drop_server_region(const char *provider, const char *addr)
+{
+	char path[320];
+
+	for (size_t i = 0; i < FR_ARRAY_LEN(provs); i++)
+		if (provider && provs[i].regions &&
+		    !strcmp(provider, provs[i].name) &&
+		    snprintf(path, sizeof(path), "%s/%s", REGION_DIR, addr) <
+			(int)sizeof(path))
+			unlink(path);
 }
 
 void fr_fab_remove(fr_fab *f, fi_addr_t a)

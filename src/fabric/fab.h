@@ -57,6 +57,9 @@ int fr_fab_open(fr_fab **out, const char *provider, const char *host,
  * open, for the process's exit to end: its region stays for the next
  * server of that name (fab.c). */
 void fr_fab_close(fr_fab **f);
+/* Removes what a server at addr (HOST:PORT) over provider left, once it
+ * is gone for good: its shm region. Nothing on other providers. */
+void fr_fab_drop_server_region(const char *provider, const char *addr);
 
 /* The libfabric provider name in use, e.g. "tcp;ofi_rxm". */
 const char *fr_fab_provider(const fr_fab *f);

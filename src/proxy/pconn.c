@@ -558,19 +558,24 @@ static int fan_failed(struct pfan *f, int rc)
 	return rc;
 }
 
+/* A call the loop made for pc without waiting has ended: returns whether
+ * pc is still there to hear its answer. */
+static int call_over(fr_proxy *px, struct pconn *pc)
+{
+	pc->inflight--;
+	if (pc->state == PC_PAUSED)
+		px->wake = 1; /* it may wait for fewer in flight */
+	return pc->state != PC_DEAD;
+}
+
 /* The answer is in: returns whether pc is still there to hear it, and
  * has fr_tenant_seen it. */
 static int fan_over(struct pfan *f, int status)
 {
-	struct pconn *pc = f->pc;
-
 	fr_proxy_fan_end(f->px);
-	pc->inflight--;
-	if (pc->state == PC_DEAD)
+	if (!call_over(f->px, f->pc))
 		return 0;
-	fr_tenant_seen(f->px, pc, status);
-	if (pc->state == PC_PAUSED)
-		f->px->wake = 1; /* it may wait for fewer in flight */
+	fr_tenant_seen(f->px, f->pc, status);
 	return 1;
 }
 
@@ -639,9 +644,11 @@ static void ns_changed(void *arg, int status, const char *token)
 
 	if (f->op != FR_OP_NS_CREATE)
 		fr_tenant_recheck(f->px); /* new limits, or a dead token */
-	if (fan_over(f, status) && status) {
+	if (!fan_over(f, status)) {
+		/* nobody to tell */
+	} else if (status) {
 		reply_status(f->px, f->pc, f->op, f->id, status);
-	} else if (f->pc->state != PC_DEAD) {
+	} else {
 		fr_msg_init(&rep, f->op, FR_F_REPLY, f->id);
 		if (token) {
 			rep.w[FR_NS_R_TOKLEN] = FERRY_TOKEN_LEN;
@@ -658,9 +665,11 @@ static void ns_stated(void *arg, int status, uint64_t id,
 	struct pfan *f = arg;
 	fr_msg rep;
 
-	if (fan_over(f, status) && status) {
+	if (!fan_over(f, status)) {
+		/* nobody to tell */
+	} else if (status) {
 		reply_status(f->px, f->pc, f->op, f->id, status);
-	} else if (f->pc->state != PC_DEAD) {
+	} else {
 		fr_msg_init(&rep, f->op, FR_F_REPLY, f->id);
 		rep.w[FR_NS_R_QUOTA] = info->quota;
 		rep.w[FR_NS_R_EXPIRE] = info->expire_ms;
@@ -737,10 +746,11 @@ static void sstat_done(ferry_client *c, struct req *r)
 	fr_proxy *px = p->px;
 	fr_msg rep;
 
-	pc->inflight--;
-	if (pc->state != PC_DEAD && r->status) {
+	if (!call_over(px, pc)) {
+		/* nobody to tell */
+	} else if (r->status) {
 		reply_status(px, pc, FR_OP_SSTAT, p->id, r->status);
-	} else if (pc->state != PC_DEAD) {
+	} else {
 		fr_msg_init(&rep, FR_OP_SSTAT, FR_F_REPLY, p->id);
 		rep.w[FR_SSTAT_R_TOTAL] = p->st.mem_total;
 		rep.w[FR_SSTAT_R_USED] = p->st.mem_used;
@@ -751,8 +761,6 @@ static void sstat_done(ferry_client *c, struct req *r)
 		rep.blob[0] = (const uint8_t *)p->st.addr;
 		send_reply(px, pc, &rep, NULL);
 	}
-	if (pc->state == PC_PAUSED)
-		px->wake = 1; /* it may wait for fewer in flight */
 	free(p);
 }
 

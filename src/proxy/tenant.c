@@ -320,9 +320,7 @@ static int ask(fr_proxy *px, struct pconn *pc, const void *tok, size_t tlen,
 	l->tlen = tlen;
 	memcpy(l->token, tok, tlen);
 	if (!may_ask(px, h)) {
-		set_queued(px, l, 1);
-		if (px->logins < FR_PROXY_LOGINS && asked(px, h) < 0)
-			rate_wait(px, now);
+		set_queued(px, l, 1); /* fr_tenant_tick wakes it, or answered */
 		return FR_LOGIN_ASKING;
 	}
 	set_queued(px, l, 0);

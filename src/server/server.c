@@ -98,7 +98,7 @@ struct server {
 	uint64_t reaped;     /* expired values freed since the last log line */
 	uint64_t reap_log_ns; /* when that line was written (0: never) */
 	uint64_t peer_check_ns; /* when check_peers looks next */
-	uint64_t share_save_ns; /* moved shares unsaved since (0: none) */
+	uint64_t share_save_ns; /* when moved shares are saved (0: none moved) */
 	unsigned busy; /* slots not in SLOT_RECV */
 	int epfd, sigfd;
 	fi_addr_t self; /* our own address, inserted first: see setup() */
@@ -735,7 +735,7 @@ static int op_simple(struct server *sv, struct slot *s)
 		 * its quota may move share with every other PUT, and each
 		 * save is an fsync. */
 		if (rep.w[FR_SHARE_R_MOVED] && !sv->share_save_ns)
-			sv->share_save_ns = fr_now_ns();
+			sv->share_save_ns = fr_now_ns() + SHARE_SAVE_NS;
 		break;
 	case FR_OP_SSTAT:
 		/* No reaping here: the loop has reaped what was due before
@@ -1079,19 +1079,20 @@ static int reap_ns(struct server *sv)
 	return next ? (int)FR_MIN(next - now, IDLE_MS) : IDLE_MS;
 }
 
-/* Saves the shares SHARE moved, at most SHARE_SAVE_NS after the first
- * move (and at the stop). Returns how long the loop may sleep: ms, at
- * most IDLE_MS. */
-static int save_shares(struct server *sv)
+/* How long the loop may sleep until at (ns): ms, at most IDLE_MS. */
+static int ms_until(uint64_t now, uint64_t at)
 {
-	uint64_t now = fr_now_ns();
+	return (int)FR_MIN((at - now) / 1000000 + 1, IDLE_MS);
+}
 
+/* Saves the shares SHARE moved, at most SHARE_SAVE_NS after the first
+ * move (and at the stop). Returns how long the loop may sleep. */
+static int save_shares(struct server *sv, uint64_t now)
+{
 	if (!sv->share_save_ns)
 		return IDLE_MS;
-	if (now - sv->share_save_ns < SHARE_SAVE_NS)
-		return (int)FR_MIN(
-		    (sv->share_save_ns + SHARE_SAVE_NS - now) / 1000000 + 1,
-		    IDLE_MS);
+	if (now < sv->share_save_ns)
+		return ms_until(now, sv->share_save_ns);
 	save_ns(sv);
 	return IDLE_MS;
 }
@@ -1101,15 +1102,12 @@ static int save_shares(struct server *sv)
  * would fill its queue for good). Over a network a dead peer is forgotten
  * when a send to it fails. Returns how long the loop may sleep: ms, at
  * most IDLE_MS. */
-static int check_peers(struct server *sv)
+static int check_peers(struct server *sv, uint64_t now)
 {
-	uint64_t now = fr_now_ns();
-
 	if (!fr_fab_tells_gone(sv->fab))
 		return IDLE_MS;
 	if (now < sv->peer_check_ns)
-		return (int)FR_MIN((sv->peer_check_ns - now) / 1000000 + 1,
-				   IDLE_MS);
+		return ms_until(now, sv->peer_check_ns);
 	sv->peer_check_ns = now + PEER_CHECK_NS;
 	for (fi_addr_t a = 0; a < sv->peer_cap; a++)
 		if (known(sv, a) && fr_fab_peer_gone(sv->fab, sv->peers[a].addr,
@@ -1132,8 +1130,10 @@ static void loop(struct server *sv)
 	fr_comp comps[64];
 
 	for (;;) {
+		uint64_t now = fr_now_ns();
 		int wake = FR_MIN(FR_MIN(reap(sv), reap_ns(sv)),
-				  FR_MIN(check_peers(sv), save_shares(sv)));
+				  FR_MIN(check_peers(sv, now),
+					 save_shares(sv, now)));
 		int ev_wake = fr_events_flush(sv->events);
 		int n = fr_fab_poll(sv->fab, comps, 64);
 		if (ev_wake >= 0 && ev_wake < wake)
