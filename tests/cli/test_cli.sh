@@ -42,10 +42,15 @@ expect 2 "unknown option exits 2" f --no-such-option
 expect 2 "ferry without a command exits 2" f
 expect 2 "ferry-server with a bad option exits 2" \
 	sh -c "timeout 10 '$BIN/ferry-server' --memory lots 2>'$TMP/err'"
+expect 2 "ferry-proxy with a bad --frame-timeout exits 2" \
+	sh -c "timeout 10 '$BIN/ferry-proxy' --frame-timeout soon 2>'$TMP/err'"
 expect 2 "cluster up with a bad provider exits 2" \
 	f cluster up --dir "$HOME_DIR" --provider nosuch
 expect 1 "get without a cluster fails" f get somekey
 grep -qi "no cluster" "$TMP/err" && ok "... and says there is no cluster" ||
+	not_ok "... and says there is no cluster"
+expect 1 "cluster restart without a cluster fails" f cluster restart
+grep -q "no cluster at" "$TMP/err" && ok "... and says there is no cluster" ||
 	not_ok "... and says there is no cluster"
 
 # ---- a cluster ------------------------------------------------------------------

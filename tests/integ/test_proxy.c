@@ -2206,6 +2206,31 @@ static void before_hello(int unix_mode)
 	finish();
 }
 
+/* SHARE moves quota between servers for a direct client (or the
+ * proxy's own): a function cannot send it through the proxy. Refused
+ * with FERRY_EPROTO, take or give, and the connection goes on. */
+static void test_share_refused(void **state)
+{
+	fr_msg m;
+	int fd;
+
+	begin();
+	fd = raw_open(1);
+	hello_ok(fd);
+	for (int give = 0; give < 2; give++) {
+		fr_msg_init(&m, FR_OP_SHARE, 0, 0);
+		m.w[give ? FR_SHARE_GIVE : FR_SHARE_TAKE] = 1ull << 30;
+		ft_assert_rc(raw_call(fd, &m, -1, NULL), FERRY_EPROTO);
+	}
+	m = m_put_inline("sh/k", "val", 3);
+	ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
+	m = m_key(FR_OP_STAT, "sh/k");
+	ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
+	raw_close(fd);
+	ft_assert_rc(ferry_del(chk, "sh/k", 4), 0);
+	finish();
+}
+
 static void test_before_hello_unix(void **state)
 {
 	before_hello(1);
@@ -3102,6 +3127,7 @@ int main(void)
 	    T(test_header_fields_tcp),
 	    T(test_before_hello_unix),
 	    T(test_before_hello_tcp),
+	    T(test_share_refused),
 	    T(test_rma_bounds_unix),
 	    T(test_rma_bounds_tcp),
 	    T(test_attach_abuse),
