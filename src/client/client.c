@@ -49,6 +49,7 @@ struct req *fr_req_get(ferry_client *c, unsigned peer, int sync)
 	r->next = NULL;
 	r->busy = 1;
 	r->finished = r->sent = r->reaped = r->queued = r->borrowed = 0;
+	r->resynced = r->retried = 0;
 	r->sync = sync;
 	r->status = 0;
 	r->op = NULL;
@@ -156,6 +157,7 @@ void fr_client_reply(ferry_client *c, const void *buf, size_t len)
 	r = &c->reqs[index];
 	if (!r->busy || r->finished || r->gen != (uint32_t)(rep.h.id >> 32))
 		return; /* late reply to a finished request */
+	c->peer_heard[r->server] = fr_now_ns();
 	if (rep.h.opcode != r->opcode && rep.h.status == 0)
 		rc = FERRY_EPROTO;
 	else if (rep.h.status == FERRY_EQUOTA && borrow(c, r, &rep))
@@ -692,9 +694,16 @@ unsigned fr_first_up(const ferry_client *c)
 
 int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
+	uint64_t was = c->peer_boot[r->server];
+
 	c->peer_status[r->server] = 0;
 	c->peer_inline[r->server] = rep->w[FR_HELLO_R_INLINE];
 	c->peer_maxval[r->server] = rep->w[FR_HELLO_R_VALMAX];
+	c->peer_boot[r->server] = rep->w[FR_HELLO_R_BOOT];
+	/* Another run of the server: it forgot our watches (unless they
+	 * went behind this HELLO already). */
+	if (was && was != c->peer_boot[r->server] && !r->resynced)
+		fr_watch_resync(c, r->server);
 	if (r->arg)
 		*(uint64_t *)r->arg = rep->w[FR_HELLO_R_SERVERS];
 	return 0;
@@ -1056,8 +1065,11 @@ int fr_client_init(ferry_client *c, const ferry_opts *o, unsigned npeers)
 	c->peer_maxval = calloc(npeers, sizeof(*c->peer_maxval));
 	c->peer_status = calloc(npeers, sizeof(*c->peer_status));
 	c->peer_retry = calloc(npeers, sizeof(*c->peer_retry));
+	c->peer_heard = calloc(npeers, sizeof(*c->peer_heard));
+	c->peer_boot = calloc(npeers, sizeof(*c->peer_boot));
 	if (!c->reqs || !c->peer_names || !c->peer_inline || !c->peer_maxval ||
-	    !c->peer_status || !c->peer_retry)
+	    !c->peer_status || !c->peer_retry || !c->peer_heard ||
+	    !c->peer_boot)
 		return FERRY_ENOMEM;
 	for (unsigned i = c->nreqs; i-- > 0;) {
 		struct req *r = &c->reqs[i];
@@ -1191,5 +1203,7 @@ void ferry_close(ferry_client *c)
 	free(c->peer_maxval);
 	free(c->peer_status);
 	free(c->peer_retry);
+	free(c->peer_heard);
+	free(c->peer_boot);
 	free(c);
 }

@@ -58,6 +58,8 @@ struct req {
 	size_t slen;      /* direct: bytes encoded in sbuf */
 	int queued;       /* direct: waits for the provider to take it */
 	int borrowed;     /* a PUT or INCR for which quota share moved */
+	int resynced;     /* direct: a HELLO the watches were sent behind */
+	int retried;      /* direct: sent again after its send failed */
 	uint64_t ns;      /* the namespace its request named */
 	uint64_t deadline;
 	struct req *next; /* free list or done queue */
@@ -111,6 +113,8 @@ struct ferry_client {
 	uint64_t *peer_maxval;
 	int *peer_status;      /* 0 when reachable, else why not */
 	uint64_t *peer_retry;  /* not before then (ns) is it tried again */
+	uint64_t *peer_heard;  /* when it last answered (ns) */
+	uint64_t *peer_boot;   /* its BOOT in its last HELLO reply */
 	fr_ring ring;          /* direct: key -> server */
 	unsigned nreqs;
 	unsigned inflight; /* requests taken and not finished */
@@ -258,6 +262,8 @@ void fr_watch_event(ferry_client *c, const fr_msg *m);
  * greeted again; stream: the proxy was reconnected): queue a LOST event
  * for each of its watches and schedule them to be registered again. */
 void fr_watch_resync(ferry_client *c, unsigned peer);
+/* 1 if a watch of this client is registered at peer. */
+int fr_watch_targets(const ferry_client *c, unsigned peer);
 /* Sends the registrations fr_watch_resync scheduled, as far as slots
  * allow (all at once where the transport sends without slots). */
 void fr_watch_pump(ferry_client *c);

@@ -12,6 +12,10 @@
 #include "client/client_int.h"
 #include "common/util.h"
 
+#define QUIET_NS 1000000000ull /* see quiet() */
+#define RETRY_NS 10000000ull /* see again() */
+#define RETRIES 3
+
 struct recv_buf {
 	struct req_ctx rx; /* rx.req is NULL: a receive buffer */
 	uint8_t *buf;
@@ -39,6 +43,10 @@ struct fr_direct {
 	uint8_t *stale;    /* per server: greet it again before the next
 			      request (it timed out or was unreachable, so
 			      it may have restarted and forgotten us) */
+	uint64_t next_look; /* when keep_watches looks next (ns) */
+	struct req *held, *held_tail; /* to send again: see again() */
+	uint64_t held_until;
+	uint8_t *renew;     /* per server: renew() before that */
 	unsigned nrecv;
 	struct recv_buf *recvs;
 	uint8_t *msgs;
@@ -115,8 +123,10 @@ static int encode(struct req *r, fr_msg *m)
  * sender arrive in order, so by that request the server knows us. Nobody
  * waits for it; its reply refreshes what the server told us. A server
  * that restarted also forgot our watches: they are registered again
- * (after the HELLO), and each gets a LOST event for what it missed. */
-static void greet(ferry_client *c, unsigned i)
+ * (after the HELLO), and each gets a LOST event for what it missed. That
+ * is done at once for a stale server (resync), else when the reply shows
+ * another run of the server (fr_hello_reply). */
+static void greet(ferry_client *c, unsigned i, int resync)
 {
 	struct req *r = fr_req_get(c, i, 1);
 	uint8_t addr[256];
@@ -126,18 +136,48 @@ static void greet(ferry_client *c, unsigned i)
 	if (!r)
 		return;
 	c->direct->stale[i] = 0;
+	c->peer_heard[i] = fr_now_ns(); /* one HELLO at a time */
 	r->reaped = 1;
 	r->on_reply = fr_hello_reply;
 	r->opcode = FR_OP_HELLO;
+	r->resynced = resync;
 	if (fr_fab_getname(c->direct->fab, addr, &alen) == 0) {
 		fr_hello_init(c, &m, addr, alen);
 		m.h.id = (uint64_t)r->gen << 32 | r->index;
 		if (encode(r, &m) == 0 && post(c, r) == 0) {
-			fr_watch_resync(c, i);
+			if (resync)
+				fr_watch_resync(c, i);
 			return;
 		}
 	}
 	fr_client_sent(c, r, FERRY_EUNREACH);
+}
+
+/* A server that restarted forgot us and says nothing: it drops what we
+ * send until we greet it again, and each such request would wait out its
+ * whole time-out. So a server not heard from for QUIET_NS is greeted
+ * ahead of the next request, and one that holds our watches is greeted
+ * even while we only wait for events. */
+static int quiet(const ferry_client *c, unsigned i, uint64_t now)
+{
+	return now - c->peer_heard[i] > QUIET_NS;
+}
+
+static void keep_watches(ferry_client *c)
+{
+	struct fr_direct *d = c->direct;
+	uint64_t now;
+
+	if (!c->ws)
+		return;
+	now = fr_now_ns();
+	if (now < d->next_look)
+		return;
+	d->next_look = now + QUIET_NS / 4;
+	for (unsigned i = 0; i < c->npeers; i++)
+		if ((d->stale[i] || quiet(c, i, now)) && !fr_peer_down(c, i) &&
+		    fr_watch_targets(c, i))
+			greet(c, i, d->stale[i]);
 }
 
 static int d_send(ferry_client *c, struct req *r, fr_msg *m)
@@ -146,8 +186,10 @@ static int d_send(ferry_client *c, struct req *r, fr_msg *m)
 
 	if (rc)
 		return rc;
-	if (c->direct->stale[r->server] && m->h.opcode != FR_OP_HELLO)
-		greet(c, r->server);
+	if (m->h.opcode != FR_OP_HELLO &&
+	    (c->direct->stale[r->server] ||
+	     quiet(c, r->server, fr_now_ns())))
+		greet(c, r->server, c->direct->stale[r->server]);
 	return post(c, r);
 }
 
@@ -157,6 +199,74 @@ static int d_resend(ferry_client *c, struct req *r)
 		return FERRY_EBUSY; /* its buffer is still the provider's */
 	r->sent = 0;
 	return post(c, r);
+}
+
+/* A request whose send failed (the provider says it was not delivered:
+ * its connection broke, as when the server's process ended) goes again,
+ * behind a HELLO, so that a server restarted meanwhile answers it rather
+ * than the caller seeing FERRY_EUNREACH once per restart. Not at once,
+ * and not over the same address vector entry: tcp;ofi_rxm (libfabric
+ * 1.17) fails every send over a broken connection until its progress has
+ * taken it down, and then connected no more over that entry (sent again
+ * at once, each of four tries failed; 10 ms later, the request waited
+ * out its time-out; over a new entry, it was answered in 23 ms). A
+ * server that is gone costs RETRIES * RETRY_NS more. */
+static int again(ferry_client *c, struct req *r)
+{
+	struct fr_direct *d = c->direct;
+
+	if (r->retried == RETRIES || r->finished ||
+	    r->opcode == FR_OP_HELLO || r->opcode == FR_OP_BYE)
+		return 0;
+	r->retried++;
+	r->next = NULL;
+	if (d->held_tail)
+		d->held_tail->next = r;
+	else
+		d->held = r;
+	d->held_tail = r;
+	d->renew[r->server] = 1;
+	d->held_until = fr_now_ns() + RETRY_NS;
+	return 1;
+}
+
+/* A new address vector entry for server i, taking down what the provider
+ * kept of the old one's connection. */
+static void renew(ferry_client *c, unsigned i)
+{
+	struct fr_direct *d = c->direct;
+	char host[FR_ADDR_MAX], port[16];
+
+	fr_split_hostport(c->peer_names[i], host, sizeof(host), port,
+			  sizeof(port));
+	fr_fab_remove(d->fab, d->fi[i]);
+	if (fr_fab_resolve(d->fab, host, port, &d->fi[i]))
+		c->peer_status[i] = FERRY_EUNREACH;
+}
+
+/* Sends what again() held, in order, behind a HELLO to each server. */
+static void send_held(ferry_client *c)
+{
+	struct fr_direct *d = c->direct;
+	struct req *r = d->held;
+
+	if (!r || fr_now_ns() < d->held_until)
+		return;
+	d->held = d->held_tail = NULL;
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (d->renew[i]) {
+			d->renew[i] = 0;
+			renew(c, i);
+			greet(c, i, 1);
+		}
+	while (r) {
+		struct req *next = r->next;
+		int rc = r->finished ? 0 : post(c, r);
+		r->next = NULL;
+		if (r->finished || rc)
+			fr_client_sent(c, r, rc);
+		r = next;
+	}
 }
 
 static void on_completion(ferry_client *c, const fr_comp *cp)
@@ -174,6 +284,8 @@ static void on_completion(ferry_client *c, const fr_comp *cp)
 			    &rb->rx.ctx);
 		return;
 	}
+	if (cp->err == FERRY_EUNREACH && again(c, x->req))
+		return;
 	fr_client_sent(c, x->req, cp->err);
 }
 
@@ -182,7 +294,9 @@ static int d_progress(ferry_client *c, int timeout_ms)
 	fr_comp comps[64];
 	int n;
 
+	send_held(c);
 	flush_queues(c);
+	keep_watches(c);
 	n = fr_fab_poll(c->direct->fab, comps, 64);
 
 	for (int i = 0; i < n; i++)
@@ -359,6 +473,7 @@ static void d_close(ferry_client *c)
 	free(d->fi);
 	free(d->q);
 	free(d->stale);
+	free(d->renew);
 	free(d->recvs);
 	free(d->msgs);
 	free(d);
@@ -452,7 +567,8 @@ int fr_direct_open(ferry_client *c, const ferry_opts *o, const fr_cluster *cl)
 	d->fi = calloc(cl->nservers, sizeof(*d->fi));
 	d->q = calloc(cl->nservers, sizeof(*d->q));
 	d->stale = calloc(cl->nservers, sizeof(*d->stale));
-	if (!d->fi || !d->q || !d->stale)
+	d->renew = calloc(cl->nservers, sizeof(*d->renew));
+	if (!d->fi || !d->q || !d->stale || !d->renew)
 		return FERRY_ENOMEM;
 	rc = fr_fab_open(&d->fab, cl->provider, NULL, NULL, NULL);
 	if (rc)

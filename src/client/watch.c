@@ -28,11 +28,10 @@
 #include "common/util.h"
 
 #define EVQ_MAX 65536
-#define SLICE_NS 100000000ull /* a waiting proxy client looks for a
-				 restarted proxy this often */
-#define PROBE_NS 2000000000ull /* a waiting direct client asks the servers
-				  it watches this often whether they still
-				  know it */
+#define SLICE_NS 100000000ull /* a waiting client looks this often for a
+				 restarted proxy (stream), or drives the
+				 transport, which greets quiet servers
+				 (direct) */
 #define ALL_PEERS UINT32_MAX
 
 struct cevent {
@@ -68,7 +67,6 @@ struct fr_watchset {
 	 * again; gen counts resyncs, so the pump notices one under it. */
 	uint64_t *from, *to, *gen;
 	unsigned pending; /* peers with from < to */
-	uint64_t probe_ns; /* when to probe the watched servers next */
 };
 
 static struct fr_watchset *watchset(ferry_client *c)
@@ -227,6 +225,16 @@ static int send_in(ferry_client *c, unsigned peer, fr_msg *m, uint64_t ns)
 static int targets(const struct cwatch *w, unsigned peer)
 {
 	return w->peer == ALL_PEERS || w->peer == peer;
+}
+
+int fr_watch_targets(const ferry_client *c, unsigned peer)
+{
+	const struct fr_watchset *ws = c->ws;
+
+	for (size_t i = 0; ws && i < ws->n; i++)
+		if (targets(ws->w[i], peer))
+			return 1;
+	return 0;
 }
 
 /* Schedules the watches with ids in [from, to) to be sent to peer. */
@@ -446,30 +454,6 @@ static uint64_t deadline_of(int timeout_ms)
 			      : fr_now_ns() + (uint64_t)timeout_ms * 1000000 + 1;
 }
 
-/* A server that restarted forgot this client and its watches, and says
- * nothing: a direct client that only waits would never know. So while it
- * waits it sends each server it watches a small request (SSTAT, whose
- * reply nobody reads) now and then. A restarted server drops it (no HELLO
- * from us yet), the request times out, and the next probe greets the
- * server again, which registers the watches again (fr_watch_resync). In
- * proxy mode the socket tells: a restarted proxy closed it. */
-static void probe(ferry_client *c, struct fr_watchset *ws, uint64_t now)
-{
-	fr_msg m;
-
-	if (!c->ring.npoints || now < ws->probe_ns)
-		return;
-	ws->probe_ns = now + PROBE_NS;
-	fr_msg_init(&m, FR_OP_SSTAT, 0, 0);
-	for (unsigned p = 0; p < c->npeers; p++) {
-		size_t i = 0;
-		while (i < ws->n && !targets(ws->w[i], p))
-			i++;
-		if (i < ws->n && !fr_peer_down(c, p))
-			fr_send_noreply(c, p, &m);
-	}
-}
-
 /* Drives the transport until an event of watch want (0: any) is queued
  * or deadline passes, reconnecting to a restarted proxy on the way. */
 static void wait_event(ferry_client *c, uint64_t want, uint64_t deadline)
@@ -478,8 +462,6 @@ static void wait_event(ferry_client *c, uint64_t want, uint64_t deadline)
 
 	ws->want = want;
 	ws->signal = 0;
-	if (!ws->probe_ns)
-		ws->probe_ns = fr_now_ns() + PROBE_NS;
 	for (;;) {
 		uint64_t now = fr_now_ns(), slice = now + SLICE_NS;
 		if (deadline && deadline < slice)
@@ -488,7 +470,6 @@ static void wait_event(ferry_client *c, uint64_t want, uint64_t deadline)
 			/* The proxy is away: look again in a while. */
 			poll(NULL, 0, (int)((slice - now) / 1000000));
 		} else {
-			probe(c, ws, now);
 			fr_watch_pump(c);
 			fr_drive(c, &ws->signal, slice);
 		}

@@ -102,6 +102,7 @@ struct server {
 	unsigned busy; /* slots not in SLOT_RECV */
 	int epfd, sigfd;
 	fi_addr_t self; /* our own address, inserted first: see setup() */
+	uint64_t boot;  /* this run's number, in HELLO replies */
 	char addr[300]; /* HOST:PORT, as clients name this server */
 	uint8_t scratch[FR_MSG_SIZE];
 };
@@ -249,6 +250,7 @@ static int hello(struct server *sv, struct slot *s)
 	rep.w[FR_HELLO_R_KEYMAX] = FERRY_KEY_MAX;
 	rep.w[FR_HELLO_R_VALMAX] = sv->o.max_value;
 	rep.w[FR_HELLO_R_SERVERS] = 1;
+	rep.w[FR_HELLO_R_BOOT] = sv->boot;
 	reply(sv, s, &rep);
 	return 0;
 }
@@ -921,6 +923,10 @@ static int setup(struct server *sv)
 	size_t msg_bytes = (size_t)sv->o.slots * 2 * FR_MSG_SIZE;
 	int rc;
 
+	if (fr_random_id(&sv->boot)) {
+		fr_log(WHO, "cannot read the kernel's random source");
+		return FERRY_EIO;
+	}
 	rc = fr_fab_open(&sv->fab, sv->o.provider, sv->o.host, sv->o.port,
 			 &why);
 	if (rc) {
