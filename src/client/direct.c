@@ -44,7 +44,7 @@ struct fr_direct {
 			      request (it timed out or was unreachable, so
 			      it may have restarted and forgotten us) */
 	uint64_t next_look; /* when keep_watches looks next (ns) */
-	struct req *held, *held_tail; /* to send again: see again() */
+	struct sendq held;  /* to send again: see again() */
 	uint64_t held_until;
 	uint8_t *renew;     /* per server: renew() before that */
 	unsigned nrecv;
@@ -53,6 +53,16 @@ struct fr_direct {
 	fr_mr msg_mr;
 	struct region *regions;
 };
+
+static void push(struct sendq *q, struct req *r)
+{
+	r->next = NULL;
+	if (q->tail)
+		q->tail->next = r;
+	else
+		q->head = r;
+	q->tail = r;
+}
 
 /* Hands r to the provider, or queues it behind its server's queue. */
 static int post(ferry_client *c, struct req *r)
@@ -67,12 +77,7 @@ static int post(ferry_client *c, struct req *r)
 	if (rc != FERRY_EBUSY)
 		return rc;
 	r->queued = 1;
-	r->next = NULL;
-	if (q->tail)
-		q->tail->next = r;
-	else
-		q->head = r;
-	q->tail = r;
+	push(q, r);
 	return 0;
 }
 
@@ -219,12 +224,7 @@ static int again(ferry_client *c, struct req *r)
 	    r->opcode == FR_OP_HELLO || r->opcode == FR_OP_BYE)
 		return 0;
 	r->retried++;
-	r->next = NULL;
-	if (d->held_tail)
-		d->held_tail->next = r;
-	else
-		d->held = r;
-	d->held_tail = r;
+	push(&d->held, r);
 	d->renew[r->server] = 1;
 	d->held_until = fr_now_ns() + RETRY_NS;
 	return 1;
@@ -248,11 +248,11 @@ static void renew(ferry_client *c, unsigned i)
 static void send_held(ferry_client *c)
 {
 	struct fr_direct *d = c->direct;
-	struct req *r = d->held;
+	struct req *r = d->held.head;
 
 	if (!r || fr_now_ns() < d->held_until)
 		return;
-	d->held = d->held_tail = NULL;
+	d->held.head = d->held.tail = NULL;
 	for (unsigned i = 0; i < c->npeers; i++)
 		if (d->renew[i]) {
 			d->renew[i] = 0;
