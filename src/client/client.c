@@ -694,16 +694,10 @@ unsigned fr_first_up(const ferry_client *c)
 
 int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
-	uint64_t was = c->peer_boot[r->server];
-
 	c->peer_status[r->server] = 0;
 	c->peer_inline[r->server] = rep->w[FR_HELLO_R_INLINE];
 	c->peer_maxval[r->server] = rep->w[FR_HELLO_R_VALMAX];
-	c->peer_boot[r->server] = rep->w[FR_HELLO_R_BOOT];
-	/* Another run of the server: it forgot our watches (unless they
-	 * went behind this HELLO already). */
-	if (was && was != c->peer_boot[r->server] && !r->resynced)
-		fr_watch_resync(c, r->server);
+	c->peer_boot[r->server] = rep->w[FR_HELLO_R_BOOT]; /* direct.c */
 	if (r->arg)
 		*(uint64_t *)r->arg = rep->w[FR_HELLO_R_SERVERS];
 	return 0;

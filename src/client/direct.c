@@ -15,6 +15,7 @@
 #define QUIET_NS 1000000000ull /* see quiet() */
 #define RETRY_NS 10000000ull /* see again() */
 #define RETRIES 3
+#define GREET_NS 200000000ull /* see unstick() */
 
 struct recv_buf {
 	struct req_ctx rx; /* rx.req is NULL: a receive buffer */
@@ -47,6 +48,10 @@ struct fr_direct {
 	struct sendq held;  /* to send again: see again() */
 	uint64_t held_until;
 	uint8_t *renew;     /* per server: renew() before that */
+	uint64_t *boot;     /* per server: the boot number it last gave */
+	struct req **greeting; /* per server: the HELLO that later requests
+				  wait behind (see greet()), or NULL */
+	uint64_t *greet_by;    /* per server: when it should have answered */
 	unsigned nrecv;
 	struct recv_buf *recvs;
 	uint8_t *msgs;
@@ -64,21 +69,33 @@ static void push(struct sendq *q, struct req *r)
 	q->tail = r;
 }
 
-/* Hands r to the provider, or queues it behind its server's queue. */
-static int post(ferry_client *c, struct req *r)
+/* Hands r to the provider, or queues it: behind its server's queue, or
+ * ahead of it (first). Nothing goes while the server's queue is not empty
+ * or a greeting is awaited (greet()). */
+static int post_at(ferry_client *c, struct req *r, int first)
 {
 	struct fr_direct *d = c->direct;
 	struct sendq *q = &d->q[r->server];
 	int rc = FERRY_EBUSY;
 
-	if (!q->head)
+	if (!q->head && !d->greeting[r->server])
 		rc = fr_fab_try_send(d->fab, r->sbuf, r->slen, d->msg_mr.desc,
 				     d->fi[r->server], &r->tx.ctx);
 	if (rc != FERRY_EBUSY)
 		return rc;
 	r->queued = 1;
-	push(q, r);
+	if (!first || !q->head) {
+		push(q, r);
+	} else {
+		r->next = q->head;
+		q->head = r;
+	}
 	return 0;
+}
+
+static int post(ferry_client *c, struct req *r)
+{
+	return post_at(c, r, 0);
 }
 
 static void unqueue(struct sendq *q, struct req *r)
@@ -104,7 +121,8 @@ static void flush_queues(ferry_client *c)
 
 	for (unsigned i = 0; i < c->npeers; i++) {
 		struct sendq *q = &d->q[i];
-		while (q->head) {
+		struct req *g;
+		while (q->head && (!(g = d->greeting[i]) || g->queued)) {
 			struct req *r = q->head;
 			int rc = fr_fab_try_send(d->fab, r->sbuf, r->slen,
 						 d->msg_mr.desc, d->fi[i],
@@ -124,15 +142,34 @@ static int encode(struct req *r, fr_msg *m)
 	return r->slen ? 0 : FERRY_E2BIG;
 }
 
+/* A new address vector entry for server i, taking down what the provider
+ * kept of the old one's connection: tcp;ofi_rxm (libfabric 1.17) may
+ * connect no more over an entry whose connection broke or never came up
+ * (see again()). */
+static void renew(ferry_client *c, unsigned i)
+{
+	struct fr_direct *d = c->direct;
+	char host[FR_ADDR_MAX], port[16];
+
+	fr_split_hostport(c->peer_names[i], host, sizeof(host), port,
+			  sizeof(port));
+	fr_fab_remove(d->fab, d->fi[i]);
+	if (fr_fab_resolve(d->fab, host, port, &d->fi[i]))
+		c->peer_status[i] = FERRY_EUNREACH;
+}
+
 /* Queues a HELLO to server i ahead of the next request: messages from one
  * sender arrive in order, so by that request the server knows us. Nobody
  * waits for it; its reply refreshes what the server told us. A server
  * that restarted also forgot our watches: they are registered again
  * (after the HELLO), and each gets a LOST event for what it missed. That
  * is done at once for a stale server (resync), else when the reply shows
- * another run of the server (fr_hello_reply). */
-static void greet(ferry_client *c, unsigned i, int resync)
+ * another run of the server (fr_hello_reply). A server that was down (its
+ * HELLO failed) or whose connection broke (again()) is greeted over a new
+ * address vector entry: nothing of ours can be in flight there. */
+static void greet(ferry_client *c, unsigned i, int resync, int wait)
 {
+	struct fr_direct *d = c->direct;
 	struct req *r = fr_req_get(c, i, 1);
 	uint8_t addr[256];
 	size_t alen = sizeof(addr);
@@ -140,7 +177,11 @@ static void greet(ferry_client *c, unsigned i, int resync)
 
 	if (!r)
 		return;
-	c->direct->stale[i] = 0;
+	if (d->renew[i] || (resync && c->peer_status[i])) {
+		d->renew[i] = 0;
+		renew(c, i);
+	}
+	d->stale[i] = 0;
 	c->peer_heard[i] = fr_now_ns(); /* one HELLO at a time */
 	r->reaped = 1;
 	r->on_reply = fr_hello_reply;
@@ -149,7 +190,11 @@ static void greet(ferry_client *c, unsigned i, int resync)
 	if (fr_fab_getname(c->direct->fab, addr, &alen) == 0) {
 		fr_hello_init(c, &m, addr, alen);
 		m.h.id = (uint64_t)r->gen << 32 | r->index;
-		if (encode(r, &m) == 0 && post(c, r) == 0) {
+		if (encode(r, &m) == 0 && post_at(c, r, 1) == 0) {
+			if (wait) {
+				d->greeting[i] = r;
+				d->greet_by[i] = fr_now_ns() + GREET_NS;
+			}
 			if (resync)
 				fr_watch_resync(c, i);
 			return;
@@ -168,6 +213,43 @@ static int quiet(const ferry_client *c, unsigned i, uint64_t now)
 	return now - c->peer_heard[i] > QUIET_NS;
 }
 
+/* 1 if a request other than except is out at server i. */
+static int busy_at(const ferry_client *c, unsigned i, const struct req *except)
+{
+	for (unsigned k = 0; k < c->nreqs; k++) {
+		const struct req *r = &c->reqs[k];
+		if (r != except && r->busy && !r->finished && !r->queued &&
+		    r->server == i)
+			return 1;
+	}
+	return 0;
+}
+
+/* A greeting a quiet server has not answered in GREET_NS, with nothing
+ * else of ours out there: over tcp, a send into a connection whose peer
+ * process ended can pass without error (the peer's kernel refuses it
+ * afterwards), and nothing would ever answer. The HELLO is given up
+ * (quietly: it says nothing of the server) and sent again over a new
+ * address vector entry; the requests behind it wait on. */
+static void unstick(ferry_client *c)
+{
+	struct fr_direct *d = c->direct;
+	uint64_t now = 0;
+
+	for (unsigned i = 0; i < c->npeers; i++) {
+		struct req *g = d->greeting[i];
+		if (!g || g->queued || (now = now ? now : fr_now_ns()) <
+					       d->greet_by[i])
+			continue;
+		d->greet_by[i] = now + GREET_NS;
+		if (busy_at(c, i, g))
+			continue;
+		fr_req_finish(c, g, 0);
+		d->renew[i] = 1;
+		greet(c, i, 1, 1);
+	}
+}
+
 static void keep_watches(ferry_client *c)
 {
 	struct fr_direct *d = c->direct;
@@ -182,7 +264,7 @@ static void keep_watches(ferry_client *c)
 	for (unsigned i = 0; i < c->npeers; i++)
 		if ((d->stale[i] || quiet(c, i, now)) && !fr_peer_down(c, i) &&
 		    fr_watch_targets(c, i))
-			greet(c, i, d->stale[i]);
+			greet(c, i, d->stale[i], 0);
 }
 
 static int d_send(ferry_client *c, struct req *r, fr_msg *m)
@@ -194,7 +276,7 @@ static int d_send(ferry_client *c, struct req *r, fr_msg *m)
 	if (m->h.opcode != FR_OP_HELLO &&
 	    (c->direct->stale[r->server] ||
 	     quiet(c, r->server, fr_now_ns())))
-		greet(c, r->server, c->direct->stale[r->server]);
+		greet(c, r->server, c->direct->stale[r->server], 1);
 	return post(c, r);
 }
 
@@ -230,20 +312,6 @@ static int again(ferry_client *c, struct req *r)
 	return 1;
 }
 
-/* A new address vector entry for server i, taking down what the provider
- * kept of the old one's connection. */
-static void renew(ferry_client *c, unsigned i)
-{
-	struct fr_direct *d = c->direct;
-	char host[FR_ADDR_MAX], port[16];
-
-	fr_split_hostport(c->peer_names[i], host, sizeof(host), port,
-			  sizeof(port));
-	fr_fab_remove(d->fab, d->fi[i]);
-	if (fr_fab_resolve(d->fab, host, port, &d->fi[i]))
-		c->peer_status[i] = FERRY_EUNREACH;
-}
-
 /* Sends what again() held, in order, behind a HELLO to each server. */
 static void send_held(ferry_client *c)
 {
@@ -254,11 +322,8 @@ static void send_held(ferry_client *c)
 		return;
 	d->held.head = d->held.tail = NULL;
 	for (unsigned i = 0; i < c->npeers; i++)
-		if (d->renew[i]) {
-			d->renew[i] = 0;
-			renew(c, i);
-			greet(c, i, 1);
-		}
+		if (d->renew[i])
+			greet(c, i, 1, 0);
 	while (r) {
 		struct req *next = r->next;
 		int rc = r->finished ? 0 : post(c, r);
@@ -296,6 +361,7 @@ static int d_progress(ferry_client *c, int timeout_ms)
 
 	send_held(c);
 	flush_queues(c);
+	unstick(c);
 	keep_watches(c);
 	n = fr_fab_poll(c->direct->fab, comps, 64);
 
@@ -343,6 +409,31 @@ static int d_reach(ferry_client *c, struct req *r, void *p, size_t len,
 	return 0;
 }
 
+/* A HELLO to server i finished. Requests that waited behind it may go.
+ * If the server answered with another boot number, it is a new process
+ * that knows nothing of us, and the provider may still use what it set up
+ * with the old one (libfabric 1.17 shm delivered the requests behind the
+ * HELLO as from an unknown sender, which the server drops): greet it
+ * again over a new address vector entry first, registering the watches
+ * there. */
+static void greeted(ferry_client *c, struct req *r)
+{
+	struct fr_direct *d = c->direct;
+	unsigned i = r->server;
+	int reborn = 0;
+
+	if (!r->status) {
+		reborn = d->boot[i] && c->peer_boot[i] != d->boot[i];
+		d->boot[i] = c->peer_boot[i];
+	}
+	if (d->greeting[i] == r)
+		d->greeting[i] = NULL;
+	if (reborn) {
+		d->renew[i] = 1;
+		greet(c, i, !r->resynced, 0);
+	}
+}
+
 static void d_release(ferry_client *c, struct req *r)
 {
 	struct fr_direct *d = c->direct;
@@ -352,6 +443,8 @@ static void d_release(ferry_client *c, struct req *r)
 		unqueue(&d->q[r->server], r);
 		r->sent = 1;
 	}
+	if (r->opcode == FR_OP_HELLO)
+		greeted(c, r);
 	if (r->status == FERRY_ETIMEDOUT || r->status == FERRY_EUNREACH) {
 		d->stale[r->server] = 1;
 		/* A server already known to be down is tried again only
@@ -474,6 +567,9 @@ static void d_close(ferry_client *c)
 	free(d->q);
 	free(d->stale);
 	free(d->renew);
+	free(d->boot);
+	free(d->greeting);
+	free(d->greet_by);
 	free(d->recvs);
 	free(d->msgs);
 	free(d);
@@ -568,7 +664,11 @@ int fr_direct_open(ferry_client *c, const ferry_opts *o, const fr_cluster *cl)
 	d->q = calloc(cl->nservers, sizeof(*d->q));
 	d->stale = calloc(cl->nservers, sizeof(*d->stale));
 	d->renew = calloc(cl->nservers, sizeof(*d->renew));
-	if (!d->fi || !d->q || !d->stale || !d->renew)
+	d->boot = calloc(cl->nservers, sizeof(*d->boot));
+	d->greeting = calloc(cl->nservers, sizeof(*d->greeting));
+	d->greet_by = calloc(cl->nservers, sizeof(*d->greet_by));
+	if (!d->fi || !d->q || !d->stale || !d->renew || !d->boot ||
+	    !d->greeting || !d->greet_by)
 		return FERRY_ENOMEM;
 	rc = fr_fab_open(&d->fab, cl->provider, NULL, NULL, NULL);
 	if (rc)
