@@ -206,8 +206,9 @@ static void greet(ferry_client *c, unsigned i, int resync, int wait)
 /* A server that restarted forgot us and says nothing: it drops what we
  * send until we greet it again, and each such request would wait out its
  * whole time-out. So a server not heard from for QUIET_NS is greeted
- * ahead of the next request, and one that holds our watches is greeted
- * even while we only wait for events. */
+ * ahead of the next request, which waits for the answer (greeted()), and
+ * one that holds our watches is greeted even while we only wait for
+ * events. */
 static int quiet(const ferry_client *c, unsigned i, uint64_t now)
 {
 	return now - c->peer_heard[i] > QUIET_NS;
