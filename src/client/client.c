@@ -697,7 +697,6 @@ int fr_hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 	c->peer_status[r->server] = 0;
 	c->peer_inline[r->server] = rep->w[FR_HELLO_R_INLINE];
 	c->peer_maxval[r->server] = rep->w[FR_HELLO_R_VALMAX];
-	c->peer_boot[r->server] = rep->w[FR_HELLO_R_BOOT]; /* direct.c */
 	if (r->arg)
 		*(uint64_t *)r->arg = rep->w[FR_HELLO_R_SERVERS];
 	return 0;
@@ -1060,10 +1059,8 @@ int fr_client_init(ferry_client *c, const ferry_opts *o, unsigned npeers)
 	c->peer_status = calloc(npeers, sizeof(*c->peer_status));
 	c->peer_retry = calloc(npeers, sizeof(*c->peer_retry));
 	c->peer_heard = calloc(npeers, sizeof(*c->peer_heard));
-	c->peer_boot = calloc(npeers, sizeof(*c->peer_boot));
 	if (!c->reqs || !c->peer_names || !c->peer_inline || !c->peer_maxval ||
-	    !c->peer_status || !c->peer_retry || !c->peer_heard ||
-	    !c->peer_boot)
+	    !c->peer_status || !c->peer_retry || !c->peer_heard)
 		return FERRY_ENOMEM;
 	for (unsigned i = c->nreqs; i-- > 0;) {
 		struct req *r = &c->reqs[i];
@@ -1198,6 +1195,5 @@ void ferry_close(ferry_client *c)
 	free(c->peer_status);
 	free(c->peer_retry);
 	free(c->peer_heard);
-	free(c->peer_boot);
 	free(c);
 }

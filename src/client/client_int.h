@@ -114,7 +114,6 @@ struct ferry_client {
 	int *peer_status;      /* 0 when reachable, else why not */
 	uint64_t *peer_retry;  /* not before then (ns) is it tried again */
 	uint64_t *peer_heard;  /* when it last answered (ns) */
-	uint64_t *peer_boot;   /* its BOOT in its last HELLO reply */
 	fr_ring ring;          /* direct: key -> server */
 	unsigned nreqs;
 	unsigned inflight; /* requests taken and not finished */

@@ -164,9 +164,11 @@ static void renew(ferry_client *c, unsigned i)
  * that restarted also forgot our watches: they are registered again
  * (after the HELLO), and each gets a LOST event for what it missed. That
  * is done at once for a stale server (resync), else when the reply shows
- * another run of the server (fr_hello_reply). A server that was down (its
+ * another run of the server (hello_reply). A server that was down (its
  * HELLO failed) or whose connection broke (again()) is greeted over a new
  * address vector entry: nothing of ours can be in flight there. */
+static int hello_reply(ferry_client *c, struct req *r, const fr_msg *rep);
+
 static void greet(ferry_client *c, unsigned i, int resync, int wait)
 {
 	struct fr_direct *d = c->direct;
@@ -184,7 +186,7 @@ static void greet(ferry_client *c, unsigned i, int resync, int wait)
 	d->stale[i] = 0;
 	c->peer_heard[i] = fr_now_ns(); /* one HELLO at a time */
 	r->reaped = 1;
-	r->on_reply = fr_hello_reply;
+	r->on_reply = hello_reply;
 	r->opcode = FR_OP_HELLO;
 	r->resynced = resync;
 	if (fr_fab_getname(c->direct->fab, addr, &alen) == 0) {
@@ -206,7 +208,7 @@ static void greet(ferry_client *c, unsigned i, int resync, int wait)
 /* A server that restarted forgot us and says nothing: it drops what we
  * send until we greet it again, and each such request would wait out its
  * whole time-out. So a server not heard from for QUIET_NS is greeted
- * ahead of the next request, which waits for the answer (greeted()), and
+ * ahead of the next request, which waits for the answer (hello_reply), and
  * one that holds our watches is greeted even while we only wait for
  * events. */
 static int quiet(const ferry_client *c, unsigned i, uint64_t now)
@@ -239,8 +241,11 @@ static void unstick(ferry_client *c)
 
 	for (unsigned i = 0; i < c->npeers; i++) {
 		struct req *g = d->greeting[i];
-		if (!g || g->queued || (now = now ? now : fr_now_ns()) <
-					       d->greet_by[i])
+		if (!g || g->queued)
+			continue;
+		if (!now)
+			now = fr_now_ns();
+		if (now < d->greet_by[i])
 			continue;
 		d->greet_by[i] = now + GREET_NS;
 		if (busy_at(c, i, g))
@@ -410,29 +415,25 @@ static int d_reach(ferry_client *c, struct req *r, void *p, size_t len,
 	return 0;
 }
 
-/* A HELLO to server i finished. Requests that waited behind it may go.
- * If the server answered with another boot number, it is a new process
- * that knows nothing of us, and the provider may still use what it set up
- * with the old one (libfabric 1.17 shm delivered the requests behind the
- * HELLO as from an unknown sender, which the server drops): greet it
- * again over a new address vector entry first, registering the watches
- * there. */
-static void greeted(ferry_client *c, struct req *r)
+/* fr_hello_reply, and the server's boot number. Another one than before
+ * is a new process that knows nothing of us, and the provider may still
+ * use what it set up with the old one (libfabric 1.17 shm delivered the
+ * requests behind the HELLO as from an unknown sender, which the server
+ * drops): it is greeted again over a new address vector entry, ahead of
+ * the requests that wait for this HELLO (they go once it finished,
+ * d_release), and the watches are registered there. */
+static int hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
 	struct fr_direct *d = c->direct;
 	unsigned i = r->server;
-	int reborn = 0;
+	uint64_t was = d->boot[i];
 
-	if (!r->status) {
-		reborn = d->boot[i] && c->peer_boot[i] != d->boot[i];
-		d->boot[i] = c->peer_boot[i];
-	}
-	if (d->greeting[i] == r)
-		d->greeting[i] = NULL;
-	if (reborn) {
+	d->boot[i] = rep->w[FR_HELLO_R_BOOT];
+	if (was && was != d->boot[i]) {
 		d->renew[i] = 1;
 		greet(c, i, !r->resynced, 0);
 	}
+	return fr_hello_reply(c, r, rep);
 }
 
 static void d_release(ferry_client *c, struct req *r)
@@ -444,8 +445,8 @@ static void d_release(ferry_client *c, struct req *r)
 		unqueue(&d->q[r->server], r);
 		r->sent = 1;
 	}
-	if (r->opcode == FR_OP_HELLO)
-		greeted(c, r);
+	if (d->greeting[r->server] == r)
+		d->greeting[r->server] = NULL; /* those behind it may go */
 	if (r->status == FERRY_ETIMEDOUT || r->status == FERRY_EUNREACH) {
 		d->stale[r->server] = 1;
 		/* A server already known to be down is tried again only
@@ -631,7 +632,7 @@ static int hello_all(ferry_client *c)
 		return rc;
 	}
 	fr_hello_init(c, &m, addr, alen);
-	fr_broadcast(c, &m, fr_hello_reply, NULL, st);
+	fr_broadcast(c, &m, hello_reply, NULL, st);
 	rc = FERRY_EUNREACH;
 	for (unsigned i = 0; i < c->npeers; i++) {
 		c->peer_status[i] = st[i];
