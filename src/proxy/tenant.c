@@ -290,8 +290,9 @@ static void answered(void *arg, int status, uint64_t id,
  * (fr_tenant_tick), and says so in the log now and then. */
 static void rate_wait(fr_proxy *px, uint64_t now)
 {
-	uint64_t at = now + (uint64_t)((1 - login_level(px, now)) /
-				       LOGIN_RATE * 1e9) + 1;
+	/* Until the bucket holds a question again. */
+	uint64_t at = now + debt_ns(login_level(px, now) - 1,
+				    (uint64_t)LOGIN_RATE);
 
 	if (!px->throttle_ns || at < px->throttle_ns)
 		px->throttle_ns = at;
