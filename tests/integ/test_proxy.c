@@ -2157,6 +2157,18 @@ static void test_header_fields_tcp(void **state)
 	header_fields(0);
 }
 
+/* The function on fd is served: its key (which it wrote) is there. Then
+ * it leaves, and the key goes. */
+static void served_then_gone(int fd, const char *key)
+{
+	fr_msg m = m_key(FR_OP_STAT, key);
+
+	ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
+	raw_close(fd);
+	ft_assert_rc(ferry_del(chk, key, strlen(key)), 0);
+	finish();
+}
+
 /* Before its HELLO a function may do nothing: each request is answered
  * FERRY_EACCES and not executed (an ATTACH's memfd is closed, not kept
  * for the next ATTACH); after it, the same requests work. */
@@ -2199,11 +2211,7 @@ static void before_hello(int unix_mode)
 		m = m_put_inline("bh/k", "val", 3);
 		ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
 	}
-	m = m_key(FR_OP_STAT, "bh/k");
-	ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
-	raw_close(fd);
-	ft_assert_rc(ferry_del(chk, "bh/k", 4), 0);
-	finish();
+	served_then_gone(fd, "bh/k");
 }
 
 /* SHARE moves quota between servers for a direct client (or the
@@ -2224,11 +2232,7 @@ static void test_share_refused(void **state)
 	}
 	m = m_put_inline("sh/k", "val", 3);
 	ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
-	m = m_key(FR_OP_STAT, "sh/k");
-	ft_assert_rc(raw_call(fd, &m, -1, NULL), 0);
-	raw_close(fd);
-	ft_assert_rc(ferry_del(chk, "sh/k", 4), 0);
-	finish();
+	served_then_gone(fd, "sh/k");
 }
 
 static void test_before_hello_unix(void **state)
