@@ -453,6 +453,8 @@ typedef struct ferry_proxy_stat {
 	uint64_t server_conns; /* servers it keeps warm connections to */
 	uint64_t ops;          /* requests served since start */
 	uint64_t regions;      /* shared arenas registered now */
+	uint64_t channels;     /* function connections whose frames go
+				  through shared memory (Unix socket) */
 } ferry_proxy_stat;
 
 /* Fills *out; FERRY_EINVAL in direct mode. */

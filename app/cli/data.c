@@ -314,11 +314,12 @@ static void stat_proxy(ferry_client *c)
 
 	if (ferry_proxy_stat_get(c, &ps))
 		return;
-	printf("proxy (%s): %llu function connection%s, %llu fabric "
-	       "endpoint, %llu server connection%s, %llu shared arena%s, "
-	       "%llu requests\n",
+	printf("proxy (%s): %llu function connection%s (%llu over shared "
+	       "memory), %llu fabric endpoint, %llu server connection%s, "
+	       "%llu shared arena%s, %llu requests\n",
 	       ferry_mode(c), (unsigned long long)ps.functions,
-	       ps.functions == 1 ? "" : "s", (unsigned long long)ps.endpoints,
+	       ps.functions == 1 ? "" : "s", (unsigned long long)ps.channels,
+	       (unsigned long long)ps.endpoints,
 	       (unsigned long long)ps.server_conns,
 	       ps.server_conns == 1 ? "" : "s", (unsigned long long)ps.regions,
 	       ps.regions == 1 ? "" : "s", (unsigned long long)ps.ops);

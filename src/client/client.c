@@ -784,6 +784,7 @@ static int pstat_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 	st->server_conns = rep->w[FR_PSTAT_R_SERVERS];
 	st->ops = rep->w[FR_PSTAT_R_OPS];
 	st->regions = rep->w[FR_PSTAT_R_REGIONS];
+	st->channels = rep->w[FR_PSTAT_R_CHANNELS];
 	return 0;
 }
 

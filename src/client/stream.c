@@ -10,6 +10,11 @@
  * created on a file system, so a read-only mount of the socket is enough.
  * Over TCP every value travels in the stream.
  *
+ * Over a Unix socket, frames themselves go through a channel once the
+ * connection is set up (common/chan.h): two rings in one more memfd, so
+ * that a request and its reply cross without a system call while the
+ * proxy polls; the socket is left to carry memfds, wake-ups and the end.
+ *
  * If the proxy goes away, in-flight requests fail with FERRY_EUNREACH and
  * the next request reconnects, attaching the same arenas again. If it
  * stops taking bytes for timeout_ms while a request is being written, the
@@ -33,6 +38,7 @@
 
 #include "client/client_int.h"
 #include "common/alloc.h"
+#include "common/chan.h"
 #include "common/util.h"
 
 #define DEFAULT_ARENA (64u << 20)
@@ -59,6 +65,8 @@ struct fr_stream {
 	size_t rlen, rcap;
 	uint8_t head[HEAD_MAX];
 	int connecting;
+	struct fr_chan_mem *chan; /* NULL: frames go over the socket */
+	fr_pipe req, rep;         /* its rings, as this side sees them */
 };
 
 /* Gives the connection up; every request in flight on it fails with err. */
@@ -70,18 +78,140 @@ static void disconnect(ferry_client *c, int err)
 		close(s->fd);
 	s->fd = -1;
 	s->rlen = 0;
+	if (s->chan)
+		munmap(s->chan, FR_CHAN_SIZE);
+	s->chan = NULL;
 	for (struct sregion *g = s->regions; g; g = g->next)
 		g->attached = 0;
 	fr_client_fail_all(c, err);
 }
 
-/* Reads what the socket has and hands every whole frame to the request
- * machinery. A frame longer than the proxy could legitimately send is a
- * protocol error: the connection is dropped. */
-static int s_progress(ferry_client *c, int timeout_ms)
+/* Makes room in rbuf for more bytes. Returns 0, or -1 when out of memory
+ * (the connection is dropped). */
+static int rbuf_room(ferry_client *c)
+{
+	struct fr_stream *s = c->stream;
+	size_t cap = s->rcap ? 2 * s->rcap : 65536;
+	uint8_t *nb;
+
+	if (s->rlen < s->rcap)
+		return 0;
+	nb = realloc(s->rbuf, cap);
+	if (!nb) {
+		disconnect(c, FERRY_EUNREACH);
+		return -1;
+	}
+	s->rbuf = nb;
+	s->rcap = cap;
+	return 0;
+}
+
+/* Hands every whole frame in rbuf to the request machinery. A frame
+ * longer than the proxy could legitimately send is a protocol error: the
+ * connection is dropped. Returns the frames, or -1 when dropped. */
+static int take_frames(ferry_client *c)
 {
 	struct fr_stream *s = c->stream;
 	size_t max_frame = FR_MSG_SIZE + (size_t)c->peer_maxval[0];
+	int frames = 0;
+
+	while (s->rlen >= FR_HDR_SIZE) {
+		size_t len = FR_HDR_SIZE +
+			     (s->rbuf[16] | (size_t)s->rbuf[17] << 8 |
+			      (size_t)s->rbuf[18] << 16 |
+			      (size_t)s->rbuf[19] << 24);
+		if (len > max_frame) {
+			disconnect(c, FERRY_EUNREACH);
+			return -1;
+		}
+		if (s->rlen < len)
+			break;
+		fr_client_reply(c, s->rbuf, len);
+		frames++;
+		memmove(s->rbuf, s->rbuf + len, s->rlen - len);
+		s->rlen -= len;
+	}
+	return frames;
+}
+
+/* Rings the proxy: a byte on the socket. Full of such bytes, the socket
+ * has rung it already. */
+static void bell(struct fr_stream *s)
+{
+	send(s->fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Reads the proxy's rings of the bell off the socket. Returns 0, or -1
+ * when the proxy is gone (the connection is dropped). */
+static int hear_bells(ferry_client *c)
+{
+	char buf[256];
+	ssize_t n;
+
+	do
+		n = recv(c->stream->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	while (n > 0 || (n < 0 && errno == EINTR));
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	disconnect(c, FERRY_EUNREACH);
+	return -1;
+}
+
+/* Takes what the reply ring holds, and rings the proxy if it waits for
+ * the room. */
+static int chan_take(ferry_client *c)
+{
+	struct fr_stream *s = c->stream;
+	int frames = 0, took = 0;
+
+	while (s->chan && !rbuf_room(c)) {
+		ssize_t n = fr_pipe_read(&s->rep, s->rbuf + s->rlen,
+					 s->rcap - s->rlen);
+		int f;
+		if (n <= 0) {
+			if (n < 0)
+				disconnect(c, FERRY_EUNREACH);
+			break;
+		}
+		took = 1;
+		s->rlen += (size_t)n;
+		if ((f = take_frames(c)) < 0)
+			break;
+		frames += f;
+	}
+	if (took && s->chan) {
+		fr_chan_fence(NULL, 0);
+		if (atomic_load_explicit(&s->chan->p_room,
+					 memory_order_relaxed))
+			bell(s);
+	}
+	return frames;
+}
+
+/* Reads the reply ring; to sleep, says so in the channel and waits for
+ * the proxy's bell. */
+static int chan_progress(ferry_client *c, int timeout_ms)
+{
+	struct fr_stream *s = c->stream;
+	struct pollfd p = {.fd = s->fd, .events = POLLIN};
+	int frames = chan_take(c);
+
+	if (frames || timeout_ms <= 0 || !s->chan)
+		return frames;
+	fr_chan_fence(&s->chan->f_polls, 0);
+	if (fr_pipe_ready(&s->rep, 0) == 0)
+		poll(&p, 1, timeout_ms);
+	atomic_store(&s->chan->f_polls, 1);
+	if (hear_bells(c))
+		return 0;
+	return chan_take(c);
+}
+
+/* Reads what the proxy sent and hands every whole frame to the request
+ * machinery. */
+static int s_progress(ferry_client *c, int timeout_ms)
+{
+	struct fr_stream *s = c->stream;
 	struct pollfd p = {.fd = s->fd, .events = POLLIN};
 	int frames = 0;
 
@@ -92,20 +222,15 @@ static int s_progress(ferry_client *c, int timeout_ms)
 			poll(NULL, 0, timeout_ms);
 		return 0;
 	}
+	if (s->chan)
+		return chan_progress(c, timeout_ms);
 	if (timeout_ms > 0 && poll(&p, 1, timeout_ms) <= 0)
 		return 0;
 	for (;;) {
 		ssize_t n;
-		if (s->rlen == s->rcap) {
-			size_t cap = s->rcap ? 2 * s->rcap : 65536;
-			uint8_t *nb = realloc(s->rbuf, cap);
-			if (!nb) {
-				disconnect(c, FERRY_EUNREACH);
-				return frames;
-			}
-			s->rbuf = nb;
-			s->rcap = cap;
-		}
+		int f;
+		if (rbuf_room(c))
+			return frames;
 		n = recv(s->fd, s->rbuf + s->rlen, s->rcap - s->rlen,
 			 MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
@@ -117,24 +242,25 @@ static int s_progress(ferry_client *c, int timeout_ms)
 			return frames;
 		}
 		s->rlen += (size_t)n;
-		while (s->rlen >= FR_HDR_SIZE) {
-			size_t len = FR_HDR_SIZE + (s->rbuf[16] |
-						    (size_t)s->rbuf[17] << 8 |
-						    (size_t)s->rbuf[18] << 16 |
-						    (size_t)s->rbuf[19] << 24);
-			if (len > max_frame) {
-				disconnect(c, FERRY_EUNREACH);
-				return frames;
-			}
-			if (s->rlen < len)
-				break;
-			fr_client_reply(c, s->rbuf, len);
-			frames++;
-			memmove(s->rbuf, s->rbuf + len, s->rlen - len);
-			s->rlen -= len;
-		}
+		if ((f = take_frames(c)) < 0)
+			return frames;
+		frames += f;
 	}
 	return frames;
+}
+
+/* Moves iov (n entries) past w bytes written. */
+static void iov_advance(struct iovec **iov, int *n, size_t w)
+{
+	while (*n > 0 && w >= (*iov)->iov_len) {
+		w -= (*iov)->iov_len;
+		(*iov)++;
+		(*n)--;
+	}
+	if (*n > 0) {
+		(*iov)->iov_base = (char *)(*iov)->iov_base + w;
+		(*iov)->iov_len -= w;
+	}
 }
 
 /* Writes all of iov, reading replies while the socket is full so that
@@ -174,16 +300,48 @@ static int write_all(ferry_client *c, struct iovec *iov, int n, int passfd)
 		if (w < 0)
 			return FERRY_EUNREACH;
 		passfd = -1; /* the descriptor went with the first byte */
-		while (n > 0 && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
+		iov_advance(&iov, &n, (size_t)w);
 	}
+	return 0;
+}
+
+/* Writes all of iov into the request ring, reading replies while it is
+ * full (the proxy may wait for room to answer), and rings the proxy if
+ * it does not poll. */
+static int chan_write(ferry_client *c, struct iovec *iov, int n)
+{
+	struct fr_stream *s = c->stream;
+	uint64_t deadline = fr_now_ns() + (uint64_t)c->timeout_ms * 1000000;
+	struct pollfd p = {.fd = s->fd, .events = POLLIN};
+
+	while (n > 0) {
+		ssize_t w = fr_pipe_write(&s->req, iov->iov_base,
+					  iov->iov_len);
+		if (w < 0)
+			return FERRY_EUNREACH;
+		iov_advance(&iov, &n, (size_t)w);
+		if (w > 0 || n == 0)
+			continue;
+		/* Full: wake the proxy if it sleeps, then wait for the
+		 * room it frees (it rings when it takes bytes). */
+		fr_chan_fence(NULL, 0);
+		if (!atomic_load(&s->chan->p_polls))
+			bell(s);
+		fr_chan_fence(&s->chan->f_room, 1);
+		if (fr_pipe_ready(&s->req, 1) == 0)
+			poll(&p, 1, 1);
+		atomic_store(&s->chan->f_room, 0);
+		if (hear_bells(c))
+			return FERRY_EUNREACH;
+		chan_take(c);
+		if (!s->chan)
+			return FERRY_EUNREACH;
+		if (fr_now_ns() > deadline)
+			return FERRY_ETIMEDOUT;
+	}
+	fr_chan_fence(NULL, 0);
+	if (!atomic_load_explicit(&s->chan->p_polls, memory_order_relaxed))
+		bell(s);
 	return 0;
 }
 
@@ -204,7 +362,16 @@ static int send_frame(ferry_client *c, fr_msg *m, int passfd)
 		return FERRY_E2BIG;
 	iov[0] = (struct iovec){s->head, n};
 	iov[1] = (struct iovec){(void *)tail, tail_len};
-	rc = write_all(c, iov, tail_len ? 2 : 1, passfd);
+	if (s->chan) {
+		/* A memfd goes over the socket first, with one byte that
+		 * also rings the proxy: it holds it for the frame. */
+		struct iovec one = {(void *)"", 1};
+		rc = passfd >= 0 ? write_all(c, &one, 1, passfd) : 0;
+		if (!rc)
+			rc = chan_write(c, iov, tail_len ? 2 : 1);
+	} else {
+		rc = write_all(c, iov, tail_len ? 2 : 1, passfd);
+	}
 	if (rc) /* a partial frame leaves the stream unusable */
 		disconnect(c, rc);
 	return rc;
@@ -389,6 +556,36 @@ static int dial(struct fr_stream *s)
 	return fd;
 }
 
+/* Moves the connection's frames into a channel (chan.h): a sealed memfd
+ * the proxy maps. They stay on the socket if that fails. */
+static void open_chan(ferry_client *c)
+{
+	struct fr_stream *s = c->stream;
+	int fd = memfd_create("ferry-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *m = MAP_FAILED;
+	fr_msg msg;
+
+	if (fd >= 0 && !ftruncate(fd, FR_CHAN_SIZE) &&
+	    !fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+		m = mmap(NULL, FR_CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fd, 0);
+	if (m != MAP_FAILED) {
+		struct fr_chan_mem *ch = m;
+		atomic_store(&ch->f_polls, 1); /* it is in a call */
+		fr_msg_init(&msg, FR_OP_CHANNEL, 0, 0);
+		msg.w[FR_CHANNEL_SIZE] = FR_CHAN_SIZE;
+		if (fr_ask(c, 0, &msg, fr_ignore_reply, NULL, fd) == 0 &&
+		    s->fd >= 0) {
+			s->chan = m;
+			fr_chan_pipes(m, 0, &s->req, &s->rep);
+		} else {
+			munmap(m, FR_CHAN_SIZE);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Connects, says HELLO (which tells the inline threshold and the largest
  * value), attaches every arena this client already has, and registers
  * every watch again, before any other request: a new proxy knows none of
@@ -409,6 +606,8 @@ static int reconnect(ferry_client *c)
 	rc = fr_ask(c, 0, &m, fr_hello_reply, NULL, -1);
 	for (struct sregion *g = s->regions; !rc && g; g = g->next)
 		rc = attach(c, g);
+	if (!rc && s->unix_mode)
+		open_chan(c);
 	s->connecting = 0;
 	if (!rc) {
 		fr_watch_resync(c, 0);
@@ -429,7 +628,7 @@ static int s_ready(ferry_client *c)
 	struct fr_stream *s = c->stream;
 	struct pollfd p = {.fd = s->fd, .events = POLLIN};
 
-	if (s->fd >= 0 && poll(&p, 1, 0) == 1)
+	if (s->fd >= 0 && poll(&p, 1, 0) == 1 && !(s->chan && hear_bells(c)))
 		s_progress(c, 0);
 	return s->fd >= 0 || s->connecting ? 0 : reconnect(c);
 }
@@ -442,6 +641,8 @@ static void s_close(ferry_client *c)
 		return;
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->chan)
+		munmap(s->chan, FR_CHAN_SIZE);
 	while (s->regions) {
 		struct sregion *g = s->regions;
 		s->regions = g->next;

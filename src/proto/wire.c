@@ -41,7 +41,7 @@ static const struct {
 	[FR_OP_SSTAT] = {"SSTAT", {1, NOBLOB, 0, 0},
 			 {6, {FR_SSTAT_R_ADDRLEN, -1}, 0, 0}},
 	[FR_OP_ATTACH] = {"ATTACH", {1, NOBLOB, 0, 0}, {1, NOBLOB, 0, 0}},
-	[FR_OP_PSTAT] = {"PSTAT", {0, NOBLOB, 0, 0}, {5, NOBLOB, 0, 0}},
+	[FR_OP_PSTAT] = {"PSTAT", {0, NOBLOB, 0, 0}, {6, NOBLOB, 0, 0}},
 	[FR_OP_EXPIRE] = {"EXPIRE", {3, {FR_EXPIRE_KLEN, -1}, 1, 0},
 			  {1, NOBLOB, 0, 0}},
 	[FR_OP_WATCH] = {"WATCH", {2, {FR_WATCH_PLEN, -1}, 0, 1},
@@ -62,6 +62,7 @@ static const struct {
 	[FR_OP_NS_AUTH] = {"NS_AUTH", {1, {FR_NSAUTH_TLEN, -1}, 0, 0},
 			   {8, {FR_NS_R_TOKLEN, -1}, 0, 0}},
 	[FR_OP_SHARE] = {"SHARE", {2, NOBLOB, 0, 0}, {1, NOBLOB, 0, 0}},
+	[FR_OP_CHANNEL] = {"CHANNEL", {1, NOBLOB, 0, 0}, {0, NOBLOB, 0, 0}},
 };
 
 const char *fr_op_name(unsigned opcode)

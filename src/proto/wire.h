@@ -15,11 +15,12 @@
 #include <stdint.h>
 
 #define FR_MAGIC 0x59525246u /* "FRRY" little-endian */
-#define FR_VERSION 6 /* 2: proxy opcodes, SSTAT index, HELLO servers;
+#define FR_VERSION 7 /* 2: proxy opcodes, SSTAT index, HELLO servers;
 			  3: expiry, version conditions, EXPIRE;
 			  4: namespaces, tokens in HELLO;
 			  5: SHARE, the EQUOTA reply's word;
-			  6: the HELLO reply's BOOT word */
+			  6: the HELLO reply's BOOT word;
+			  7: CHANNEL */
 #define FR_HDR_SIZE 32
 #define FR_MAX_WORDS 8
 #define FR_MAX_BLOBS 2
@@ -72,6 +73,9 @@ enum fr_opcode {
 	FR_OP_SHARE,     /* words: take give: moves quota share of the
 			    sender's namespace (the admin's: the header's)
 			    between servers; reply: moved */
+	FR_OP_CHANNEL,   /* proxy only, Unix socket: words: size; a memfd
+			    rides along: frames go through it from the
+			    reply on (common/chan.h) */
 	FR_OP_COUNT
 };
 
@@ -152,8 +156,9 @@ enum { FR_SSTAT_R_TOTAL, FR_SSTAT_R_USED, FR_SSTAT_R_KEYS, FR_SSTAT_R_OPS,
        FR_SSTAT_R_PEERS, FR_SSTAT_R_ADDRLEN }; /* blob: the server's address */
 enum { FR_ATTACH_SIZE };
 enum { FR_ATTACH_R_REGION };
+enum { FR_CHANNEL_SIZE };
 enum { FR_PSTAT_R_FUNCTIONS, FR_PSTAT_R_ENDPOINTS, FR_PSTAT_R_SERVERS,
-       FR_PSTAT_R_OPS, FR_PSTAT_R_REGIONS };
+       FR_PSTAT_R_OPS, FR_PSTAT_R_REGIONS, FR_PSTAT_R_CHANNELS };
 /* STAT replies use the GET reply words SIZE, CTIME, VERSION, EXPIRE. */
 /* Namespaces. quota is the whole namespace's, share the part of it this
  * server holds (quota / servers, rounded up); expire is ms since the epoch

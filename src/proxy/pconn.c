@@ -121,8 +121,10 @@ static void set_events(fr_proxy *px, struct pconn *pc)
 
 	if (pc->state == PC_DEAD)
 		return;
-	ev.events = (pc->state == PC_OPEN ? EPOLLIN : 0) |
-		    (pc->wq_head ? EPOLLOUT : 0);
+	/* A channel's socket carries bells: for requests, and for room
+	 * in the reply ring (no EPOLLOUT), so it is always read. */
+	ev.events = (pc->state == PC_OPEN || pc->chan ? EPOLLIN : 0) |
+		    (pc->wq_head && !pc->chan ? EPOLLOUT : 0);
 	if (ev.events == pc->events)
 		return; /* a system call per reply saved */
 	pc->events = ev.events;
@@ -149,6 +151,78 @@ static void conn_free(fr_proxy *px, struct pconn *pc)
 	free(pc);
 }
 
+/* ---- channels (common/chan.h) ------------------------------------------- */
+
+/* Rings the function: a byte on its socket (a full socket has rung it). */
+static void ring(struct pconn *pc)
+{
+	send(pc->fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* The loop polls pc's request ring (and pc need not ring). */
+static void poll_start(fr_proxy *px, struct pconn *pc)
+{
+	pc->chan_ns = fr_now_ns();
+	if (pc->polled)
+		return;
+	pc->polled = 1;
+	pc->hprev = NULL;
+	pc->hnext = px->polled;
+	if (px->polled)
+		px->polled->hprev = pc;
+	px->polled = pc;
+	atomic_store(&pc->chan->p_polls, 1);
+}
+
+/* It stops (pc rings from now on). hnext stays: fr_pconn_poll may be
+ * walking past pc. */
+static void poll_stop(fr_proxy *px, struct pconn *pc)
+{
+	if (!pc->polled)
+		return;
+	pc->polled = 0;
+	if (pc->hprev)
+		pc->hprev->hnext = pc->hnext;
+	else
+		px->polled = pc->hnext;
+	if (pc->hnext)
+		pc->hnext->hprev = pc->hprev;
+	if (pc->chan)
+		fr_chan_fence(&pc->chan->p_polls, 0);
+}
+
+/* Writes iov into the reply ring as far as there is room, as writev(2)
+ * would on a non-blocking socket, and rings the function if it does not
+ * poll. Full, it asks the function to ring once it has taken bytes. */
+static ssize_t chan_send(struct pconn *pc, const struct iovec *iov, int n)
+{
+	ssize_t w = 0;
+
+	for (int i = 0; i < n; i++) {
+		ssize_t k = fr_pipe_write(&pc->crep, iov[i].iov_base,
+					  iov[i].iov_len);
+		if (k < 0) {
+			errno = EPROTO; /* its index is impossible */
+			return -1;
+		}
+		w += k;
+		if ((size_t)k < iov[i].iov_len)
+			break;
+	}
+	if (w > 0) {
+		atomic_store_explicit(&pc->chan->p_room, 0,
+				      memory_order_relaxed);
+		fr_chan_fence(NULL, 0);
+		if (!atomic_load_explicit(&pc->chan->f_polls,
+					  memory_order_relaxed))
+			ring(pc);
+		return w;
+	}
+	fr_chan_fence(&pc->chan->p_room, 1);
+	errno = fr_pipe_ready(&pc->crep, 1) ? EINTR : EAGAIN; /* room came */
+	return -1;
+}
+
 /* The socket is gone. In-flight operations may still be moving data into
  * this connection's arenas: those stay mapped until the last one ends. */
 void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why)
@@ -161,6 +235,12 @@ void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 		unqueue(px, pc);
 	epoll_ctl(px->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
 	close(pc->fd);
+	poll_stop(px, pc);
+	if (pc->chan) {
+		munmap(pc->chan, FR_CHAN_SIZE);
+		px->nchannels--;
+	}
+	pc->chan = NULL;
 	for (unsigned i = 0; i < pc->nfds; i++)
 		close(pc->fds[i]);
 	pc->nfds = 0;
@@ -208,7 +288,7 @@ void fr_pconn_flush(fr_proxy *px, struct pconn *pc)
 							  o->tail_len - toff};
 			}
 		}
-		w = writev(pc->fd, iov, n);
+		w = pc->chan ? chan_send(pc, iov, n) : writev(pc->fd, iov, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -438,12 +518,18 @@ void fr_pconn_complete(fr_proxy *px, struct pop *pp)
 
 /* ---- requests answered by the proxy itself ------------------------------- */
 
-/* The descriptor that came with the oldest ATTACH not yet handled, or
- * -1; the caller owns it. */
-static int take_fd(struct pconn *pc)
+static int hear_bells(fr_proxy *px, struct pconn *pc);
+
+/* The descriptor that came with the oldest ATTACH or CHANNEL not yet
+ * handled, or -1; the caller owns it. Over a channel the frame may be
+ * read before its descriptor's byte on the socket, which is there
+ * already (sent first). */
+static int take_fd(fr_proxy *px, struct pconn *pc)
 {
 	int fd;
 
+	if (pc->nfds == 0 && pc->chan)
+		hear_bells(px, pc);
 	if (pc->nfds == 0)
 		return -1;
 	fd = pc->fds[0];
@@ -451,34 +537,82 @@ static int take_fd(struct pconn *pc)
 	return fd;
 }
 
-static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+/* Maps size bytes of the memfd that came with the request, shared. Only a
+ * memfd sealed against shrinking is safe to map: a file that shrank under
+ * the mapping would kill the proxy with SIGBUS. Returns the mapping, or
+ * NULL with *rc set. */
+static void *map_memfd(fr_proxy *px, struct pconn *pc, uint64_t size,
+		       uint64_t room, int *rc)
 {
-	uint64_t size = q->w[FR_ATTACH_SIZE];
-	struct pregion *g;
 	struct stat st;
-	int fd, seals, rc = 0;
-	fr_msg rep;
+	int fd, seals;
+	void *m = NULL;
 
-	if (!pc->unix_mode || (fd = take_fd(pc)) < 0)
-		return FERRY_EINVAL;
-	/* Only a memfd sealed against shrinking is safe to map: a file that
-	 * shrank under the mapping would kill the proxy with SIGBUS. */
+	if (!pc->unix_mode || (fd = take_fd(px, pc)) < 0) {
+		*rc = FERRY_EINVAL;
+		return NULL;
+	}
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) ||
 	    size == 0 || (uint64_t)st.st_size < size)
-		rc = FERRY_EINVAL;
-	else if (pc->nregions == PCONN_MAX_REGIONS ||
-		 size > px->o.max_arenas - pc->arena_bytes)
-		rc = FERRY_E2BIG;
-	if (rc) {
-		close(fd);
-		return rc;
-	}
-	g = &pc->regions[pc->nregions];
-	g->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		*rc = FERRY_EINVAL;
+	else if (size > room)
+		*rc = FERRY_E2BIG;
+	else if ((m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			   0)) == MAP_FAILED)
+		*rc = FERRY_ENOMEM;
+	else
+		*rc = 0;
 	close(fd);
-	if (g->base == MAP_FAILED)
-		return FERRY_ENOMEM;
+	return *rc ? NULL : m;
+}
+
+/* Moves the connection's frames into the channel that came with q
+ * (common/chan.h). The reply is the last frame on the socket. */
+static int channel(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	uint64_t size = q->w[FR_CHANNEL_SIZE];
+	int rc;
+	struct fr_chan_mem *m = map_memfd(px, pc, size, FR_CHAN_SIZE, &rc);
+	fr_msg rep;
+
+	if (m && (pc->chan || size != FR_CHAN_SIZE)) {
+		munmap(m, size);
+		m = NULL;
+		rc = FERRY_EINVAL;
+	}
+	if (!m)
+		return rc;
+	fr_msg_init(&rep, FR_OP_CHANNEL, FR_F_REPLY, q->h.id);
+	send_reply(px, pc, &rep, NULL);
+	if (pc->state == PC_DEAD || pc->wq_head) {
+		munmap(m, FR_CHAN_SIZE);
+		fr_pconn_kill(px, pc, "replies left on the socket when it "
+				      "asked for a channel");
+		return 0;
+	}
+	pc->chan = m;
+	px->nchannels++;
+	fr_chan_pipes(m, 1, &pc->crep, &pc->creq);
+	set_events(px, pc);
+	poll_start(px, pc);
+	return 0;
+}
+
+static int attach(fr_proxy *px, struct pconn *pc, const fr_msg *q)
+{
+	uint64_t size = q->w[FR_ATTACH_SIZE];
+	int full = pc->nregions == PCONN_MAX_REGIONS, rc;
+	void *base = map_memfd(px, pc, size,
+			       full ? 0 : px->o.max_arenas - pc->arena_bytes,
+			       &rc);
+	struct pregion *g;
+	fr_msg rep;
+
+	if (!base)
+		return rc;
+	g = &pc->regions[pc->nregions];
+	g->base = base;
 	g->len = size;
 	rc = fr_direct_add_region(px->fc, g->base, size);
 	if (rc) {
@@ -802,6 +936,7 @@ static int local_op(fr_proxy *px, struct pconn *pc, const fr_msg *q)
 		rep.w[FR_PSTAT_R_SERVERS] = px->fc->npeers;
 		rep.w[FR_PSTAT_R_OPS] = px->ops;
 		rep.w[FR_PSTAT_R_REGIONS] = px->nregions;
+		rep.w[FR_PSTAT_R_CHANNELS] = px->nchannels;
 		break;
 	default:
 		return FERRY_EPROTO;
@@ -976,6 +1111,9 @@ static void serve(fr_proxy *px, struct pconn *pc, const fr_msg *qp,
 	case FR_OP_ATTACH:
 		rc = attach(px, pc, &q);
 		break;
+	case FR_OP_CHANNEL:
+		rc = channel(px, pc, &q);
+		break;
 	case FR_OP_LIST:
 		rc = list(px, pc, &q);
 		break;
@@ -1035,7 +1173,10 @@ static void on_frame(fr_proxy *px, struct pconn *pc, uint8_t *frame,
 	px->ops++;
 	rc = allowed(pc, q.h.opcode);
 	if (rc) {
-		int fd = q.h.opcode == FR_OP_ATTACH ? take_fd(pc) : -1;
+		int fd = q.h.opcode == FR_OP_ATTACH ||
+				 q.h.opcode == FR_OP_CHANNEL
+			     ? take_fd(px, pc)
+			     : -1;
 		if (fd >= 0)
 			close(fd); /* its memfd goes unused */
 		reply_status(px, pc, q.h.opcode, q.h.id, rc);
@@ -1255,30 +1396,84 @@ static void read_frames(fr_proxy *px, struct pconn *pc)
 	}
 }
 
-int fr_pconn_recv(fr_proxy *px, struct pconn *pc)
+/* Reads what the socket has, up to len bytes, and the memfds that ride
+ * with them. Returns the bytes, 0 if none yet, or -1 if the connection
+ * was killed. */
+static ssize_t sock_recv(fr_proxy *px, struct pconn *pc, void *buf,
+			 size_t len)
 {
 	char cbuf[CMSG_SPACE(PCONN_MAX_FDS * sizeof(int))];
-	struct iovec iov = {pc->rbuf + pc->rlen, pc->rcap - pc->rlen};
+	struct iovec iov = {buf, len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n;
 
-	if (pc->unix_mode && !pc->resp) { /* memfds ride with frames */
+	if (pc->unix_mode && !pc->resp) {
 		mh.msg_control = cbuf;
 		mh.msg_controllen = sizeof(cbuf);
 	}
 	do
 		n = recvmsg(pc->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		rbuf_drop_empty(px, pc);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
-	}
 	if (n <= 0) {
 		fr_pconn_kill(px, pc, NULL); /* the function went away */
 		return -1;
 	}
 	if (mh.msg_controllen)
 		take_fds(pc, &mh);
+	return n;
+}
+
+/* A channel's socket: reads the function's bells (and memfds). Returns
+ * 0, or -1 if the connection was killed. */
+static int hear_bells(fr_proxy *px, struct pconn *pc)
+{
+	char buf[256];
+	ssize_t n;
+
+	while ((n = sock_recv(px, pc, buf, sizeof(buf))) > 0)
+		;
+	return n < 0 ? -1 : 0;
+}
+
+/* Takes what the request ring holds, as far as rbuf has room, and rings
+ * the function if it waits for the room. */
+static int chan_recv(fr_proxy *px, struct pconn *pc)
+{
+	ssize_t n = fr_pipe_read(&pc->creq, pc->rbuf + pc->rlen,
+				 pc->rcap - pc->rlen);
+
+	if (n < 0) {
+		fr_pconn_kill(px, pc, "its channel's request index is out "
+				      "of range");
+		return -1;
+	}
+	if (n == 0) {
+		rbuf_drop_empty(px, pc);
+		return 0;
+	}
+	pc->rlen += (size_t)n;
+	heard(px, pc);
+	poll_start(px, pc);
+	fr_chan_fence(NULL, 0);
+	if (atomic_load_explicit(&pc->chan->f_room, memory_order_relaxed))
+		ring(pc);
+	return 1;
+}
+
+int fr_pconn_recv(fr_proxy *px, struct pconn *pc)
+{
+	ssize_t n;
+
+	if (pc->chan)
+		return chan_recv(px, pc);
+	n = sock_recv(px, pc, pc->rbuf + pc->rlen, pc->rcap - pc->rlen);
+	if (n <= 0) {
+		if (n == 0)
+			rbuf_drop_empty(px, pc);
+		return (int)n;
+	}
 	pc->rlen += (size_t)n;
 	heard(px, pc);
 	return 1;
@@ -1395,10 +1590,40 @@ void fr_pconn_event(fr_proxy *px, struct pconn *pc, uint32_t events)
 		fr_pconn_kill(px, pc, NULL);
 		return;
 	}
+	if (pc->chan && (events & EPOLLIN)) {
+		/* Bells: the function wrote requests, or took replies. */
+		if (hear_bells(px, pc))
+			return;
+		poll_start(px, pc);
+		fr_pconn_flush(px, pc);
+	}
 	if (events & EPOLLOUT)
 		fr_pconn_flush(px, pc);
 	if (pc->state == PC_OPEN && (events & EPOLLIN))
 		conn_read(px, pc);
+}
+
+int fr_pconn_poll(fr_proxy *px, uint64_t idle_ns)
+{
+	uint64_t now = fr_now_ns();
+	int busy = 0;
+
+	for (struct pconn *pc = px->polled, *next; pc; pc = next) {
+		ssize_t ready = fr_pipe_ready(&pc->creq, 0);
+		next = pc->hnext;
+		if (ready == 0 && now - pc->chan_ns >= idle_ns) {
+			poll_stop(px, pc);
+			ready = fr_pipe_ready(&pc->creq, 0);
+		}
+		if (ready < 0) {
+			fr_pconn_kill(px, pc, "its channel's request index is "
+					      "out of range");
+		} else if (ready > 0 && pc->state == PC_OPEN) {
+			conn_read(px, pc);
+			busy = 1;
+		}
+	}
+	return busy;
 }
 
 /* Paused connections read again once what paused them has passed: called

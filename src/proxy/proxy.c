@@ -345,7 +345,7 @@ static void loop(fr_proxy *px)
 	for (;;) {
 		int timeout = -1, n, tick;
 
-		if (reap(px))
+		if (reap(px) | (px->polled && fr_pconn_poll(px, spin_ns)))
 			last = fr_now_ns();
 		if (px->wake)
 			fr_pconn_resume(px);
@@ -383,6 +383,9 @@ static void loop(fr_proxy *px)
 		 * speaks. */
 		if (timeout != 0 && px->fab_fd >= 0 && !fr_direct_trywait(px->fc))
 			timeout = 0;
+		/* Functions ring a channel the loop does not poll. */
+		if (timeout != 0 && px->polled && fr_pconn_poll(px, 0))
+			timeout = 0, last = fr_now_ns();
 		n = epoll_wait(px->epfd, ev, 64, timeout);
 		if (n == 0 && timeout == 0)
 			sched_yield();

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "client/client_int.h"
+#include "common/chan.h"
 #include "ferry.h"
 #include "proto/wire.h"
 #include "proxy/proxy.h"
@@ -121,6 +122,11 @@ struct pconn {
 	struct psub *subs; /* its watches (watch.c) */
 	int events_lost;   /* a watch of it lost events (pconn.c) */
 	uint32_t events;   /* what epoll watches for on its socket now */
+	struct fr_chan_mem *chan; /* frames go through it (common/chan.h) */
+	fr_pipe creq, crep;       /* its rings, as the proxy sees them */
+	int polled;               /* in fr_proxy.polled */
+	struct pconn *hprev, *hnext;
+	uint64_t chan_ns;         /* bytes last came through the channel */
 };
 
 /* Logins of tokens the proxy does not know (tenant.c): at most this many
@@ -134,13 +140,14 @@ typedef struct fr_proxy {
 	int epfd, sigfd, unix_fd, tcp_fd, fab_fd, resp_fd, resp_unix_fd;
 	struct pconn *conns;
 	struct pop *backlog_head, *backlog_tail;
-	uint64_t nconns, nregions, ops, fabric_inflight;
+	uint64_t nconns, nregions, nchannels, ops, fabric_inflight;
 	unsigned again; /* connections with pconn.again set */
 	unsigned dead;  /* connections in PC_DEAD not yet freed */
 	uint64_t buffered; /* bytes of stream data held: partial frames in
 			      connection buffers, and frames and GET
 			      buffers of operations in flight */
 	struct pconn *paused_head, *paused_tail; /* in the order they paused */
+	struct pconn *polled; /* channels the loop polls (fr_pconn_poll) */
 	int wake;          /* something paused connections wait for was
 			      released: fr_pconn_resume looks at them */
 	uint64_t max_value;        /* the servers' smallest value limit */
@@ -174,6 +181,11 @@ void fr_pconn_event(fr_proxy *px, struct pconn *pc, uint32_t events);
 void fr_pconn_complete(fr_proxy *px, struct pop *pp);
 void fr_pconn_resume(fr_proxy *px);
 void fr_pconn_again(fr_proxy *px);
+/* Reads the channels the loop polls that have bytes, and stops polling
+ * those idle for idle_ns (0: all, before the loop sleeps: each looks at
+ * its ring once more, so no bytes wait for a bell that will not come).
+ * Returns 1 if one had bytes. */
+int fr_pconn_poll(fr_proxy *px, uint64_t idle_ns);
 void fr_pconn_sweep(fr_proxy *px);
 /* Drops the connections whose large frame stalled (frame_timeout_ms).
  * Returns the longest the loop may sleep, ms (-1: no limit). */

@@ -64,9 +64,12 @@ grep -qx "proxy $UNIX_URL" "$HOME_DIR/cluster" &&
 # ---- which way the CLI goes ------------------------------------------------------
 
 # proxy_line MODE: ferry stat's output names the proxy in MODE, with one
-# fabric endpoint and a connection to each of the 2 servers.
+# fabric endpoint and a connection to each of the 2 servers; over the
+# socket, the CLI's own connection is one over shared memory.
 proxy_line() {
-	grep -qE "^proxy \($1\): [0-9]+ function connections?, 1 fabric endpoint, 2 server connections" "$TMP/out"
+	local shm='[0-9]+'
+	[ "$1" = proxy-unix ] && shm='[1-9][0-9]*'
+	grep -qE "^proxy \($1\): [0-9]+ function connections? \($shm over shared memory\), 1 fabric endpoint, 2 server connections" "$TMP/out"
 }
 
 expect 0 "ferry stat (default)" f stat

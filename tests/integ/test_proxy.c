@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/chan.h"
 #include "common/le.h"
 #include "common/proc.h"
 #include "common/util.h"
@@ -1177,10 +1178,13 @@ static void test_proxy_stat(void **state)
 		u[i] = open_client(&px, M_UNIX);
 	for (int i = 0; i < 2; i++)
 		t[i] = open_client(&px, M_TCP);
-	/* Each function is a connection; each proxy-unix one has an arena. */
+	/* Each function is a connection; each proxy-unix one has an arena,
+	 * and its frames go through a channel. */
+	assert_true(s0.channels >= 1); /* side_u's */
 	s = pstat(side_u);
 	assert_int_equal(s.functions, s0.functions + 5);
 	assert_int_equal(s.regions, s0.regions + 3);
+	assert_int_equal(s.channels, s0.channels + 3);
 	assert_true(s.ops > s0.ops);
 	assert_int_equal(s.endpoints, 1);
 	assert_int_equal(s.server_conns, cl->n);
@@ -1201,6 +1205,7 @@ static void test_proxy_stat(void **state)
 	ferry_close(u[2]);
 	ferry_close(t[1]);
 	wait_counts(side_u, s0.functions, s0.regions);
+	assert_int_equal(pstat(side_u).channels, s0.channels);
 	/* Only through a proxy. */
 	ft_assert_rc(ferry_proxy_stat_get(chk, &s), FERRY_EINVAL);
 	ft_assert_rc(ferry_proxy_stat_get(side_u, NULL), FERRY_EINVAL);
@@ -2460,6 +2465,237 @@ static void test_attach_abuse(void **state)
 			 fds0);
 }
 
+/* A raw function's channel (common/chan.h): its memory, and its pipes as
+ * the function sees them. */
+struct rchan {
+	int fd;
+	struct fr_chan_mem *m;
+	fr_pipe req, rep;
+};
+
+static fr_msg m_channel(uint64_t size)
+{
+	fr_msg m;
+
+	fr_msg_init(&m, FR_OP_CHANNEL, 0, 0);
+	m.w[FR_CHANNEL_SIZE] = size;
+	return m;
+}
+
+/* Opens a channel on fd (greeted); frames go through it from then on. */
+static void chan_open(struct rchan *ch, int fd)
+{
+	int f = new_memfd(FR_CHAN_SIZE, 1, F_SEAL_SHRINK);
+	fr_msg m = m_channel(FR_CHAN_SIZE);
+
+	ch->fd = fd;
+	ch->m = mmap(NULL, FR_CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f,
+		     0);
+	assert_true(ch->m != MAP_FAILED);
+	ft_assert_rc(raw_call(fd, &m, f, NULL), 0);
+	close(f);
+	fr_chan_pipes(ch->m, 0, &ch->req, &ch->rep);
+}
+
+static void chan_close(struct rchan *ch)
+{
+	munmap(ch->m, FR_CHAN_SIZE);
+	raw_close(ch->fd);
+}
+
+/* Writes m under a fresh id into the request ring (passfd rides with a
+ * byte on the socket first) and rings the proxy. */
+static void chan_send(struct rchan *ch, fr_msg *m, int passfd)
+{
+	uint8_t buf[FR_MSG_SIZE];
+	size_t n;
+
+	m->h.id = next_id++;
+	n = fr_msg_encode(m, buf, sizeof(buf));
+	assert_true(n > 0);
+	if (passfd >= 0)
+		assert_int_equal(raw_send(ch->fd, "", 1, passfd), 0);
+	assert_int_equal(fr_pipe_write(&ch->req, buf, n), (ssize_t)n);
+	assert_int_equal(raw_send(ch->fd, "", 1, -1), 0);
+}
+
+/* Takes exactly n bytes from the reply ring within REPLY_MS, ringing the
+ * proxy when it waits for the room, as libferry does. */
+static void chan_take(struct rchan *ch, void *buf, size_t n)
+{
+	uint64_t deadline = ft_now_ms() + REPLY_MS;
+	uint8_t *p = buf;
+
+	while (n) {
+		ssize_t k = fr_pipe_read(&ch->rep, p, n);
+		assert_true(k >= 0);
+		if (k && atomic_load(&ch->m->p_room))
+			assert_int_equal(raw_send(ch->fd, "", 1, -1), 0);
+		p += k;
+		n -= (size_t)k;
+		if (!k && ft_now_ms() > deadline)
+			fail_msg("no reply through the channel");
+		if (!k)
+			usleep(100);
+	}
+}
+
+/* The next reply from the ring: its status, *rep decoded into buf. */
+static int chan_next(struct rchan *ch, fr_msg *rep, uint8_t *buf, size_t cap)
+{
+	const char *why = NULL;
+	size_t body;
+
+	chan_take(ch, buf, FR_HDR_SIZE);
+	body = fr_get_u32(buf + 16);
+	assert_true(FR_HDR_SIZE + body <= cap);
+	chan_take(ch, buf + FR_HDR_SIZE, body);
+	if (fr_msg_decode(buf, FR_HDR_SIZE + body, rep, &why))
+		fail_msg("a reply through the channel does not decode: %s",
+			 why);
+	assert_true(rep->h.flags & FR_F_REPLY);
+	return rep->h.status;
+}
+
+static int chan_call(struct rchan *ch, fr_msg *m, int passfd, fr_msg *rep)
+{
+	static uint8_t buf[FR_MSG_SIZE];
+	fr_msg r;
+
+	chan_send(ch, m, passfd);
+	chan_next(ch, &r, buf, sizeof(buf));
+	assert_true(r.h.id == m->h.id);
+	assert_int_equal(r.h.opcode, m->h.opcode);
+	if (rep)
+		*rep = r;
+	return r.h.status;
+}
+
+/* The proxy closes the socket within DROP_MS (its bells are ignored). */
+static void chan_dropped(struct rchan *ch, const char *what)
+{
+	uint64_t deadline = ft_now_ms() + DROP_MS;
+	char b[256];
+
+	for (;;) {
+		struct pollfd q = {.fd = ch->fd, .events = POLLIN};
+		uint64_t now = ft_now_ms();
+		ssize_t r;
+		if (now >= deadline)
+			fail_msg("the proxy kept a channel open after %s",
+				 what);
+		if (poll(&q, 1, (int)(deadline - now)) <= 0)
+			continue;
+		r = recv(ch->fd, b, sizeof(b), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	chan_close(ch);
+}
+
+static void test_channel_abuse(void **state)
+{
+	struct rchan ch;
+	int fd, f, fds0 = count_fds(px.pid);
+	uint64_t chans0, n;
+	fr_msg m, rep;
+	uint8_t junk[64];
+
+	begin();
+	chans0 = pstat(side_u).channels;
+	/* Refused, and the socket carries frames on. */
+	fd = raw_open(1);
+	hello_ok(fd);
+	m = m_channel(FR_CHAN_SIZE);
+	ft_assert_rc(raw_call(fd, &m, -1, NULL), FERRY_EINVAL);
+	f = new_memfd(FR_CHAN_SIZE, 1, 0);
+	m = m_channel(FR_CHAN_SIZE);
+	ft_assert_rc(raw_call(fd, &m, f, NULL), FERRY_EINVAL); /* unsealed */
+	close(f);
+	f = new_memfd(4096, 1, F_SEAL_SHRINK);
+	m = m_channel(FR_CHAN_SIZE);
+	ft_assert_rc(raw_call(fd, &m, f, NULL), FERRY_EINVAL); /* smaller */
+	close(f);
+	f = new_memfd(FR_CHAN_SIZE, 1, F_SEAL_SHRINK);
+	m = m_channel(FR_CHAN_SIZE / 2);
+	ft_assert_rc(raw_call(fd, &m, f, NULL), FERRY_EINVAL); /* size */
+	close(f);
+	hello_ok(fd);
+	assert_int_equal(pstat(side_u).channels, chans0);
+	/* A channel carries frames, memfds still ride on the socket, and a
+	 * second channel is refused. */
+	chan_open(&ch, fd);
+	assert_int_equal(pstat(side_u).channels, chans0 + 1);
+	m = m_hello();
+	ft_assert_rc(chan_call(&ch, &m, -1, &rep), 0);
+	assert_int_equal(rep.w[FR_HELLO_R_SERVERS], cl->n);
+	f = new_memfd(4096, 1, F_SEAL_SHRINK);
+	m = m_attach(4096);
+	ft_assert_rc(chan_call(&ch, &m, f, &rep), 0);
+	assert_int_equal(rep.w[FR_ATTACH_R_REGION], 0);
+	m = m_channel(FR_CHAN_SIZE);
+	ft_assert_rc(chan_call(&ch, &m, f, NULL), FERRY_EINVAL);
+	close(f);
+	/* Replies beyond the ring's room wait for the function to take
+	 * some: 64 GETs of 4000 bytes are four rings' worth. */
+	{
+		static uint8_t val[4000], buf[FR_MSG_SIZE];
+		ft_fill(val, sizeof(val), 91);
+		m = m_put_inline("chan/v", val, sizeof(val));
+		ft_assert_rc(chan_call(&ch, &m, -1, NULL), 0);
+		for (int i = 0; i < 64; i++) {
+			m = m_get("chan/v", 0, sizeof(val));
+			chan_send(&ch, &m, -1);
+		}
+		/* The proxy fills the ring and waits. */
+		uint64_t until = ft_now_ms() + REPLY_MS;
+		while (!atomic_load(&ch.m->p_room) && ft_now_ms() < until)
+			usleep(1000);
+		assert_int_equal(atomic_load(&ch.m->p_room), 1);
+		for (int i = 0; i < 64; i++) {
+			ft_assert_rc(chan_next(&ch, &rep, buf, sizeof(buf)), 0);
+			assert_int_equal(rep.w[FR_GET_R_GOT], sizeof(val));
+			if (ft_check(rep.blob[0], sizeof(val), 91) !=
+			    (size_t)-1)
+				fail_msg("GET %d through the channel: other "
+					 "bytes",
+					 i);
+		}
+	}
+	m = m_hello();
+	ft_assert_rc(chan_call(&ch, &m, -1, NULL), 0);
+	/* An impossible request index. */
+	atomic_store(&ch.m->req_tail, ch.req.pos + FR_CHAN_RING + 1);
+	assert_int_equal(raw_send(ch.fd, "", 1, -1), 0);
+	chan_dropped(&ch, "an impossible request index");
+	/* An impossible reply index. */
+	fd = raw_open(1);
+	hello_ok(fd);
+	chan_open(&ch, fd);
+	atomic_store(&ch.m->rep_head, 5 * (uint64_t)FR_CHAN_RING);
+	m = m_hello();
+	chan_send(&ch, &m, -1);
+	chan_dropped(&ch, "an impossible reply index");
+	/* Garbage through the ring. */
+	fd = raw_open(1);
+	hello_ok(fd);
+	chan_open(&ch, fd);
+	memset(junk, 0xab, sizeof(junk));
+	n = (uint64_t)fr_pipe_write(&ch.req, junk, sizeof(junk));
+	assert_int_equal(n, sizeof(junk));
+	assert_int_equal(raw_send(ch.fd, "", 1, -1), 0);
+	chan_dropped(&ch, "garbage");
+	still_serving();
+	finish();
+	uint64_t deadline = ft_now_ms() + SETTLE_MS;
+	while ((pstat(side_u).channels != chans0 ||
+		count_fds(px.pid) != fds0) &&
+	       ft_now_ms() < deadline)
+		usleep(20000);
+	assert_int_equal(pstat(side_u).channels, chans0);
+	assert_int_equal(count_fds(px.pid), fds0);
+}
+
 /* Requests pipelined in one write are all answered, however many: the
  * proxy's per-pass limit (fairness) must not strand the frames it has
  * already read. */
@@ -3135,6 +3371,7 @@ int main(void)
 	    T(test_rma_bounds_unix),
 	    T(test_rma_bounds_tcp),
 	    T(test_attach_abuse),
+	    T(test_channel_abuse),
 	    T(test_pipelined_unix),
 	    T(test_pipelined_tcp),
 	    T(test_isolation),
