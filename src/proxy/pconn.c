@@ -62,11 +62,44 @@ static int have_room(const fr_proxy *px, uint64_t bytes)
 void fr_pconn_release(fr_proxy *px, size_t bytes)
 {
 	px->buffered -= bytes;
-	if (bytes && px->paused_head)
+	if (bytes && px->paused.head)
 		px->wake = 1;
 }
 
 static void set_events(fr_proxy *px, struct pconn *pc);
+
+static struct plink *link_of(const struct plist *l, struct pconn *pc)
+{
+	return (struct plink *)((char *)pc + l->at);
+}
+
+static void list_add(struct plist *l, struct pconn *pc)
+{
+	struct plink *k = link_of(l, pc);
+
+	k->next = NULL;
+	k->prev = l->tail;
+	if (l->tail)
+		link_of(l, l->tail)->next = pc;
+	else
+		l->head = pc;
+	l->tail = pc;
+}
+
+/* Unlinks pc; its own next link stays, for a walk that stands on it. */
+static void list_del(struct plist *l, struct pconn *pc)
+{
+	struct plink *k = link_of(l, pc);
+
+	if (k->prev)
+		link_of(l, k->prev)->next = k->next;
+	else
+		l->head = k->next;
+	if (k->next)
+		link_of(l, k->next)->prev = k->prev;
+	else
+		l->tail = k->prev;
+}
 
 /* Stops reading pc until fr_pconn_resume finds what it waits for. */
 void fr_pconn_pause(fr_proxy *px, struct pconn *pc)
@@ -74,27 +107,8 @@ void fr_pconn_pause(fr_proxy *px, struct pconn *pc)
 	if (pc->state != PC_OPEN)
 		return;
 	pc->state = PC_PAUSED;
-	pc->wnext = NULL;
-	pc->wprev = px->paused_tail;
-	if (px->paused_tail)
-		px->paused_tail->wnext = pc;
-	else
-		px->paused_head = pc;
-	px->paused_tail = pc;
+	list_add(&px->paused, pc);
 	set_events(px, pc);
-}
-
-static void unqueue(fr_proxy *px, struct pconn *pc)
-{
-	if (pc->wprev)
-		pc->wprev->wnext = pc->wnext;
-	else
-		px->paused_head = pc->wnext;
-	if (pc->wnext)
-		pc->wnext->wprev = pc->wprev;
-	else
-		px->paused_tail = pc->wprev;
-	pc->wprev = pc->wnext = NULL;
 }
 
 /* The bytes a GET over the stream answers with at most. */
@@ -166,27 +180,17 @@ static void poll_start(fr_proxy *px, struct pconn *pc)
 	if (pc->polled)
 		return;
 	pc->polled = 1;
-	pc->hprev = NULL;
-	pc->hnext = px->polled;
-	if (px->polled)
-		px->polled->hprev = pc;
-	px->polled = pc;
+	list_add(&px->polled, pc);
 	atomic_store(&pc->chan->p_polls, 1);
 }
 
-/* It stops (pc rings from now on). hnext stays: fr_pconn_poll may be
- * walking past pc. */
+/* It stops (pc rings from now on). */
 static void poll_stop(fr_proxy *px, struct pconn *pc)
 {
 	if (!pc->polled)
 		return;
 	pc->polled = 0;
-	if (pc->hprev)
-		pc->hprev->hnext = pc->hnext;
-	else
-		px->polled = pc->hnext;
-	if (pc->hnext)
-		pc->hnext->hprev = pc->hprev;
+	list_del(&px->polled, pc);
 	if (pc->chan)
 		fr_chan_fence(&pc->chan->p_polls, 0);
 }
@@ -232,7 +236,7 @@ void fr_pconn_kill(fr_proxy *px, struct pconn *pc, const char *why)
 	if (why)
 		fr_log(WHO, "dropping a function connection: %s", why);
 	if (pc->state == PC_PAUSED)
-		unqueue(px, pc);
+		list_del(&px->paused, pc);
 	epoll_ctl(px->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
 	close(pc->fd);
 	poll_stop(px, pc);
@@ -1608,9 +1612,9 @@ int fr_pconn_poll(fr_proxy *px, uint64_t idle_ns)
 	uint64_t now = fr_now_ns();
 	int busy = 0;
 
-	for (struct pconn *pc = px->polled, *next; pc; pc = next) {
+	for (struct pconn *pc = px->polled.head, *next; pc; pc = next) {
 		ssize_t ready = fr_pipe_ready(&pc->creq, 0);
-		next = pc->hnext;
+		next = pc->poll.next;
 		if (ready == 0 && now - pc->chan_ns >= idle_ns) {
 			poll_stop(px, pc);
 			ready = fr_pipe_ready(&pc->creq, 0);
@@ -1635,15 +1639,15 @@ int fr_pconn_poll(fr_proxy *px, uint64_t idle_ns)
  * and waits for the next release. */
 void fr_pconn_resume(fr_proxy *px)
 {
-	struct pconn *last = px->paused_tail, *next;
+	struct pconn *last = px->paused.tail, *next;
 
 	px->wake = 0;
-	for (struct pconn *pc = px->paused_head; pc; pc = next) {
+	for (struct pconn *pc = px->paused.head; pc; pc = next) {
 		int end = pc == last;
 		/* Serving pc touches no other connection: next stays. */
-		next = pc->wnext;
+		next = pc->wait.next;
 		if (!pc->closing && !still_waits(px, pc)) {
-			unqueue(px, pc);
+			list_del(&px->paused, pc);
 			pc->state = PC_OPEN;
 			heard(px, pc); /* its bytes were not read */
 			set_events(px, pc);

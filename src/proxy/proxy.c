@@ -12,6 +12,7 @@
 #include <malloc.h>
 #include <netdb.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,7 +346,7 @@ static void loop(fr_proxy *px)
 	for (;;) {
 		int timeout = -1, n, tick;
 
-		if (reap(px) | (px->polled && fr_pconn_poll(px, spin_ns)))
+		if (reap(px) | (px->polled.head && fr_pconn_poll(px, spin_ns)))
 			last = fr_now_ns();
 		if (px->wake)
 			fr_pconn_resume(px);
@@ -384,7 +385,7 @@ static void loop(fr_proxy *px)
 		if (timeout != 0 && px->fab_fd >= 0 && !fr_direct_trywait(px->fc))
 			timeout = 0;
 		/* Functions ring a channel the loop does not poll. */
-		if (timeout != 0 && px->polled && fr_pconn_poll(px, 0))
+		if (timeout != 0 && px->polled.head && fr_pconn_poll(px, 0))
 			timeout = 0, last = fr_now_ns();
 		n = epoll_wait(px->epfd, ev, 64, timeout);
 		if (n == 0 && timeout == 0)
@@ -433,6 +434,8 @@ int fr_proxy_run(const fr_proxy_opts *o)
 	px->o = *o;
 	px->epfd = px->sigfd = px->unix_fd = px->tcp_fd = px->fab_fd = -1;
 	px->resp_fd = px->resp_unix_fd = -1;
+	px->paused.at = offsetof(struct pconn, wait);
+	px->polled.at = offsetof(struct pconn, poll);
 	rc = setup(px);
 	if (!rc) {
 		fr_log(WHO,

@@ -64,6 +64,17 @@ struct pout {
 	uint8_t head[];
 };
 
+/* Lists of connections (paused ones, polled ones), each threaded through
+ * a link of its own in struct pconn (at offset at). */
+struct plink {
+	struct pconn *prev, *next;
+};
+
+struct plist {
+	struct pconn *head, *tail;
+	size_t at;
+};
+
 struct pregion {
 	uint8_t *base;
 	size_t len;
@@ -115,7 +126,7 @@ struct pconn {
 	int again; /* whole frames left in rbuf after a pass: epoll will not
 		      say so, the loop comes back for them */
 	struct pconn *prev, *next;
-	struct pconn *wprev, *wnext; /* in fr_proxy.paused, while paused */
+	struct plink wait; /* in fr_proxy.paused, while paused */
 	int closing; /* reads nothing more; closes once its replies left */
 	uint64_t rx_ns; /* last bytes received, or reading resumed */
 	struct resp *resp; /* speaks RESP (resp.c), not ferry frames */
@@ -125,7 +136,7 @@ struct pconn {
 	struct fr_chan_mem *chan; /* frames go through it (common/chan.h) */
 	fr_pipe creq, crep;       /* its rings, as the proxy sees them */
 	int polled;               /* in fr_proxy.polled */
-	struct pconn *hprev, *hnext;
+	struct plink poll;
 	uint64_t chan_ns;         /* bytes last came through the channel */
 };
 
@@ -146,8 +157,8 @@ typedef struct fr_proxy {
 	uint64_t buffered; /* bytes of stream data held: partial frames in
 			      connection buffers, and frames and GET
 			      buffers of operations in flight */
-	struct pconn *paused_head, *paused_tail; /* in the order they paused */
-	struct pconn *polled; /* channels the loop polls (fr_pconn_poll) */
+	struct plist paused; /* in the order they paused */
+	struct plist polled; /* channels the loop polls (fr_pconn_poll) */
 	int wake;          /* something paused connections wait for was
 			      released: fr_pconn_resume looks at them */
 	uint64_t max_value;        /* the servers' smallest value limit */

@@ -199,6 +199,11 @@ static void test_round_trip_requests(void **state)
 	fr_msg_init(&m, FR_OP_PSTAT, 0, 11);
 	assert_int_equal(round_trip(&m), FR_HDR_SIZE);
 
+	fr_msg_init(&m, FR_OP_CHANNEL, 0, 12);
+	m.w[FR_CHANNEL_SIZE] = 69632;
+	assert_int_equal(round_trip(&m),
+			 FR_HDR_SIZE + 8 * (FR_CHANNEL_SIZE + 1));
+
 	/* EXPIRE: every valid set of conditions. */
 	static const uint64_t conds[] = {
 	    0,		  FR_EXPIRE_NX, FR_EXPIRE_XX, FR_EXPIRE_GT, FR_EXPIRE_LT,
@@ -296,10 +301,13 @@ static void test_round_trip_replies(void **state)
 			 FR_HDR_SIZE + 8 * (FR_ATTACH_R_REGION + 1));
 
 	fr_msg_init(&m, FR_OP_PSTAT, FR_F_REPLY, 12);
-	for (int i = 0; i <= FR_PSTAT_R_REGIONS; i++)
+	for (int i = 0; i <= FR_PSTAT_R_CHANNELS; i++)
 		m.w[i] = (uint64_t)i + 100;
 	assert_int_equal(round_trip(&m),
-			 FR_HDR_SIZE + 8 * (FR_PSTAT_R_REGIONS + 1));
+			 FR_HDR_SIZE + 8 * (FR_PSTAT_R_CHANNELS + 1));
+
+	fr_msg_init(&m, FR_OP_CHANNEL, FR_F_REPLY, 13);
+	assert_int_equal(round_trip(&m), FR_HDR_SIZE);
 
 	/* An error reply of every opcode is a bare header with the status,
 	 * whatever words the sender left set; EQUOTA's carries one word, by
