@@ -254,6 +254,7 @@ static void print_setup(const fr_cluster *cl, const char *file, int own,
 				  "endpoint);"
 				: "",
 	       b.on[SYS_UNIX] ? " proxy-unix (the node proxy's Unix socket, "
+				"frames through shared-memory rings, "
 				"values in the shared arena: zero copy);"
 			      : "",
 	       b.on[SYS_TCP] ? " proxy-tcp (its TCP port, values in the "
