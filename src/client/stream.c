@@ -387,7 +387,7 @@ static int s_send(ferry_client *c, struct req *r, fr_msg *m)
 	int rc = send_frame(c, m, r->passfd);
 
 	if (!rc)
-		r->sent = 1; /* the bytes are out (socket or ring): nothing to free */
+		r->sent = 1; /* out, in the socket or ring: nothing to free */
 	return rc;
 }
 

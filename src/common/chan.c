@@ -3,8 +3,7 @@
 
 #include "common/chan.h"
 
-void fr_chan_pipes(struct fr_chan_mem *m, int proxy, fr_pipe *out,
-		   fr_pipe *in)
+void fr_chan_pipes(struct fr_chan_mem *m, int proxy, fr_pipe *out, fr_pipe *in)
 {
 	uint8_t *req = (uint8_t *)m + 4096, *rep = req + FR_CHAN_RING;
 

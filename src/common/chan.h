@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define FR_CHAN_RING (32u << 10)                 /* bytes per direction */
+#define FR_CHAN_RING (32u << 10)		/* bytes per direction */
 #define FR_CHAN_SIZE (4096u + 2 * FR_CHAN_RING) /* the memfd's size */
 
 /* The first page of the memfd; the request ring follows at 4096, then the
@@ -40,24 +40,23 @@ struct fr_chan_mem {
 	_Alignas(64) _Atomic uint64_t req_head; /* the proxy's */
 	_Alignas(64) _Atomic uint64_t rep_tail; /* the proxy's */
 	_Alignas(64) _Atomic uint64_t rep_head; /* the function's */
-	_Alignas(64) _Atomic uint32_t f_polls;  /* the function polls rep */
-	_Atomic uint32_t f_room;                /* it waits for room in req */
-	_Alignas(64) _Atomic uint32_t p_polls;  /* the proxy polls req */
-	_Atomic uint32_t p_room;                /* it waits for room in rep */
+	_Alignas(64) _Atomic uint32_t f_polls;	/* the function polls rep */
+	_Atomic uint32_t f_room;		/* it waits for room in req */
+	_Alignas(64) _Atomic uint32_t p_polls;	/* the proxy polls req */
+	_Atomic uint32_t p_room;		/* it waits for room in rep */
 };
 
 /* One direction as one side sees it. */
 typedef struct fr_pipe {
-	_Atomic uint64_t *mine;   /* the index this side moves */
+	_Atomic uint64_t *mine;	  /* the index this side moves */
 	_Atomic uint64_t *theirs; /* the other side's: checked before use */
-	uint64_t pos;             /* this side's index: its own copy */
+	uint64_t pos;		  /* this side's index: its own copy */
 	uint8_t *data;
 } fr_pipe;
 
 /* The pipes of a fresh channel at m: the function writes req and reads
  * rep; the proxy (proxy != 0) the other way round. */
-void fr_chan_pipes(struct fr_chan_mem *m, int proxy, fr_pipe *out,
-		   fr_pipe *in);
+void fr_chan_pipes(struct fr_chan_mem *m, int proxy, fr_pipe *out, fr_pipe *in);
 
 /* Bytes a reader may take, or room a writer has; -1 if the other side's
  * index is impossible. */

@@ -47,8 +47,8 @@ static void test_stream(void **state)
 		size_t in = 0, out = 0, piece = 1;
 		memset(dst, 0, sizeof(dst));
 		while (out < sizeof(src)) {
-			size_t n = piece < sizeof(src) - in ? piece
-							    : sizeof(src) - in;
+			size_t n =
+			    piece < sizeof(src) - in ? piece : sizeof(src) - in;
 			ssize_t k = fr_pipe_write(w[dir], src + in, n);
 			assert_true(k >= 0);
 			in += (size_t)k;
@@ -71,8 +71,7 @@ static void test_full_and_empty(void **state)
 
 	(void)state;
 	assert_int_equal(fr_pipe_read(&p_in, buf, 10), 0);
-	assert_int_equal(fr_pipe_write(&f_out, buf, sizeof(buf)),
-			 FR_CHAN_RING);
+	assert_int_equal(fr_pipe_write(&f_out, buf, sizeof(buf)), FR_CHAN_RING);
 	assert_int_equal(fr_pipe_ready(&f_out, 1), 0);
 	assert_int_equal(fr_pipe_write(&f_out, buf, 1), 0);
 	assert_int_equal(fr_pipe_ready(&p_in, 0), FR_CHAN_RING);
