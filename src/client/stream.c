@@ -134,13 +134,6 @@ static int take_frames(ferry_client *c)
 	return frames;
 }
 
-/* Rings the proxy: a byte on the socket. Full of such bytes, the socket
- * has rung it already. */
-static void bell(struct fr_stream *s)
-{
-	send(s->fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
 /* Reads the proxy's rings of the bell off the socket. Returns 0, or -1
  * when the proxy is gone (the connection is dropped). */
 static int hear_bells(ferry_client *c)
@@ -179,12 +172,8 @@ static int chan_take(ferry_client *c)
 			break;
 		frames += f;
 	}
-	if (took && s->chan) {
-		fr_chan_fence(NULL, 0);
-		if (atomic_load_explicit(&s->chan->p_room,
-					 memory_order_relaxed))
-			bell(s);
-	}
+	if (took && s->chan)
+		fr_chan_wake(s->fd, &s->chan->p_room, 1);
 	return frames;
 }
 
@@ -324,9 +313,7 @@ static int chan_write(ferry_client *c, struct iovec *iov, int n)
 			continue;
 		/* Full: wake the proxy if it sleeps, then wait for the
 		 * room it frees (it rings when it takes bytes). */
-		fr_chan_fence(NULL, 0);
-		if (!atomic_load(&s->chan->p_polls))
-			bell(s);
+		fr_chan_wake(s->fd, &s->chan->p_polls, 0);
 		fr_chan_fence(&s->chan->f_room, 1);
 		if (fr_pipe_ready(&s->req, 1) == 0)
 			poll(&p, 1, 1);
@@ -339,9 +326,7 @@ static int chan_write(ferry_client *c, struct iovec *iov, int n)
 		if (fr_now_ns() > deadline)
 			return FERRY_ETIMEDOUT;
 	}
-	fr_chan_fence(NULL, 0);
-	if (!atomic_load_explicit(&s->chan->p_polls, memory_order_relaxed))
-		bell(s);
+	fr_chan_wake(s->fd, &s->chan->p_polls, 0);
 	return 0;
 }
 

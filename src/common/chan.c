@@ -1,5 +1,6 @@
 /* Channel rings (chan.h). */
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/chan.h"
 
@@ -69,7 +70,13 @@ ssize_t fr_pipe_read(fr_pipe *p, void *buf, size_t n)
 
 void fr_chan_fence(_Atomic uint32_t *flag, uint32_t v)
 {
-	if (flag)
-		atomic_store_explicit(flag, v, memory_order_relaxed);
+	atomic_store_explicit(flag, v, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
+}
+
+void fr_chan_wake(int fd, _Atomic uint32_t *flag, uint32_t when)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(flag, memory_order_relaxed) == when)
+		send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }

@@ -68,8 +68,13 @@ ssize_t fr_pipe_write(fr_pipe *p, const void *buf, size_t n);
 ssize_t fr_pipe_read(fr_pipe *p, void *buf, size_t n);
 
 /* Stores v in flag, then a full fence: what a side does before it looks
- * at a ring again and decides to sleep (or before it reads the other
- * side's flag after publishing, with flag NULL). */
+ * at a ring again and decides to sleep. */
 void fr_chan_fence(_Atomic uint32_t *flag, uint32_t v);
+
+/* What a side does after publishing bytes, or room: a full fence, then,
+ * if the other side's flag says when (it does not poll, or waits for
+ * room), rings it with one byte on the socket fd. A socket full of such
+ * bytes has rung already. */
+void fr_chan_wake(int fd, _Atomic uint32_t *flag, uint32_t when);
 
 #endif

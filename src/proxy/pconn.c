@@ -167,12 +167,6 @@ static void conn_free(fr_proxy *px, struct pconn *pc)
 
 /* ---- channels (common/chan.h) ------------------------------------------- */
 
-/* Rings the function: a byte on its socket (a full socket has rung it). */
-static void ring(struct pconn *pc)
-{
-	send(pc->fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
 /* The loop polls pc's request ring (and pc need not ring). */
 static void poll_start(fr_proxy *px, struct pconn *pc)
 {
@@ -216,10 +210,7 @@ static ssize_t chan_send(struct pconn *pc, const struct iovec *iov, int n)
 	if (w > 0) {
 		atomic_store_explicit(&pc->chan->p_room, 0,
 				      memory_order_relaxed);
-		fr_chan_fence(NULL, 0);
-		if (!atomic_load_explicit(&pc->chan->f_polls,
-					  memory_order_relaxed))
-			ring(pc);
+		fr_chan_wake(pc->fd, &pc->chan->f_polls, 0);
 		return w;
 	}
 	fr_chan_fence(&pc->chan->p_room, 1);
@@ -1460,9 +1451,7 @@ static int chan_recv(fr_proxy *px, struct pconn *pc)
 	pc->rlen += (size_t)n;
 	heard(px, pc);
 	poll_start(px, pc);
-	fr_chan_fence(NULL, 0);
-	if (atomic_load_explicit(&pc->chan->f_room, memory_order_relaxed))
-		ring(pc);
+	fr_chan_wake(pc->fd, &pc->chan->f_room, 1);
 	return 1;
 }
 
