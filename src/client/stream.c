@@ -39,6 +39,7 @@
 #include "client/client_int.h"
 #include "common/alloc.h"
 #include "common/chan.h"
+#include "common/le.h"
 #include "common/util.h"
 
 #define DEFAULT_ARENA (64u << 20)
@@ -116,10 +117,7 @@ static int take_frames(ferry_client *c)
 	int frames = 0;
 
 	while (s->rlen >= FR_HDR_SIZE) {
-		size_t len = FR_HDR_SIZE +
-			     (s->rbuf[16] | (size_t)s->rbuf[17] << 8 |
-			      (size_t)s->rbuf[18] << 16 |
-			      (size_t)s->rbuf[19] << 24);
+		size_t len = FR_HDR_SIZE + fr_get_u32(s->rbuf + 16);
 		if (len > max_frame) {
 			disconnect(c, FERRY_EUNREACH);
 			return -1;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "client/client_int.h"
+#include "common/le.h"
 #include "common/util.h"
 #include "proxy/proxy_int.h"
 #include "proxy/resp_int.h"
@@ -1224,8 +1225,7 @@ static ssize_t frame_len(fr_proxy *px, struct pconn *pc)
 
 	if (pc->rlen < FR_HDR_SIZE)
 		return 0;
-	body = pc->rbuf[16] | (size_t)pc->rbuf[17] << 8 |
-	       (size_t)pc->rbuf[18] << 16 | (size_t)pc->rbuf[19] << 24;
+	body = fr_get_u32(pc->rbuf + 16);
 	return FR_HDR_SIZE + body > max ? -1 : (ssize_t)(FR_HDR_SIZE + body);
 }
 
