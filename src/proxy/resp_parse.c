@@ -107,9 +107,20 @@ static int split_inline(struct fr_resp_parser *p, uint8_t *line, size_t len)
 	}
 }
 
+/* Lines (inline requests, count headers) are limited to
+ * FR_RESP_INLINE_MAX bytes before their end, wherever the reads that
+ * brought them stopped: the end is looked for in the first
+ * FR_RESP_INLINE_MAX + 1 bytes only, so a line is refused or accepted
+ * whether it came in one piece or many. (Redis looks in all it has read,
+ * 16 KiB at a time, and so accepts some lines up to 80 KiB long.) */
+static size_t line_window(size_t len)
+{
+	return FR_MIN(len, (size_t)FR_RESP_INLINE_MAX + 1);
+}
+
 static int parse_inline(struct fr_resp_parser *p, uint8_t *buf, size_t len)
 {
-	uint8_t *nl = memchr(buf, '\n', len);
+	uint8_t *nl = memchr(buf, '\n', line_window(len));
 	size_t end;
 
 	if (!nl) {
@@ -136,7 +147,7 @@ static int header(struct fr_resp_parser *p, const uint8_t *buf, size_t len,
 		  int *ok, long long *v)
 {
 	const uint8_t *s = buf + p->pos;
-	const uint8_t *cr = memchr(s, '\r', len - p->pos);
+	const uint8_t *cr = memchr(s, '\r', line_window(len - p->pos));
 
 	if (!cr)
 		return len - p->pos > FR_RESP_INLINE_MAX ? -1 : 0;

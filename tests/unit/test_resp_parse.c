@@ -136,6 +136,31 @@ static void test_limits(void **state)
 			 FR_RESP_ERROR);
 	assert_string_equal(p.err, "Protocol error: too big mbulk count string");
 	fr_resp_parser_next(&p);
+	/* The same with the line's end present: the limit does not depend on
+	 * how the reads cut the bytes (found by tests/fuzz/fuzz_resp). */
+	memset(big, 'A', sizeof(big));
+	memcpy(big + sizeof(big) - 2, "\r\n", 2);
+	assert_int_equal(fr_resp_parse(&p, (uint8_t *)big, sizeof(big),
+				       MAX_BULK),
+			 FR_RESP_ERROR);
+	assert_string_equal(p.err, "Protocol error: too big inline request");
+	fr_resp_parser_next(&p);
+	memset(big, '1', sizeof(big) - 2);
+	big[0] = '*';
+	assert_int_equal(fr_resp_parse(&p, (uint8_t *)big, sizeof(big),
+				       MAX_BULK),
+			 FR_RESP_ERROR);
+	assert_string_equal(p.err, "Protocol error: too big mbulk count string");
+	fr_resp_parser_next(&p);
+	/* A line of exactly FR_RESP_INLINE_MAX bytes is one request. */
+	memset(big, 'A', FR_RESP_INLINE_MAX);
+	big[FR_RESP_INLINE_MAX] = '\n';
+	assert_int_equal(fr_resp_parse(&p, (uint8_t *)big,
+				       FR_RESP_INLINE_MAX + 1, MAX_BULK),
+			 FR_RESP_DONE);
+	assert_int_equal(p.argc, 1);
+	assert_int_equal(p.args[0].len, FR_RESP_INLINE_MAX);
+	fr_resp_parser_next(&p);
 	/* A declared bulk asks for exactly its bytes, not more. */
 	memcpy(big, "*1\r\n$100000\r\n", 13);
 	assert_int_equal(fr_resp_parse(&p, (uint8_t *)big, 13, MAX_BULK),
