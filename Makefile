@@ -2,7 +2,7 @@
 # Debian 12 clone: both install missing packages first (scripts/deps.sh).
 BUILD ?= build
 
-.PHONY: all deps build test demo bench bench-resp clean format
+.PHONY: all deps build test sanitize demo bench bench-resp clean format
 
 all: build
 
@@ -15,6 +15,16 @@ build: deps
 
 test: build
 	@tests/run.sh $(BUILD)
+
+# Every test tier again, built by clang with AddressSanitizer and
+# UndefinedBehaviorSanitizer (servers and proxies too), then each fuzz
+# target of tests/fuzz for FERRY_FUZZ_SECONDS (default 30).
+SANITIZE_BUILD ?= build/sanitize
+sanitize: deps
+	@cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_C_COMPILER=clang \
+		-DFERRY_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(SANITIZE_BUILD) -j$$(nproc)
+	@tests/run.sh $(SANITIZE_BUILD)
 
 demo: build
 	@scripts/demo.sh $(BUILD)

@@ -12,6 +12,7 @@ PKGS=(
   libhiredis-dev redis-server redis-tools   # benchmark baseline, RESP tests
   python3 python3-redis            # RESP tests: a real Redis client
   procps iproute2                  # tests: pgrep/kill, network namespaces
+  clang libclang-rt-14-dev         # make sanitize: ASan, UBSan, libFuzzer
 )
 
 missing=()

@@ -51,8 +51,9 @@ struct cwatch {
 	uint64_t ns; /* the namespace it watches in (client.ns when made) */
 	size_t plen;
 	uint8_t *prefix;
-	struct cevent lost; /* its LOST event, while queued */
 	int lost_queued;
+	struct cevent lost; /* its LOST event, while queued (last: a
+			       struct ending in a flexible array) */
 };
 
 struct fr_watchset {

@@ -344,7 +344,8 @@ static void send_reply(fr_proxy *px, struct pconn *pc, fr_msg *rep,
 		uint8_t *both = malloc(n + tail_len);
 		if (both) {
 			memcpy(both, head, n);
-			memcpy(both + n, tail, tail_len);
+			if (tail_len) /* tail may be NULL then */
+				memcpy(both + n, tail, tail_len);
 		}
 		fr_pconn_queue(px, pc, NULL, 0, both, n + tail_len);
 	}

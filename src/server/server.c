@@ -1182,6 +1182,10 @@ static void loop(struct server *sv)
 
 static void teardown(struct server *sv)
 {
+	/* Values held by transfers still out when the server stopped: a PUT
+	 * being filled is no key's, so only its slot frees it. */
+	for (unsigned i = 0; sv->slots && sv->store && i < sv->o.slots; i++)
+		fr_store_release(sv->store, sv->slots[i].obj);
 	fr_store_free(&sv->store);
 	fr_nstab_free(&sv->nstab);
 	free(sv->dying);

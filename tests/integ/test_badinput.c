@@ -246,7 +246,7 @@ static void still_serving(struct raw *r)
 	static unsigned round;
 	uint8_t val[3000], back[3000];
 	char key[32];
-	size_t got;
+	size_t got = 0;
 	fr_msg m, rep;
 
 	if (!ft_server_alive(cl, 0)) {
@@ -273,8 +273,6 @@ static void still_serving(struct raw *r)
 	assert_memory_equal(back, val, sizeof(val));
 }
 
-/* Sends bytes that the server must reject; if they are long enough to
- * carry an id, a known peer gets FERRY_EPROTO under that id. */
 /* Sends msg and expects an error reply with status (if msg is long enough
  * to carry an id), and a server still serving. */
 static void expect_status(struct raw *r, const uint8_t *msg, size_t len,
