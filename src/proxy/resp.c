@@ -630,8 +630,9 @@ void fr_resp_read(fr_proxy *px, struct pconn *pc)
 			fr_pconn_pause(px, pc); /* over its namespace's limits */
 			break;
 		}
-		r = fr_resp_parse(&rs->ps, pc->rbuf + off, pc->rlen - off,
-				  px->o.resp_max_request);
+		/* No buffer after take() handed the last one over. */
+		r = fr_resp_parse(&rs->ps, pc->rbuf ? pc->rbuf + off : NULL,
+				  pc->rlen - off, px->o.resp_max_request);
 		if (r == FR_RESP_DONE) {
 			size_t len = rs->ps.pos;
 			if (rs->ps.argc == 0) { /* empty: nothing to run */
