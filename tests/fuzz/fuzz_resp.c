@@ -39,8 +39,8 @@ static void tell(struct story *s, const void *p, size_t n)
 
 /* Parses buf[0..size) request by request. piece == 0: all bytes at once;
  * else bytes arrive 1 + (piece * k) % 61 at a time. */
-static void parse(uint8_t *buf, size_t size, uint64_t max_bulk,
-		  unsigned piece, struct story *s)
+static void parse(uint8_t *buf, size_t size, uint64_t max_bulk, unsigned piece,
+		  struct story *s)
 {
 	struct fr_resp_parser p = {0};
 	size_t off = 0, avail = piece ? 0 : size;
