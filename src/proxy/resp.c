@@ -24,7 +24,7 @@
 
 void ro_raw(struct rout *o, const void *p, size_t len)
 {
-	if (o->oom)
+	if (o->oom || !len) /* p may be NULL then */
 		return;
 	if (o->len + len > o->cap) {
 		size_t cap = FR_MAX(o->cap * 2, o->len + len + 64);

@@ -84,7 +84,8 @@ int fr_pwatch_add(fr_proxy *px, struct psub *s, const void *prefix,
 		w->ns = ns;
 		w->exact = exact;
 		w->plen = plen;
-		memcpy(w->prefix, prefix, plen);
+		if (plen) /* prefix may be NULL then */
+			memcpy(w->prefix, prefix, plen);
 		*slot = w;
 		slot = find_id(t, w->id);
 		*slot = w;
