@@ -557,7 +557,8 @@ static void cmd_splice(fr_proxy *px, struct rcmd *c)
 			ro_ferr(c, FERRY_ENOMEM);
 			return;
 		}
-		memcpy(nb, op->buf, old);
+		if (old) /* a missing key has no buffer */
+			memcpy(nb, op->buf, old);
 		if ((size_t)off > old)
 			memset(nb + old, 0, (size_t)off - old);
 		memcpy(nb + off, add->p, add->len);
