@@ -13,6 +13,7 @@ PKGS=(
   python3 python3-redis            # RESP tests: a real Redis client
   procps iproute2                  # tests: pgrep/kill, network namespaces
   clang libclang-rt-14-dev         # make sanitize: ASan, UBSan, libFuzzer
+  llvm                             # llvm-symbolizer: reports name lines
 )
 
 missing=()
