@@ -70,7 +70,7 @@ run() { # label, command...
 for t in "$BUILD"/tests/test_*; do
 	name=$(basename "$t")
 	if [ -f "tests/unit/$name.c" ]; then
-		ASAN_OPTIONS=${ASAN_OPTIONS/detect_leaks=0/detect_leaks=1} \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+${ASAN_OPTIONS/detect_leaks=0/detect_leaks=1}} \
 			run "$name" "$t"
 	else
 		for p in $PROVIDERS; do
