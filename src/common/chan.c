@@ -6,7 +6,7 @@
 
 void fr_chan_pipes(struct fr_chan_mem *m, int proxy, fr_pipe *out, fr_pipe *in)
 {
-	uint8_t *req = (uint8_t *)m + 4096, *rep = req + FR_CHAN_RING;
+	uint8_t *req = (uint8_t *)m + FR_CHAN_HEAD, *rep = req + FR_CHAN_RING;
 
 	if (proxy) {
 		*out = (fr_pipe){&m->rep_tail, &m->rep_head, 0, rep};

@@ -30,11 +30,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define FR_CHAN_RING (32u << 10)		/* bytes per direction */
-#define FR_CHAN_SIZE (4096u + 2 * FR_CHAN_RING) /* the memfd's size */
+#define FR_CHAN_RING (32u << 10) /* bytes per direction */
+#define FR_CHAN_HEAD 4096u	 /* struct fr_chan_mem, then the rings */
+#define FR_CHAN_SIZE (FR_CHAN_HEAD + 2 * FR_CHAN_RING) /* the memfd's size */
 
-/* The first page of the memfd; the request ring follows at 4096, then the
- * reply ring. Each index counts bytes since the channel opened. */
+/* The first page of the memfd; the request ring follows at FR_CHAN_HEAD,
+ * then the reply ring. Each index counts bytes since the channel opened. */
 struct fr_chan_mem {
 	_Alignas(64) _Atomic uint64_t req_tail; /* the function's */
 	_Alignas(64) _Atomic uint64_t req_head; /* the proxy's */
@@ -45,6 +46,8 @@ struct fr_chan_mem {
 	_Alignas(64) _Atomic uint32_t p_polls;	/* the proxy polls req */
 	_Atomic uint32_t p_room;		/* it waits for room in rep */
 };
+_Static_assert(sizeof(struct fr_chan_mem) <= FR_CHAN_HEAD,
+	       "the channel's flags must fit before its rings");
 
 /* One direction as one side sees it. */
 typedef struct fr_pipe {
