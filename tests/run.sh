@@ -43,7 +43,9 @@ run() { # label, command...
 	out=$(timeout --kill-after=10 "$TIMEOUT" "$@" 2>&1)
 	rc=$?
 	if [ -n "$SANLOG" ] && [ -n "$(ls -A "$SANLOG")" ]; then
-		out+=$'\n'"not ok - sanitizer reports:"$'\n'"$(head -n 40 "$SANLOG"/*)"
+		# Numbered, so that it counts as a failure even when every
+		# case passed (a server's report, say, at its exit).
+		out+=$'\n'"not ok 0 - sanitizer reports:"$'\n'"$(head -n 40 "$SANLOG"/*)"
 		mkdir -p "$SANLOG.seen"
 		mv "$SANLOG"/* "$SANLOG.seen/"
 	fi
@@ -86,10 +88,10 @@ for t in tests/cli/test_*.sh; do
 done
 
 if [ -n "$SANLOG" ]; then
+	mkdir -p "$SANLOG.seen" # where a crash leaves its input
 	for f in "$BUILD"/fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
 		name=$(basename "$f")
-		mkdir -p "$SANLOG.seen"
 		run "$name" bash -c '"$1" -max_total_time="$2" -artifact_prefix="$3/" \
 			-print_final_stats=1 2>&1 && echo "ok 1 - $4"' \
 			_ "$f" "${FERRY_FUZZ_SECONDS:-30}" "$SANLOG.seen" "$name"
