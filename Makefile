@@ -32,8 +32,8 @@ demo: build
 bench: build
 	@$(BUILD)/bin/ferry bench
 
-# redis-benchmark against ferry's Redis port and redis-server; options in
-# BENCH_RESP_ARGS (scripts/bench-resp.sh --help).
+# redis-benchmark against ferry's Redis port, redis-server and redis-server
+# behind a relay; options in BENCH_RESP_ARGS (scripts/bench-resp.sh --help).
 bench-resp: build
 	@scripts/bench-resp.sh --build $(BUILD) $(BENCH_RESP_ARGS)
 

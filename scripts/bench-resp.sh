@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# 'make bench-resp': redis-benchmark against ferry's Redis port and against
-# redis-server, in the same run. See --help.
+# 'make bench-resp': redis-benchmark against ferry's Redis port, against
+# redis-server, and against redis-server behind a relay, in the same run.
+# See --help.
 set -uo pipefail
 
 usage() {
@@ -13,15 +14,22 @@ Usage: scripts/bench-resp.sh [--sizes LIST] [--clients LIST] [--pipelines LIST]
                              [--inject KIND]
 
 Runs redis-benchmark against the Redis port of a ferry cluster (the node
-proxy's RESP front end) and against a redis-server 7, both started by this
-script on free loopback ports, and prints a markdown table of the median
-ops/s per cell and system.
+proxy's RESP front end), against a redis-server 7, and against that same
+redis-server through a relay (socat copying bytes between two loopback
+sockets and doing nothing else), all started by this script on free
+loopback ports, and prints a markdown table of the median ops/s per cell
+and system.
+
+The relay is what one more hop costs on this machine and nothing else:
+ferry's Redis port is such a hop too (client, proxy, servers), so "ferry /
+relay" says how ferry compares with the cheapest possible proxy, where
+"ferry / redis" compares it with no proxy at all.
 
 A cell is a value size, a client count, a pipeline depth and a command.
-Each cell runs in R rounds; a round runs both systems, Redis first in even
-rounds and ferry first in odd ones. Before a cell's rounds, a pilot run of
-each system picks the request count N (with --requests auto), so that the
-slower system takes about S seconds and the faster one at least 0.3 s
+Each cell runs in R rounds; a round runs the three systems, in an order
+that turns from round to round. Before a cell's rounds, a pilot run of
+Redis and ferry picks the request count N (with --requests auto), so that
+the slower system takes about S seconds and the faster one at least 0.3 s
 (within 2 S for the slower one). Before every run the system's keys are
 flushed (FLUSHDB), so each run starts from an empty keyspace.
 
@@ -53,15 +61,15 @@ flushed (FLUSHDB), so each run starts from an empty keyspace.
   --keep            keep the temporary folder (logs) at the end
   --inject KIND     check the error column: 'port' points every run at a
                     port nobody listens on; 'oom' sets Redis's maxmemory to
-                    1 byte, so its writes fail
+                    1 byte, so its writes fail (through the relay too)
 
 Key space: redis-benchmark -r K, with K about N/16 keys (N*10/16 for MSET;
 at most 100000 and 256 MiB of values), so that nearly every key a GET
 asks for was written by the SETs before it (all but e^-16 of them), and
 the load spreads over ferry's servers.
 
-Errors (the last column, "redis / ferry", summed over the pilot run and
-the rounds): a run
+Errors (the last column, "redis / relay / ferry", summed over the pilot
+run and the rounds): a run
 counts one error when redis-benchmark exits non-zero (version 7 stops at
 the first error reply, printing it), times out, prints anything unexpected
 on stderr, or reports no figure for a command; after each run redis-cli
@@ -70,7 +78,7 @@ that the INCR counters add up to N exactly: each key or increment missing
 counts one more. The error texts seen are listed under the table.
 
 Progress goes to stderr when it is a terminal. The script stops its
-cluster and redis-server by PID on exit, Ctrl-C included.
+cluster, redis-server and the relay by PID on exit, Ctrl-C included.
 EOF
 }
 
@@ -82,8 +90,8 @@ die() {
 # print_table FILE: the markdown table of a results file (one run a line:
 # unit size clients pipeline command system round requests ops/s errors).
 print_table() {
-	echo "| size | clients | pipeline | command | requests | redis ops/s | ferry ops/s | ferry / redis | spread (redis / ferry) | errors (redis / ferry) |"
-	echo "|-----:|--------:|---------:|---------|---------:|------------:|------------:|--------------:|-----------------------:|-----------------------:|"
+	echo "| size | clients | pipeline | command | requests | redis ops/s | relay ops/s | ferry ops/s | ferry / redis | relay / redis | ferry / relay | spread (redis / relay / ferry) | errors (redis / relay / ferry) |"
+	echo "|-----:|--------:|---------:|---------|---------:|------------:|------------:|------------:|--------------:|--------------:|--------------:|-------------------------------:|-------------------------------:|"
 	awk '
 function human(b) {
 	if (b % 1048576 == 0) return (b / 1048576) " MiB"
@@ -107,6 +115,8 @@ function spread(list,    v, m) {
 	m = sorted(list, v)
 	return m && v[1] > 0 ? sprintf("%.1f", v[m] / v[1]) : "-"
 }
+function ops(x) { return x == "" ? "-" : sprintf("%.0f", x) }
+function ratio(a, b) { return (a != "" && b > 0) ? sprintf("%.2f", a / b) : "-" }
 {
 	size = $2; c = $3; p = $4; cmd = $5; sys = $6; round = $7
 	key = size SUBSEP c SUBSEP p SUBSEP cmd
@@ -126,15 +136,15 @@ END {
 		if (cmd == "MSET") cmd = "MSET (10 keys)"
 		if (note[key] != "") {
 			what = note[key] == "skip" ? "skipped" : "not run"
-			printf "| %s | %d | %d | %s | - | %s | %s | - | - | - |\n", sz, f[2], f[3], cmd, what, what
+			printf "| %s | %d | %d | %s | - | %s | %s | %s | - | - | - | - | - |\n", sz, f[2], f[3], cmd, what, what, what
 			continue
 		}
-		r = median(vals[key, "redis"]); fe = median(vals[key, "ferry"])
-		ratio = (r > 0 && fe != "") ? sprintf("%.2f", fe / r) : "-"
-		printf "| %s | %d | %d | %s | %d | %s | %s | %s | %s / %s | %d / %d |\n", sz, f[2], f[3], cmd, n[key],
-			r == "" ? "-" : sprintf("%.0f", r), fe == "" ? "-" : sprintf("%.0f", fe), ratio,
-			spread(vals[key, "redis"]), spread(vals[key, "ferry"]),
-			errs[key, "redis"], errs[key, "ferry"]
+		r = median(vals[key, "redis"]); re = median(vals[key, "relay"])
+		fe = median(vals[key, "ferry"])
+		printf "| %s | %d | %d | %s | %d | %s | %s | %s | %s | %s | %s | %s / %s / %s | %d / %d / %d |\n", sz, f[2], f[3], cmd, n[key],
+			ops(r), ops(re), ops(fe), ratio(fe, r), ratio(re, r), ratio(fe, re),
+			spread(vals[key, "redis"]), spread(vals[key, "relay"]), spread(vals[key, "ferry"]),
+			errs[key, "redis"], errs[key, "relay"], errs[key, "ferry"]
 	}
 }' "$1"
 }
@@ -254,8 +264,8 @@ fi
 cd "$(dirname "$0")/.." || exit 2
 FERRY=$PWD/$build/bin/ferry
 [ -x "$FERRY" ] || die "$FERRY not found: run 'make' first"
-for tool in redis-server redis-benchmark redis-cli ss timeout awk; do
-	command -v $tool >/dev/null || die "$tool not found (apt-get install redis-server redis-tools iproute2)"
+for tool in redis-server redis-benchmark redis-cli socat ss timeout awk; do
+	command -v $tool >/dev/null || die "$tool not found (apt-get install redis-server redis-tools socat iproute2)"
 done
 
 # ---- processes and clean-up ------------------------------------------------
@@ -265,7 +275,7 @@ tty=0
 progress() { [ $tty -eq 1 ] && printf '\r\033[K%s' "$*" >&2; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench-resp-XXXXXX") || exit 1
-redis_pid="" run_pid="" cluster_up=0 interrupted=0
+redis_pid="" relay_pid="" run_pid="" cluster_up=0 interrupted=0
 
 # The script's own stderr: a signal may run the trap while a command's
 # stderr is redirected to a file.
@@ -281,10 +291,11 @@ cleanup() {
 		kill "$run_pid" 2>/dev/null
 		wait "$run_pid" 2>/dev/null
 	fi
-	if [ -n "$redis_pid" ]; then
-		kill "$redis_pid" 2>/dev/null
-		wait "$redis_pid" 2>/dev/null
-	fi
+	# socat's children, one per connection, end with their connection.
+	for pid in $relay_pid $redis_pid; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	if [ $cluster_up -eq 1 ]; then
 		"$FERRY" --cluster "$TMP/cluster" cluster down >>"$TMP/cluster.log" 2>&1 ||
 			for pid in $(awk '$1 == "pid" { print $2 }' "$TMP/cluster" 2>/dev/null); do
@@ -327,11 +338,11 @@ free_ports() {
 	return 1
 }
 
-# ---- start both systems ------------------------------------------------------
+# ---- start the systems ---------------------------------------------------------
 
 nservers=2
-base=$(free_ports $((nservers + 3))) || die "no free ports"
-redis_port=$((base + nservers + 2))
+base=$(free_ports $((nservers + 5))) || die "no free ports"
+redis_port=$((base + nservers + 2)) relay_port=$((base + nservers + 3))
 
 progress "starting ferry ($provider) ..."
 if ! bounded 60 "$FERRY" cluster up --dir "$TMP" --port "$base" --servers $nservers \
@@ -365,16 +376,33 @@ redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG || die "redis-server 
 redis_version=$(redis-cli -p "$redis_port" info server | awk -F: '/^redis_version/ { sub("\r", "", $2); print $2 }')
 [ "$inject" = oom ] && redis-cli -p "$redis_port" config set maxmemory 1 >/dev/null
 
-port_of() { # system name -> port the runs use
+# The relay: a process per connection (fork), each copying through a 1 MiB
+# buffer, with Nagle off on both of its sockets, as Redis and ferry have it.
+progress "starting the relay ..."
+socat -b 1048576 "TCP-LISTEN:$relay_port,bind=127.0.0.1,reuseaddr,fork,backlog=1024,nodelay" \
+	"TCP:127.0.0.1:$redis_port,nodelay" 2>"$TMP/relay.log" &
+relay_pid=$!
+for _ in $(seq 100); do
+	redis-cli -p "$relay_port" ping 2>/dev/null | grep -q PONG && break
+	sleep 0.1
+done
+redis-cli -p "$relay_port" ping 2>/dev/null | grep -q PONG || die "the relay did not start (see $TMP/relay.log)"
+
+port_of() { # system name -> port its runs use
 	if [ "$inject" = port ]; then
-		echo $((base + nservers + 3)) # nobody listens there
-	elif [ "$1" = redis ]; then
-		echo "$redis_port"
+		echo $((base + nservers + 4)) # nobody listens there
 	else
-		echo "$ferry_port"
+		real_port "$1"
 	fi
 }
-cli_ok() { timeout 60 redis-cli -p "$(if [ "$1" = redis ]; then echo "$redis_port"; else echo "$ferry_port"; fi)" "${@:2}" 2>&1; }
+real_port() {
+	case $1 in
+	redis) echo "$redis_port" ;;
+	relay) echo "$relay_port" ;;
+	*) echo "$ferry_port" ;;
+	esac
+}
+cli_ok() { timeout 60 redis-cli -p "$(real_port "$1")" "${@:2}" 2>&1; }
 
 # ---- runs ----------------------------------------------------------------------
 
@@ -527,8 +555,9 @@ measure() {
 	fi
 	k=$(keys_for "$n")
 	for ((r = 0; r < rounds; r++)); do
-		local order="redis ferry"
-		[ $((r % 2)) -eq 1 ] && order="ferry redis"
+		local order="redis relay ferry"
+		[ $((r % 3)) -eq 1 ] && order="relay ferry redis"
+		[ $((r % 3)) -eq 2 ] && order="ferry redis relay"
 		for sys in $order; do
 			progress "$(human "$size") c=$c P=$p $unit: round $((r + 1))/$rounds $sys (n=$n, -r $k, run $runs, $((SECONDS - start_s)) s)"
 			run_one $sys "$unit" "$size" "$c" "$p" "$n" "$k" $r
@@ -561,14 +590,15 @@ elapsed=$((SECONDS - start_s))
 # ---- report ----------------------------------------------------------------------
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-echo "## Redis protocol: redis-benchmark, ferry vs redis-server"
+echo "## Redis protocol: redis-benchmark, ferry vs redis-server (and redis-server behind a relay)"
 echo
 echo "- machine: $(nproc) CPUs ($cpu), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 echo "- ferry: $nservers servers over $provider of $memory each and the node proxy's Redis port ($ferry_url), started by the script"
 echo "- redis: redis-server $redis_version on 127.0.0.1:$redis_port without persistence (--save '' --appendonly no)${token:+, with requirepass: the admin token of the ferry cluster}"
+echo "- relay: that redis-server through $(socat -V 2>/dev/null | awk '/^socat version/ { print "socat " $3; exit }') on 127.0.0.1:$relay_port (-b 1048576, fork, nodelay): one more loopback hop that does nothing else"
 echo "- client: $(redis-benchmark --version 2>/dev/null | head -1),${token:+ -a TOKEN} -t CMD -d SIZE -c CLIENTS -P PIPELINE -n N -r K --csv${inject:+; injected fault: $inject}"
-echo "- method: $rounds round(s) per cell, each running both systems, the order alternating; ops/s is the median over the rounds; N per cell from a pilot run (requests); FLUSHDB before each run; $runs runs in $elapsed s"
-echo "- ferry / redis = ferry's median ops/s over Redis's (above 1: ferry faster); spread = the best round's ops/s over the worst one's (1.0: steady); errors = failed runs, missing keys and lost increments, summed over the pilot and the rounds (redis / ferry)"
+echo "- method: $rounds round(s) per cell, each running the three systems, the order turning; ops/s is the median over the rounds; N per cell from a pilot run of Redis and ferry (requests); FLUSHDB before each run; $runs runs in $elapsed s"
+echo "- ferry / redis = ferry's median ops/s over Redis's (above 1: ferry faster); relay / redis = what the extra hop alone leaves of Redis's; ferry / relay = ferry against the cheapest proxy; spread = the best round's ops/s over the worst one's (1.0: steady); errors = failed runs, missing keys and lost increments, summed over the pilot and the rounds (redis / relay / ferry)"
 echo
 print_table "$results"
 echo

@@ -10,6 +10,7 @@ PKGS=(
   libxxhash-dev                    # key hashing (index and consistent hashing)
   libcmocka-dev                    # unit tests
   libhiredis-dev redis-server redis-tools   # benchmark baseline, RESP tests
+  socat                            # bench-resp: a do-nothing relay before Redis
   python3 python3-redis            # RESP tests: a real Redis client
   procps iproute2                  # tests: pgrep/kill, network namespaces
   clang libclang-rt-14-dev         # make sanitize: ASan, UBSan, libFuzzer
