@@ -424,6 +424,25 @@ static void loop(fr_proxy *px)
 	}
 }
 
+#define STOP_WAIT_NS 2000000000ull
+
+/* Drops every function connection, and frees each once the operations
+ * it had at the servers have ended (for at most STOP_WAIT_NS): until
+ * then a server may still move bytes into the arena it maps. */
+static void close_conns(fr_proxy *px)
+{
+	uint64_t end = fr_now_ns() + STOP_WAIT_NS;
+
+	fr_pconn_close_all(px);
+	for (;;) {
+		fr_pconn_sweep(px);
+		if (!px->dead || fr_now_ns() >= end)
+			return;
+		if (!reap(px))
+			sched_yield();
+	}
+}
+
 int fr_proxy_run(const fr_proxy_opts *o)
 {
 	fr_proxy *px = calloc(1, sizeof(*px));
@@ -456,7 +475,7 @@ int fr_proxy_run(const fr_proxy_opts *o)
 		fr_log(WHO, "stopping: %llu requests served",
 		       (unsigned long long)px->ops);
 	}
-	fr_pconn_close_all(px);
+	close_conns(px);
 	if (px->unix_fd >= 0) {
 		close(px->unix_fd);
 		unlink(o->unix_path);
