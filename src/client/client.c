@@ -1157,7 +1157,8 @@ int ferry_connect(const ferry_opts *opts, ferry_client **out)
 /* Lets requests in flight finish (for at most CLOSE_WAIT_NS) so that no
  * server is left moving data to or from a peer that vanished (shm in
  * libfabric 1.17 does not recover from that), then detaches the caller's
- * ops: after ferry_close returns, libferry touches none of them. */
+ * ops (after ferry_close returns, libferry touches none of them) and
+ * ends the requests still out. */
 static void quiesce(ferry_client *c)
 {
 	uint64_t end = fr_now_ns() + CLOSE_WAIT_NS;
@@ -1174,6 +1175,12 @@ static void quiesce(ferry_client *c)
 	}
 	for (unsigned i = 0; i < c->nreqs; i++)
 		c->reqs[i].op = NULL;
+	/* What is still out will not be waited for: end it, so that internal
+	 * requests free what they hold (a fan-out's state). Ending one may
+	 * start another (a fan-out of quota moves sends the share it got),
+	 * which the next pass ends. */
+	for (int pass = 0; pass < 4 && c->inflight; pass++)
+		fr_client_fail_all(c, FERRY_ETIMEDOUT);
 	c->done_head = c->done_tail = NULL;
 }
 
