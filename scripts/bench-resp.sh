@@ -364,15 +364,19 @@ if [ -f "$TMP/admin.token" ]; then
 	export REDISCLI_AUTH=$token
 fi
 
+answers() { # PORT: 0 once PING gets PONG there (10 s at most)
+	for _ in $(seq 100); do
+		redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 progress "starting redis-server ..."
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
 	--daemonize no --dir "$TMP" "${requirepass[@]}" >"$TMP/redis.log" 2>&1 &
 redis_pid=$!
-for _ in $(seq 100); do
-	redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
-	sleep 0.1
-done
-redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG || die "redis-server did not start (see $TMP/redis.log)"
+answers "$redis_port" || die "redis-server did not start (see $TMP/redis.log)"
 redis_version=$(redis-cli -p "$redis_port" info server | awk -F: '/^redis_version/ { sub("\r", "", $2); print $2 }')
 [ "$inject" = oom ] && redis-cli -p "$redis_port" config set maxmemory 1 >/dev/null
 
@@ -382,11 +386,7 @@ progress "starting the relay ..."
 socat -b 1048576 "TCP-LISTEN:$relay_port,bind=127.0.0.1,reuseaddr,fork,backlog=1024,nodelay" \
 	"TCP:127.0.0.1:$redis_port,nodelay" 2>"$TMP/relay.log" &
 relay_pid=$!
-for _ in $(seq 100); do
-	redis-cli -p "$relay_port" ping 2>/dev/null | grep -q PONG && break
-	sleep 0.1
-done
-redis-cli -p "$relay_port" ping 2>/dev/null | grep -q PONG || die "the relay did not start (see $TMP/relay.log)"
+answers "$relay_port" || die "the relay did not start (see $TMP/relay.log)"
 
 port_of() { # system name -> port its runs use
 	if [ "$inject" = port ]; then
