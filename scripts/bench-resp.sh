@@ -383,7 +383,8 @@ redis_version=$(redis-cli -p "$redis_port" info server | awk -F: '/^redis_versio
 # The relay: a process per connection (fork), each copying through a 1 MiB
 # buffer, with Nagle off on both of its sockets, as Redis and ferry have it.
 progress "starting the relay ..."
-socat -b 1048576 "TCP-LISTEN:$relay_port,bind=127.0.0.1,reuseaddr,fork,backlog=1024,nodelay" \
+relay_buf=1048576
+socat -b $relay_buf "TCP-LISTEN:$relay_port,bind=127.0.0.1,reuseaddr,fork,backlog=1024,nodelay" \
 	"TCP:127.0.0.1:$redis_port,nodelay" 2>"$TMP/relay.log" &
 relay_pid=$!
 answers "$relay_port" || die "the relay did not start (see $TMP/relay.log)"
@@ -595,7 +596,7 @@ echo
 echo "- machine: $(nproc) CPUs ($cpu), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 echo "- ferry: $nservers servers over $provider of $memory each and the node proxy's Redis port ($ferry_url), started by the script"
 echo "- redis: redis-server $redis_version on 127.0.0.1:$redis_port without persistence (--save '' --appendonly no)${token:+, with requirepass: the admin token of the ferry cluster}"
-echo "- relay: that redis-server through $(socat -V 2>/dev/null | awk '/^socat version/ { print "socat " $3; exit }') on 127.0.0.1:$relay_port (-b 1048576, fork, nodelay): one more loopback hop that does nothing else"
+echo "- relay: that redis-server through $(socat -V 2>/dev/null | awk '/^socat version/ { print "socat " $3; exit }') on 127.0.0.1:$relay_port (-b $relay_buf, fork, nodelay): one more loopback hop that does nothing else"
 echo "- client: $(redis-benchmark --version 2>/dev/null | head -1),${token:+ -a TOKEN} -t CMD -d SIZE -c CLIENTS -P PIPELINE -n N -r K --csv${inject:+; injected fault: $inject}"
 echo "- method: $rounds round(s) per cell, each running the three systems, the order turning; ops/s is the median over the rounds; N per cell from a pilot run of Redis and ferry (requests); FLUSHDB before each run; $runs runs in $elapsed s"
 echo "- ferry / redis = ferry's median ops/s over Redis's (above 1: ferry faster); relay / redis = what the extra hop alone leaves of Redis's; ferry / relay = ferry against the cheapest proxy; spread = the best round's ops/s over the worst one's (1.0: steady); errors = failed runs, missing keys and lost increments, summed over the pilot and the rounds (redis / relay / ferry)"

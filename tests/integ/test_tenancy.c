@@ -167,9 +167,8 @@ static void test_refused(void **state)
 }
 
 /* Starts a process that connects in mode m with the unknown token
- * number g; it exits 0 if refused with FERRY_EACCES. */
-/* A process that connects in mode m with the unknown token number g,
- * once the pipe gate (if not NULL) is closed; it exits 0 if refused. */
+ * number g, once the pipe gate (if not NULL) is closed; it exits 0 if
+ * refused with FERRY_EACCES. */
 static pid_t guess_at(enum ft_mode m, int g, const int *gate)
 {
 	pid_t pid = fork();
