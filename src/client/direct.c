@@ -15,6 +15,8 @@
 #define QUIET_NS 1000000000ull /* see quiet() */
 #define RETRY_NS 10000000ull /* see again() */
 #define RETRIES 3
+#define BUSY_PACE_NS 10000000ull      /* see pace() */
+#define BUSY_WAIT_MAX_NS 100000000ull
 #define GREET_NS 200000000ull /* see unstick() */
 
 struct recv_buf {
@@ -35,6 +37,8 @@ struct region { /* registered once: ferry_alloc memory or a proxy's map */
  * progress loop, or expire with their deadline. */
 struct sendq {
 	struct req *head, *tail;
+	uint64_t busy_since; /* when the provider began refusing (ns), or 0 */
+	uint64_t next_try;   /* no send to this server before (ns) */
 };
 
 struct fr_direct {
@@ -81,6 +85,8 @@ static int post_at(ferry_client *c, struct req *r, int first)
 	if (!q->head && !d->greeting[r->server])
 		rc = fr_fab_try_send(d->fab, r->sbuf, r->slen, d->msg_mr.desc,
 				     d->fi[r->server], &r->tx.ctx);
+	if (!rc)
+		q->busy_since = q->next_try = 0;
 	if (rc != FERRY_EBUSY)
 		return rc;
 	r->queued = 1;
@@ -115,20 +121,45 @@ static void unqueue(struct sendq *q, struct req *r)
 	r->queued = 0;
 }
 
+/* The provider refused a send to a server (q): normally its send queue
+ * is full for a moment, but over tcp;ofi_rxm (libfabric 1.17) every send
+ * to a server that refuses connections also dials it again, and a loop
+ * that retried on each pass dialled a dead server 1000 times a second
+ * until the request timed out. Past BUSY_PACE_NS of refusals, sends to
+ * that server wait an eighth of the time it has refused them, at most
+ * BUSY_WAIT_MAX_NS: a server that comes back is found within that. */
+static void pace(struct sendq *q, uint64_t now)
+{
+	uint64_t refused;
+
+	if (!q->busy_since)
+		q->busy_since = now;
+	refused = now - q->busy_since;
+	if (refused > BUSY_PACE_NS)
+		q->next_try = now + FR_MIN(refused / 8, BUSY_WAIT_MAX_NS);
+}
+
 static void flush_queues(ferry_client *c)
 {
 	struct fr_direct *d = c->direct;
+	uint64_t now = 0;
 
 	for (unsigned i = 0; i < c->npeers; i++) {
 		struct sendq *q = &d->q[i];
 		struct req *g;
+		if (q->head && q->next_try &&
+		    q->next_try > (now ? now : (now = fr_now_ns())))
+			continue;
 		while (q->head && (!(g = d->greeting[i]) || g->queued)) {
 			struct req *r = q->head;
 			int rc = fr_fab_try_send(d->fab, r->sbuf, r->slen,
 						 d->msg_mr.desc, d->fi[i],
 						 &r->tx.ctx);
-			if (rc == FERRY_EBUSY)
+			if (rc == FERRY_EBUSY) {
+				pace(q, now ? now : (now = fr_now_ns()));
 				break;
+			}
+			q->busy_since = q->next_try = 0;
 			unqueue(q, r);
 			if (rc)
 				fr_client_sent(c, r, rc);

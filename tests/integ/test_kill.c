@@ -8,11 +8,16 @@
  */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,6 +235,87 @@ static void test_connect_with_a_dead_server(void **state)
 	/* And the old client fails its calls instead of hanging. */
 	EXPECT_LOST(ferry_get(c, key_on[0], strlen(key_on[0]), 0, buf,
 			      sizeof(buf), NULL, NULL));
+}
+
+/* A put loop to the dead server's key, for as long as the test counts. */
+struct dialler {
+	ferry_client *c;
+	const char *key;
+	atomic_int stop;
+	int calls, wrong;
+};
+
+static void *dial_loop(void *arg)
+{
+	struct dialler *d = arg;
+
+	while (!atomic_load(&d->stop)) {
+		int rc = ferry_put(d->c, d->key, strlen(d->key), "x", 1, 0);
+		d->calls++;
+		d->wrong += !lost(rc);
+	}
+	return NULL;
+}
+
+/* Over tcp;ofi_rxm every send to a server that is not connected dials it
+ * again. A request queued for a dead server used to be retried on every
+ * pass of the client's loop, 1000 connection attempts a second until it
+ * timed out; the sends are now paced (pace() in src/client/direct.c).
+ * A listener on the dead server's port counts the attempts: it accepts
+ * each and closes it, as a port whose server is gone refuses it. */
+static void test_dead_server_dialled_at_a_pace(void **state)
+{
+	struct dialler d = {.key = key_on[1]};
+	char host[64], *colon;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int one = 1, lfd, accepted = 0;
+	uint64_t end;
+	pthread_t th;
+
+	if (strcmp(ft_provider(), "tcp") != 0) {
+		print_message("skipped: only tcp;ofi_rxm dials its peers\n");
+		skip();
+	}
+	c = ft_connect(cl, TIMEOUT_MS);
+	put_both();
+	ft_server_kill(cl, 1, SIGKILL);
+	snprintf(host, sizeof(host), "%s", cl->addrs[1]);
+	colon = strrchr(host, ':');
+	assert_non_null(colon);
+	*colon = 0;
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(lfd >= 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 128), 0);
+	d.c = c;
+	assert_int_equal(pthread_create(&th, NULL, dial_loop, &d), 0);
+	end = ft_now_ms() + 3000;
+	while (ft_now_ms() < end) {
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
+		int fd;
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		while ((fd = accept(lfd, NULL, NULL)) >= 0) {
+			accepted++;
+			close(fd);
+		}
+	}
+	atomic_store(&d.stop, 1);
+	pthread_join(th, NULL);
+	close(lfd);
+	print_message("dead server: %d connection attempts in 3 s, %d calls\n",
+		      accepted, d.calls);
+	assert_int_equal(d.wrong, 0);
+	assert_true(d.calls > 0);
+	/* Paced: a few a second (a down server's calls also fail at once
+	 * for a second between tries); unpaced it was about 3000. */
+	if (accepted > 150)
+		fail_msg("%d connection attempts to a dead server in 3 s",
+			 accepted);
+	survivor_works();
 }
 
 /* What the child of test_kill9_during_transfer reports through its pipe. */
@@ -456,6 +542,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_kill9_batch_async_stat_list,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_with_a_dead_server,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_server_dialled_at_a_pace,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kill9_during_transfer, setup,
 					    teardown),
