@@ -27,9 +27,14 @@ void ferry_opts_init(ferry_opts *o)
 	o->max_inflight = DEFAULT_INFLIGHT;
 }
 
+/* While server p is known to be down, calls to it fail at once: with what
+ * its HELLO answered, or FERRY_EUNREACH if its last request timed out (a
+ * call that did not wait has not timed out). */
 int fr_peer_down(const ferry_client *c, unsigned p)
 {
-	return fr_now_ns() < c->peer_retry[p] ? c->peer_status[p] : 0;
+	int st = fr_now_ns() < c->peer_retry[p] ? c->peer_status[p] : 0;
+
+	return st == FERRY_ETIMEDOUT ? FERRY_EUNREACH : st;
 }
 
 /* ---- slots -------------------------------------------------------------- */
