@@ -291,5 +291,6 @@ int fr_direct_fd(ferry_client *c);
  * completions are already waiting (libfabric's fi_trywait). */
 int fr_direct_trywait(ferry_client *c);
 uint64_t fr_direct_spin_ns(ferry_client *c, unsigned spin_us);
+int fr_direct_answers_due(ferry_client *c);
 
 #endif

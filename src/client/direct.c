@@ -56,6 +56,7 @@ struct fr_direct {
 	struct req **greeting; /* per server: the HELLO that later requests
 				  wait behind (see greet()), or NULL */
 	uint64_t *greet_by;    /* per server: when it should have answered */
+	uint8_t *regreets;     /* per server: greetings given up in a row */
 	unsigned nrecv;
 	struct recv_buf *recvs;
 	uint8_t *msgs;
@@ -264,7 +265,10 @@ static int busy_at(const ferry_client *c, unsigned i, const struct req *except)
  * process ended can pass without error (the peer's kernel refuses it
  * afterwards), and nothing would ever answer. The HELLO is given up
  * (quietly: it says nothing of the server) and sent again over a new
- * address vector entry; the requests behind it wait on. */
+ * address vector entry; the requests behind it wait on. Each greeting
+ * given up in a row doubles the wait for the next, up to 8 * GREET_NS,
+ * so a dead server is not greeted five times a second for as long as
+ * requests wait for it. */
 static void unstick(ferry_client *c)
 {
 	struct fr_direct *d = c->direct;
@@ -284,9 +288,17 @@ static void unstick(ferry_client *c)
 		fr_req_finish(c, g, 0);
 		d->renew[i] = 1;
 		greet(c, i, 1, 1);
+		if (d->regreets[i] < 3)
+			d->regreets[i]++;
+		d->greet_by[i] = now + (GREET_NS << d->regreets[i]);
 	}
 }
 
+/* Greets each server that holds our watches and has gone quiet or stale
+ * (see quiet()), unless something of ours is still out there: it answers,
+ * or its time-out marks the server stale and the next look greets it.
+ * Greeting a dead server every look instead piled up a HELLO and the
+ * watches again every 250 ms, each waiting out its time-out. */
 static void keep_watches(ferry_client *c)
 {
 	struct fr_direct *d = c->direct;
@@ -300,7 +312,7 @@ static void keep_watches(ferry_client *c)
 	d->next_look = now + QUIET_NS / 4;
 	for (unsigned i = 0; i < c->npeers; i++)
 		if ((d->stale[i] || quiet(c, i, now)) && !fr_peer_down(c, i) &&
-		    fr_watch_targets(c, i))
+		    fr_watch_targets(c, i) && !busy_at(c, i, NULL))
 			greet(c, i, d->stale[i], 0);
 }
 
@@ -407,13 +419,14 @@ static int d_progress(ferry_client *c, int timeout_ms)
 	/* Waiting for a reply: sleep on the wait descriptor. A provider
 	 * without one (shm) also needs this side to make progress for the
 	 * server's transfers to move, so a client waiting for a reply keeps
-	 * polling there, yielding the core to anyone who wants it; one that
-	 * only waits for events sleeps a little at a time. */
+	 * polling there while answers are due, yielding the core to anyone
+	 * who wants it; one that only waits for events, or for a server that
+	 * stopped answering, sleeps a little at a time. */
 	if (n <= 0 && timeout_ms > 0) {
-		if (fr_fab_fd(c->direct->fab) >= 0 || !c->inflight)
-			fr_fab_wait(c->direct->fab, timeout_ms);
-		else
+		if (c->inflight && fr_fab_answers_due(c->direct->fab))
 			sched_yield();
+		else
+			fr_fab_wait(c->direct->fab, timeout_ms);
 	}
 	return n > 0 ? n : 0;
 }
@@ -460,6 +473,7 @@ static int hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 	uint64_t was = d->boot[i];
 
 	d->boot[i] = rep->w[FR_HELLO_R_BOOT];
+	d->regreets[i] = 0;
 	if (was && was != d->boot[i]) {
 		d->renew[i] = 1;
 		greet(c, i, !r->resynced, 0);
@@ -549,6 +563,11 @@ uint64_t fr_direct_spin_ns(ferry_client *c, unsigned spin_us)
 	return fr_fab_spin_ns(c->direct->fab, spin_us);
 }
 
+int fr_direct_answers_due(ferry_client *c)
+{
+	return fr_fab_answers_due(c->direct->fab);
+}
+
 static void *d_alloc(ferry_client *c, size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -603,6 +622,7 @@ static void d_close(ferry_client *c)
 	free(d->boot);
 	free(d->greeting);
 	free(d->greet_by);
+	free(d->regreets);
 	free(d->recvs);
 	free(d->msgs);
 	free(d);
@@ -700,8 +720,9 @@ int fr_direct_open(ferry_client *c, const ferry_opts *o, const fr_cluster *cl)
 	d->boot = calloc(cl->nservers, sizeof(*d->boot));
 	d->greeting = calloc(cl->nservers, sizeof(*d->greeting));
 	d->greet_by = calloc(cl->nservers, sizeof(*d->greet_by));
+	d->regreets = calloc(cl->nservers, sizeof(*d->regreets));
 	if (!d->fi || !d->q || !d->stale || !d->renew || !d->boot ||
-	    !d->greeting || !d->greet_by)
+	    !d->greeting || !d->greet_by || !d->regreets)
 		return FERRY_ENOMEM;
 	rc = fr_fab_open(&d->fab, cl->provider, NULL, NULL, NULL);
 	if (rc)

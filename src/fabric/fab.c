@@ -69,6 +69,7 @@ static const struct prov {
 
 #define IDLE_SLEEP_MIN_US 50
 #define IDLE_SLEEP_MAX_US 1000
+#define ANSWERS_DUE_NS 20000000ull /* see fr_fab_answers_due */
 
 struct fr_fab {
 	const struct prov *p;
@@ -80,6 +81,7 @@ struct fr_fab {
 	struct fid_ep *ep;
 	int fd;             /* wait descriptor, or -1 */
 	unsigned idle_us;   /* next back-off sleep when there is no fd */
+	uint64_t active_ns; /* when we last posted, or a peer answered (ns) */
 	uint64_t next_key; /* keys we choose when the provider does not */
 	int region;	   /* p->regions: our region, locked; else -1 */
 	int lasting;	   /* a server's region, left for its successor */
@@ -198,6 +200,7 @@ static int mk_cq(fr_fab *f, const struct prov *p)
 	if (rc)
 		return fail(f, "fi_cq_open", rc);
 	f->idle_us = IDLE_SLEEP_MIN_US;
+	f->active_ns = fr_now_ns();
 	if (!p->wait_fd)
 		return 0;
 	rc = fi_control(&f->cq->fid, FI_GETWAIT, &f->fd);
@@ -505,6 +508,7 @@ void fr_mr_close(fr_mr *mr)
 		}                                                              \
 		if (rc_)                                                       \
 			return fail(f, what, (int)rc_);                        \
+		(f)->active_ns = fr_now_ns();                                  \
 		return 0;                                                      \
 	} while (0)
 
@@ -530,7 +534,10 @@ int fr_fab_try_send(fr_fab *f, const void *buf, size_t len, void *desc,
 	}
 	if (rc == -FI_EAGAIN)
 		return FERRY_EBUSY;
-	return rc ? fail(f, "fi_send", (int)rc) : 0;
+	if (rc)
+		return fail(f, "fi_send", (int)rc);
+	f->active_ns = fr_now_ns();
+	return 0;
 }
 
 int fr_fab_read(fr_fab *f, void *buf, size_t len, void *desc, fi_addr_t peer,
@@ -608,11 +615,16 @@ int fr_fab_poll(fr_fab *f, fr_comp *out, int max)
 	if (n < 0)
 		return fail(f, "fi_cq_read", (int)n);
 	f->idle_us = IDLE_SLEEP_MIN_US;
-	for (ssize_t i = 0; i < n; i++)
+	for (ssize_t i = 0; i < n; i++) {
 		out[i] = (fr_comp){.ctx = ent[i].op_context,
 				   .flags = ent[i].flags,
 				   .len = ent[i].len,
 				   .src = src[i]};
+		/* A message in, or a transfer done: a peer answers. A send
+		 * completes locally, to a dead peer too. */
+		if (ent[i].flags & (FI_RECV | FI_RMA))
+			f->active_ns = fr_now_ns();
+	}
 	return (int)n;
 }
 
@@ -625,6 +637,11 @@ uint64_t fr_fab_spin_ns(const fr_fab *f, unsigned spin_us)
 {
 	return (uint64_t)(f->fd >= 0 ? spin_us : FR_MAX(spin_us, 1000u)) *
 	       1000;
+}
+
+int fr_fab_answers_due(const fr_fab *f)
+{
+	return f->fd < 0 && fr_now_ns() - f->active_ns < ANSWERS_DUE_NS;
 }
 
 int fr_fab_trywait(fr_fab *f)

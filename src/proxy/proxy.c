@@ -360,7 +360,7 @@ static void loop(fr_proxy *px)
 		 * refresh) or watches are registered. */
 		if (fr_now_ns() - last < spin_ns)
 			timeout = 0;
-		else if (px->fc->inflight && px->fab_fd < 0)
+		else if (px->fc->inflight && fr_direct_answers_due(px->fc))
 			timeout = 0; /* no fd to wake on (shm): keep polling
 					while answers are due, yielding */
 		else if (px->fc->inflight || fr_pwatch_active(px))

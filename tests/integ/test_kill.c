@@ -318,6 +318,61 @@ static void test_dead_server_dialled_at_a_pace(void **state)
 	survivor_works();
 }
 
+/* CPU time (user + system) process pid has used, in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the name may hold spaces */
+	assert_non_null(p);
+	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+				       "%*u %*u %lu %lu",
+				&ut, &st),
+			 2);
+	return (long)(ut + st);
+}
+
+/* A proxy whose server died keeps greeting it, and keeps a function's
+ * watch waiting for it. Over shm (no wait descriptor) its loop polled for
+ * as long as any request was out there: a whole core for as long as the
+ * server stayed dead. Now it polls only while answers are due
+ * (fr_fab_answers_due) and greets an unanswering server less and less
+ * often (unstick in src/client/direct.c). */
+static void test_proxy_idles_beside_a_dead_server(void **state)
+{
+	const char *dead = key_on[1];
+	uint64_t watch;
+	long before, used, hz = sysconf(_SC_CLK_TCK);
+
+	ft_proxy_start(cl);
+	c = ft_connect_mode(cl, FT_PROXY_UNIX, TIMEOUT_MS);
+	put_both();
+	ft_assert_rc(ferry_watch(c, "kill/", 5, 0, &watch), 0);
+	ft_server_kill(cl, 1, SIGKILL);
+	EXPECT_LOST(ferry_put(c, dead, strlen(dead), "x", 1, 0));
+	survivor_works();
+	before = cpu_ticks(cl->proxy_pid);
+	sleep(3);
+	used = cpu_ticks(cl->proxy_pid) - before;
+	print_message("proxy beside a dead server: %ld%% of a core\n",
+		      used * 100 / (3 * hz));
+	/* Polling, it took all it could get (100% alone, and at least a
+	 * third beside two other busy processes); idle, a few %. */
+	if (used * 100 > 25 * 3 * hz)
+		fail_msg("the proxy used %ld%% of a core in 3 s beside a dead "
+			 "server", used * 100 / (3 * hz));
+	survivor_works();
+}
+
 /* What the child of test_kill9_during_transfer reports through its pipe. */
 struct transfer_report {
 	int submitted; /* the put is in flight */
@@ -545,6 +600,8 @@ int main(int argc, char **argv)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_server_dialled_at_a_pace,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_proxy_idles_beside_a_dead_server, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kill9_during_transfer, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_sigterm_exits_cleanly, setup,
