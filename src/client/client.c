@@ -111,6 +111,13 @@ static void req_reap(ferry_client *c, struct req *r)
 	req_recycle(c, r);
 }
 
+void fr_client_end_all(ferry_client *c, int err)
+{
+	for (unsigned i = 0; i < c->nreqs; i++)
+		if (c->reqs[i].busy && !c->reqs[i].finished)
+			fr_req_finish(c, &c->reqs[i], err);
+}
+
 void fr_client_fail_all(ferry_client *c, int err)
 {
 	for (unsigned i = 0; i < c->nreqs; i++) {
@@ -118,11 +125,9 @@ void fr_client_fail_all(ferry_client *c, int err)
 		if (!r->busy)
 			continue;
 		r->sent = 1;
-		if (r->finished)
-			req_recycle(c, r);
-		else
-			fr_req_finish(c, r, err);
+		req_recycle(c, r);
 	}
+	fr_client_end_all(c, err);
 }
 
 /* ---- completions -------------------------------------------------------- */

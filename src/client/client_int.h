@@ -134,6 +134,11 @@ struct ferry_client {
 int fr_client_init(ferry_client *c, const ferry_opts *o, unsigned npeers);
 void fr_client_reply(ferry_client *c, const void *buf, size_t len);
 void fr_client_sent(ferry_client *c, struct req *r, int err);
+/* Ends every request still out with err, as its time-out would: the
+ * transport may still hold their buffers, and a slot comes back only once
+ * it lets go. */
+void fr_client_end_all(ferry_client *c, int err);
+/* The same when the transport is gone: it holds nothing of ours. */
 void fr_client_fail_all(ferry_client *c, int err);
 struct req *fr_req_get(ferry_client *c, unsigned peer, int sync);
 int fr_req_wait(ferry_client *c, struct req *r);

@@ -428,7 +428,9 @@ static void loop(fr_proxy *px)
 
 /* Drops every function connection, and frees each once the operations
  * it had at the servers have ended (for at most STOP_WAIT_NS): until
- * then a server may still move bytes into the arena it maps. */
+ * then a server may still move bytes into the arena it maps. Operations
+ * still out then (at a server that died) are ended as their time-out
+ * would end them, so that their connections are freed too. */
 static void close_conns(fr_proxy *px)
 {
 	uint64_t end = fr_now_ns() + STOP_WAIT_NS;
@@ -436,8 +438,14 @@ static void close_conns(fr_proxy *px)
 	fr_pconn_close_all(px);
 	for (;;) {
 		fr_pconn_sweep(px);
-		if (!px->dead || fr_now_ns() >= end)
+		if (!px->dead)
 			return;
+		if (fr_now_ns() >= end) {
+			fr_client_end_all(px->fc, FERRY_ETIMEDOUT);
+			reap(px);
+			fr_pconn_sweep(px);
+			return;
+		}
 		if (!reap(px))
 			sched_yield();
 	}
