@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 /* The client's per-operation timeout, and how much later than that a
  * failing call may return (time-out scans, scheduling on a busy 2-core
  * machine). */
@@ -266,7 +268,7 @@ static void *dial_loop(void *arg)
 static void test_dead_server_dialled_at_a_pace(void **state)
 {
 	struct dialler d = {.key = key_on[1]};
-	char host[64], *colon;
+	char host[64], port[16];
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	int one = 1, lfd, accepted = 0;
 	uint64_t end;
@@ -279,11 +281,10 @@ static void test_dead_server_dialled_at_a_pace(void **state)
 	c = ft_connect(cl, TIMEOUT_MS);
 	put_both();
 	ft_server_kill(cl, 1, SIGKILL);
-	snprintf(host, sizeof(host), "%s", cl->addrs[1]);
-	colon = strrchr(host, ':');
-	assert_non_null(colon);
-	*colon = 0;
-	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	assert_int_equal(fr_split_hostport(cl->addrs[1], host, sizeof(host),
+					   port, sizeof(port)),
+			 0);
+	sa.sin_port = htons((uint16_t)atoi(port));
 	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	assert_true(lfd >= 0);
