@@ -81,7 +81,8 @@ struct fr_fab {
 	struct fid_ep *ep;
 	int fd;             /* wait descriptor, or -1 */
 	unsigned idle_us;   /* next back-off sleep when there is no fd */
-	uint64_t active_ns; /* when we last posted, or a peer answered (ns) */
+	int active;         /* posted, or heard a peer, since active_ns */
+	uint64_t active_ns; /* when fr_fab_answers_due last saw that (ns) */
 	uint64_t next_key; /* keys we choose when the provider does not */
 	int region;	   /* p->regions: our region, locked; else -1 */
 	int lasting;	   /* a server's region, left for its successor */
@@ -508,7 +509,7 @@ void fr_mr_close(fr_mr *mr)
 		}                                                              \
 		if (rc_)                                                       \
 			return fail(f, what, (int)rc_);                        \
-		(f)->active_ns = fr_now_ns();                                  \
+		(f)->active = 1;                                               \
 		return 0;                                                      \
 	} while (0)
 
@@ -536,7 +537,7 @@ int fr_fab_try_send(fr_fab *f, const void *buf, size_t len, void *desc,
 		return FERRY_EBUSY;
 	if (rc)
 		return fail(f, "fi_send", (int)rc);
-	f->active_ns = fr_now_ns();
+	f->active = 1;
 	return 0;
 }
 
@@ -623,7 +624,7 @@ int fr_fab_poll(fr_fab *f, fr_comp *out, int max)
 		/* A message in, or a transfer done: a peer answers. A send
 		 * completes locally, to a dead peer too. */
 		if (ent[i].flags & (FI_RECV | FI_RMA))
-			f->active_ns = fr_now_ns();
+			f->active = 1;
 	}
 	return (int)n;
 }
@@ -639,9 +640,21 @@ uint64_t fr_fab_spin_ns(const fr_fab *f, unsigned spin_us)
 	       1000;
 }
 
-int fr_fab_answers_due(const fr_fab *f)
+/* Posting and polling only set a flag: the clock is read here, when a
+ * loop is about to choose between polling and sleeping, not once per
+ * message on the data path. */
+int fr_fab_answers_due(fr_fab *f)
 {
-	return f->fd < 0 && fr_now_ns() - f->active_ns < ANSWERS_DUE_NS;
+	uint64_t now;
+
+	if (f->fd >= 0)
+		return 0;
+	now = fr_now_ns();
+	if (f->active) {
+		f->active = 0;
+		f->active_ns = now;
+	}
+	return now - f->active_ns < ANSWERS_DUE_NS;
 }
 
 int fr_fab_trywait(fr_fab *f)

@@ -138,14 +138,15 @@ uint64_t fr_fab_spin_ns(const fr_fab *f, unsigned spin_us);
 /* Whether a loop with requests out should keep polling (yielding the
  * core) rather than sleep: where no wait descriptor wakes it for their
  * answers (shm), while this endpoint posted something or heard a peer in
- * the last 20 ms. Answers to a peer that died never come (shm reports
+ * the last 20 ms (as seen by the previous call: loops ask on every pass
+ * they could sleep in). Answers to a peer that died never come (shm reports
  * nothing), and a proxy greets a dead server again and again, so a loop
  * that polled for as long as any request was out spun a whole core for as
  * long as the server stayed dead. Past that the loop sleeps between polls
  * (fr_fab_wait, or 1 ms in epoll): an answer that takes longer (a
  * transfer of more than about 64 MiB with nothing else going on) is
  * noticed up to 1 ms late. */
-int fr_fab_answers_due(const fr_fab *f);
+int fr_fab_answers_due(fr_fab *f);
 
 /* Returns 1 when the caller may sleep on fr_fab_fd (nothing pending), 0 when
  * it must poll again first. */
