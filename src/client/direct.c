@@ -86,8 +86,6 @@ static int post_at(ferry_client *c, struct req *r, int first)
 	if (!q->head && !d->greeting[r->server])
 		rc = fr_fab_try_send(d->fab, r->sbuf, r->slen, d->msg_mr.desc,
 				     d->fi[r->server], &r->tx.ctx);
-	if (!rc)
-		q->busy_since = q->next_try = 0;
 	if (rc != FERRY_EBUSY)
 		return rc;
 	r->queued = 1;
@@ -118,6 +116,8 @@ static void unqueue(struct sendq *q, struct req *r)
 	*pr = r->next;
 	if (q->tail == r)
 		q->tail = prev;
+	if (!q->head) /* nothing waits: no refusals go on (see pace()) */
+		q->busy_since = q->next_try = 0;
 	r->next = NULL;
 	r->queued = 0;
 }
@@ -128,7 +128,10 @@ static void unqueue(struct sendq *q, struct req *r)
  * that retried on each pass dialled a dead server 1000 times a second
  * until the request timed out. Past BUSY_PACE_NS of refusals, sends to
  * that server wait an eighth of the time it has refused them, at most
- * BUSY_WAIT_MAX_NS: a server that comes back is found within that. */
+ * BUSY_WAIT_MAX_NS: a server that comes back is found within that. The
+ * refusals count from the first one since the queue last sent or
+ * emptied: a queue whose requests timed out while waiting starts afresh,
+ * rather than making the next brief refusal wait the longest. */
 static void pace(struct sendq *q, uint64_t now)
 {
 	uint64_t refused;
