@@ -32,10 +32,17 @@ static void usage(FILE *out)
 		"                       in PATH, mode 0600, rewritten on each\n"
 		"                       change and read back at start, so a\n"
 		"                       restarted server knows them again\n"
+		"  --watcher-timeout DURATION\n"
+		"                       drop the watches of a client that has\n"
+		"                       sent nothing this long (default 30s, at\n"
+		"                       least 100ms; live ones greet every\n"
+		"                       second). One that comes back registers\n"
+		"                       them again, each with a LOST event\n"
 		"  -h, --help           this text\n"
 		"\n"
-		"SIZE takes K, M, G suffixes (powers of 1024). SIGTERM or SIGINT\n"
-		"stops the server cleanly. Logs go to stderr.\n");
+		"SIZE takes K, M, G suffixes (powers of 1024); DURATION ms, s,\n"
+		"m, h, d. SIGTERM or SIGINT stops the server cleanly. Logs go\n"
+		"to stderr.\n");
 }
 
 int main(int argc, char **argv)
@@ -50,6 +57,7 @@ int main(int argc, char **argv)
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"admin-token-file", required_argument, NULL, 'a'},
 		{"state-file", required_argument, NULL, 'f'},
+		{"watcher-timeout", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -94,6 +102,11 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			o.state_file = optarg;
+			break;
+		case 'w':
+			rc = fr_parse_duration_ms(optarg, &o.watcher_timeout_ms);
+			if (!rc && o.watcher_timeout_ms < 100)
+				rc = FERRY_EINVAL;
 			break;
 		case 'h':
 			usage(stdout);

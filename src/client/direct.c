@@ -468,7 +468,11 @@ static int d_reach(ferry_client *c, struct req *r, void *p, size_t len,
  * requests behind the HELLO as from an unknown sender, which the server
  * drops): it is greeted again over a new address vector entry, ahead of
  * the requests that wait for this HELLO (they go once it finished,
- * d_release), and the watches are registered there. */
+ * d_release), and the watches are registered there. The same process
+ * answering FRESH holds none of our watches (it dropped them when we were
+ * silent past its watcher time-out, or forgot us when a send to us
+ * failed): they are registered again behind this HELLO, unless they
+ * already are. */
 static int hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 {
 	struct fr_direct *d = c->direct;
@@ -480,6 +484,8 @@ static int hello_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 	if (was && was != d->boot[i]) {
 		d->renew[i] = 1;
 		greet(c, i, !r->resynced, 0);
+	} else if (was && rep->w[FR_HELLO_R_FRESH] && !r->resynced) {
+		fr_watch_resync(c, i);
 	}
 	return fr_hello_reply(c, r, rep);
 }

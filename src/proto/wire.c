@@ -25,7 +25,7 @@ static const struct {
 } table[FR_OP_COUNT] = {
 	[FR_OP_HELLO] = {"HELLO",
 			 {2, {FR_HELLO_ADDRLEN, FR_HELLO_TOKLEN}, 0, 0},
-			 {5, NOBLOB, 0, 0}},
+			 {6, NOBLOB, 0, 0}},
 	[FR_OP_BYE] = {"BYE", {0, NOBLOB, 0, 0}, {0, NOBLOB, 0, 0}},
 	[FR_OP_PUT] = {"PUT", {6, {FR_PUT_KLEN, FR_PUT_VLEN}, 1, 0},
 		       {1, NOBLOB, 0, 0}},

@@ -15,12 +15,13 @@
 #include <stdint.h>
 
 #define FR_MAGIC 0x59525246u /* "FRRY" little-endian */
-#define FR_VERSION 7 /* 2: proxy opcodes, SSTAT index, HELLO servers;
+#define FR_VERSION 8 /* 2: proxy opcodes, SSTAT index, HELLO servers;
 			  3: expiry, version conditions, EXPIRE;
 			  4: namespaces, tokens in HELLO;
 			  5: SHARE, the EQUOTA reply's word;
 			  6: the HELLO reply's BOOT word;
-			  7: CHANNEL */
+			  7: CHANNEL;
+			  8: the HELLO reply's FRESH word */
 #define FR_HDR_SIZE 32
 #define FR_MAX_WORDS 8
 #define FR_MAX_BLOBS 2
@@ -131,9 +132,12 @@ enum { FR_UNWATCH_ID };
 enum { FR_EVENT_ID, FR_EVENT_KIND, FR_EVENT_KLEN }; /* kind: FERRY_EV_* */
 enum { FR_HELLO_ADDRLEN, FR_HELLO_TOKLEN };
 /* BOOT: a server's random number for this run of its process (a proxy
- * answers 0): another number means it restarted and forgot its peers. */
+ * answers 0): another number means it restarted and forgot its peers.
+ * FRESH: 1 if the server holds none of the sender's watches because it
+ * did not know the sender before this HELLO, or dropped them since its
+ * last HELLO (a proxy answers 0). */
 enum { FR_HELLO_R_INLINE, FR_HELLO_R_KEYMAX, FR_HELLO_R_VALMAX,
-       FR_HELLO_R_SERVERS, FR_HELLO_R_BOOT };
+       FR_HELLO_R_SERVERS, FR_HELLO_R_BOOT, FR_HELLO_R_FRESH };
 /* Expiry words hold ms since the Unix epoch on the server's clock, 0 =
  * never; IFVER words hold a version the key must have, 0 = any. */
 enum { FR_PUT_KLEN, FR_PUT_VLEN, FR_PUT_RADDR, FR_PUT_RKEY, FR_PUT_EXPIRE,

@@ -140,6 +140,11 @@ void fr_events_forget(fr_events *ev, fi_addr_t peer)
 	}
 }
 
+int fr_events_watching(const fr_events *ev, fi_addr_t peer)
+{
+	return fr_watch_of_peer(ev->wt, peer) != NULL;
+}
+
 size_t fr_events_watches(const fr_events *ev)
 {
 	return fr_watch_count(ev->wt);

@@ -54,6 +54,9 @@ void fr_events_unwatch(fr_events *ev, fi_addr_t peer, uint64_t id);
 /* The server forgot peer: its watches and its queued events go. */
 void fr_events_forget(fr_events *ev, fi_addr_t peer);
 
+/* 1 if peer holds watches. */
+int fr_events_watching(const fr_events *ev, fi_addr_t peer);
+
 /* A change of kind (FERRY_EV_*) to key (a stored key: namespace prefix
  * first, ns.h): tells every watcher whose watch matches it, giving the
  * key without the prefix. Has the shape of fr_store_event_fn (arg is the

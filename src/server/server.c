@@ -77,6 +77,8 @@ struct peer {
 	uint8_t admin; /* acts in any namespace (the header says which) */
 	uint8_t denied; /* its HELLO had a wrong token, or none */
 	uint64_t ns;   /* not admin: the namespace its token opened */
+	uint8_t unwatched; /* its watches were dropped: check_peers */
+	uint64_t heard; /* when its last message arrived (loop time, ns) */
 };
 
 struct server {
@@ -98,6 +100,7 @@ struct server {
 	uint64_t reaped;     /* expired values freed since the last log line */
 	uint64_t reap_log_ns; /* when that line was written (0: never) */
 	uint64_t peer_check_ns; /* when check_peers looks next */
+	uint64_t now; /* the clock at the start of this loop pass (ns) */
 	uint64_t share_save_ns; /* when moved shares are saved (0: none moved) */
 	unsigned busy; /* slots not in SLOT_RECV */
 	int epfd, sigfd;
@@ -118,6 +121,7 @@ void fr_server_opts_init(fr_server_opts *o)
 		.slots = 256,
 		.spin_us = 50,
 		.ready_fd = -1,
+		.watcher_timeout_ms = 30000,
 	};
 }
 
@@ -210,9 +214,7 @@ static int hello(struct server *sv, struct slot *s)
 	const fr_msg *q = &s->req;
 	fi_addr_t a = FI_ADDR_NOTAVAIL;
 	fr_msg rep;
-	int rc;
-
-	int admin;
+	int rc, admin;
 	fr_ns *ns;
 
 	if (q->blen[0] == 0 || q->blen[0] > PEER_ADDR_MAX)
@@ -235,6 +237,7 @@ static int hello(struct server *sv, struct slot *s)
 		memcpy(sv->peers[a].addr, q->blob[0], q->blen[0]);
 		sv->peers[a].len = (uint16_t)q->blen[0];
 		sv->peers[a].live = 1;
+		sv->peers[a].unwatched = 1; /* it holds none */
 		sv->npeers++;
 	}
 	/* A refused peer is still learnt, so that it hears why; it can do
@@ -242,6 +245,7 @@ static int hello(struct server *sv, struct slot *s)
 	sv->peers[a].denied = rc != 0;
 	sv->peers[a].admin = (uint8_t)admin;
 	sv->peers[a].ns = ns ? ns->id : 0;
+	sv->peers[a].heard = sv->now;
 	s->peer = a;
 	if (rc)
 		return rc;
@@ -251,6 +255,8 @@ static int hello(struct server *sv, struct slot *s)
 	rep.w[FR_HELLO_R_VALMAX] = sv->o.max_value;
 	rep.w[FR_HELLO_R_SERVERS] = 1;
 	rep.w[FR_HELLO_R_BOOT] = sv->boot;
+	rep.w[FR_HELLO_R_FRESH] = sv->peers[a].unwatched;
+	sv->peers[a].unwatched = 0;
 	reply(sv, s, &rep);
 	return 0;
 }
@@ -800,6 +806,8 @@ static void on_request(struct server *sv, struct slot *s, const fr_comp *c)
 	}
 	sv->ops++;
 	s->peer = c->src;
+	if (known_src)
+		sv->peers[c->src].heard = sv->now;
 	if (s->req.h.opcode == FR_OP_HELLO) {
 		rc = hello(sv, s);
 		if (rc)
@@ -1103,25 +1111,48 @@ static int save_shares(struct server *sv, uint64_t now)
 	return IDLE_MS;
 }
 
-/* Forgets the peers whose process is gone, every PEER_CHECK_NS, where the
- * provider can tell (shm: a killed client says no BYE, and sends to it
- * would fill its queue for good). Over a network a dead peer is forgotten
- * when a send to it fails. Returns how long the loop may sleep: ms, at
- * most IDLE_MS. */
+/* Every PEER_CHECK_NS (or half the watcher time-out if that is shorter):
+ * - forgets peers whose process is gone, where the provider can tell
+ *   (shm: a killed client says no BYE, and sends to it would fill its
+ *   queue for good);
+ * - drops the watches (and queued events) of peers that sent nothing for
+ *   the watcher time-out. A live watcher greets every server that holds
+ *   its watches each second (docs/protocol.md), so this is one that died
+ *   without BYE over a network, whose events would otherwise be retried
+ *   (over tcp: its address dialled) for ever, or one stalled that long.
+ *   The peer itself is kept: one that comes back may still send over its
+ *   old connection, and libfabric 1.17 names the sender of such messages
+ *   by the removed address vector entry, which a newer peer may have
+ *   taken. Its next HELLO reply says FRESH, and it registers its watches
+ *   again, each with a LOST event.
+ * Returns how long the loop may sleep: ms, at most IDLE_MS. */
 static int check_peers(struct server *sv, uint64_t now)
 {
-	if (!fr_fab_tells_gone(sv->fab))
-		return IDLE_MS;
+	uint64_t silent = sv->o.watcher_timeout_ms * 1000000ull;
+	int tells = fr_fab_tells_gone(sv->fab);
+	char d[32];
+
 	if (now < sv->peer_check_ns)
 		return ms_until(now, sv->peer_check_ns);
-	sv->peer_check_ns = now + PEER_CHECK_NS;
-	for (fi_addr_t a = 0; a < sv->peer_cap; a++)
-		if (known(sv, a) && fr_fab_peer_gone(sv->fab, sv->peers[a].addr,
-						     sv->peers[a].len)) {
+	sv->peer_check_ns = now + FR_MIN(PEER_CHECK_NS, silent / 2);
+	for (fi_addr_t a = 0; a < sv->peer_cap; a++) {
+		struct peer *p = &sv->peers[a];
+		if (!known(sv, a))
+			continue;
+		if (tells && fr_fab_peer_gone(sv->fab, p->addr, p->len)) {
 			fr_log(WHO, "forgetting a client whose process is gone");
 			bye(sv, a);
+		} else if (now - p->heard > silent &&
+			   fr_events_watching(sv->events, a)) {
+			fr_log(WHO,
+			       "dropping the watches of a client silent for %s",
+			       fr_fmt_duration_ms((now - p->heard) / 1000000,
+						  d, sizeof(d)));
+			fr_events_forget(sv->events, a);
+			p->unwatched = 1;
 		}
-	return IDLE_MS;
+	}
+	return ms_until(now, sv->peer_check_ns);
 }
 
 /* Busy-polls while completions keep coming, then, after spin_us without
@@ -1136,7 +1167,7 @@ static void loop(struct server *sv)
 	fr_comp comps[64];
 
 	for (;;) {
-		uint64_t now = fr_now_ns();
+		uint64_t now = sv->now = fr_now_ns();
 		int wake = FR_MIN(FR_MIN(reap(sv), reap_ns(sv)),
 				  FR_MIN(check_peers(sv, now),
 					 save_shares(sv, now)));

@@ -22,6 +22,8 @@ typedef struct fr_server_opts {
 				    "Namespaces") */
 	const char *state_file;	 /* where the namespaces are kept across
 				    restarts; NULL: nowhere */
+	uint64_t watcher_timeout_ms; /* a peer that holds watches and sends
+					nothing this long is forgotten */
 } fr_server_opts;
 
 void fr_server_opts_init(fr_server_opts *o);

@@ -13,7 +13,9 @@
  * watch outlives a restart of its server (a LOST event within seconds,
  * then events again), and a quiet client's first request to the
  * restarted server is answered at once; proxy modes: a watch outlives a
- * restart of the proxy the same way.
+ * restart of the proxy the same way. A watcher silent past the servers'
+ * watcher time-out is forgotten, and once back registers its watch again
+ * (LOST, then events), while one that keeps waiting loses nothing.
  */
 #include "harness.h"
 
@@ -488,14 +490,14 @@ static int never_reads(ferry_client *c)
 	return 0;
 }
 
-/* Clients the servers know, summed over them. */
-static uint64_t peers_known(void)
+/* Clients the servers of cluster k know, asked through wr, summed. */
+static uint64_t peers_of(const ft_cluster *k, ferry_client *wr)
 {
 	ferry_server_stat st[FT_MAX_SERVERS];
-	int n = ferry_cluster_stat(writer, st, FT_MAX_SERVERS);
+	int n = ferry_cluster_stat(wr, st, FT_MAX_SERVERS);
 	uint64_t sum = 0;
 
-	assert_int_equal(n, cl->n);
+	assert_int_equal(n, k->n);
 	for (int i = 0; i < n; i++) {
 		ft_assert_rc(st[i].status, 0);
 		sum += st[i].peers;
@@ -503,12 +505,18 @@ static uint64_t peers_known(void)
 	return sum;
 }
 
+static uint64_t peers_known(void)
+{
+	return peers_of(cl, writer);
+}
+
 /* A watcher killed with SIGKILL, with events on their way to it: the
  * servers (and the proxy) keep serving, and other watchers keep hearing.
- * On shm the servers forget a direct one, and remove its region, since
- * nobody holds that any more (src/fabric/region.h); over tcp a dead peer
- * says nothing, and is kept. The child makes its own client after the
- * fork. */
+ * On shm the servers forget a direct one within seconds, and remove its
+ * region, since nobody holds that any more (src/fabric/region.h); over
+ * tcp a dead peer says nothing, and is forgotten once silent for the
+ * servers' watcher time-out (test_silent_watcher). The child makes its
+ * own client after the fork. */
 static void test_dead_watcher(void **state)
 {
 	enum ft_mode m = mode_of(state);
@@ -764,6 +772,81 @@ static void test_server_drops_for_slow_watcher(void **state)
 			 status);
 }
 
+/* 1 once every server of k logged that it dropped a silent client's
+ * watches. */
+static int dropped_by_all(const ft_cluster *k)
+{
+	for (unsigned i = 0; i < k->n; i++)
+		if (!ft_file_has(k->logs[i], "dropping the watches of a client"))
+			return 0;
+	return 1;
+}
+
+/* A watcher silent past the servers' watcher time-out loses its watches
+ * there (over tcp a dead one would otherwise have its events, and its
+ * address dialled, retried for ever). Once it greets again, the reply
+ * says so (FRESH): it registers its watch again, gets a LOST event, then
+ * events again. A direct client is silent when nothing
+ * calls into it; through a proxy the servers' peer is the proxy, which is
+ * stopped with SIGSTOP. A watcher that keeps waiting beside it meanwhile,
+ * as live ones do, is kept and loses nothing. A cluster of its own, whose servers
+ * forget silent watchers after 2 s. */
+static void test_silent_watcher(void **state)
+{
+	static const char *const args[] = {"--memory", "16M",
+					   "--watcher-timeout", "2s", NULL};
+	enum ft_mode m = mode_of(state);
+	ft_cluster *own = ft_cluster_start(2, args);
+	ferry_client *c, *wr, *keeper;
+	char pfx[64], key[64];
+	uint64_t w, kw, peers, end;
+	ferry_event ev;
+	int rc, dropped;
+
+	ft_proxy_start(own);
+	c = ft_connect_mode(own, m, TIMEOUT_MS);
+	wr = ft_connect_mode(own, FT_DIRECT, TIMEOUT_MS);
+	keeper = ft_connect_mode(own, FT_DIRECT, TIMEOUT_MS);
+	mprefix(pfx, key, "silent", m);
+	ft_assert_rc(ferry_watch(c, pfx, strlen(pfx), 0, &w), 0);
+	ft_assert_rc(ferry_watch(keeper, pfx, strlen(pfx), 0, &kw), 0);
+	ft_assert_rc(ferry_put(wr, key, strlen(key), "1", 1, 0), 0);
+	expect_event(c, w, FERRY_EV_SET, key);
+	expect_event(keeper, kw, FERRY_EV_SET, key);
+	peers = peers_of(own, wr);
+	if (m != FT_DIRECT)
+		kill(own->proxy_pid, SIGSTOP);
+	/* An event while it is silent, then its servers forget it. */
+	ft_assert_rc(ferry_put(wr, key, strlen(key), "2", 1, 0), 0);
+	expect_event(keeper, kw, FERRY_EV_SET, key);
+	end = ft_now_ms() + 15000;
+	while (!(dropped = dropped_by_all(own)) && ft_now_ms() < end)
+		if (ferry_event_next(keeper, &ev, 100) != 0)
+			fail_msg("the keeper heard kind %d while waiting",
+				 ev.kind);
+	if (m != FT_DIRECT)
+		kill(own->proxy_pid, SIGCONT);
+	if (!dropped)
+		fail_msg("the servers still hold the silent watcher's watches "
+			 "after 15 s");
+	/* They keep it as a peer (see check_peers in src/server/server.c). */
+	assert_int_equal(peers_of(own, wr), peers);
+	/* The keeper, waiting all along, lost nothing. */
+	expect_quiet(keeper);
+	ferry_close(keeper);
+	/* It may still hear the event sent before it was forgotten. */
+	rc = ferry_event_next(c, &ev, EVENT_MS);
+	if (rc == 1 && ev.kind == FERRY_EV_SET)
+		rc = ferry_event_next(c, &ev, EVENT_MS);
+	if (rc != 1 || ev.kind != FERRY_EV_LOST || ev.watch != w)
+		fail_msg("after its silence: %d, kind %d, expected LOST", rc,
+			 rc == 1 ? (int)ev.kind : 0);
+	heard_again(c, wr, w, key);
+	ferry_close(wr);
+	ferry_close(c);
+	ft_cluster_stop(own);
+}
+
 static void test_bad_arguments(void **state)
 {
 	enum ft_mode m = mode_of(state);
@@ -809,6 +892,7 @@ int main(void)
 	    {"client_queue_bound", test_client_queue_bound, ALL},
 	    {"server_drops_for_slow_watcher",
 	     test_server_drops_for_slow_watcher, ALL},
+	    {"silent_watcher", test_silent_watcher, ALL},
 	    {"bad_arguments", test_bad_arguments, ALL},
 	    {"proxy_restart", test_proxy_restart, PROXY},
 	};

@@ -230,8 +230,9 @@ static void test_round_trip_replies(void **state)
 	m.w[FR_HELLO_R_VALMAX] = 1ull << 30;
 	m.w[FR_HELLO_R_SERVERS] = 3;
 	m.w[FR_HELLO_R_BOOT] = 0x8badf00ddeadbeefull;
+	m.w[FR_HELLO_R_FRESH] = 1;
 	assert_int_equal(round_trip(&m),
-			 FR_HDR_SIZE + 8 * (FR_HELLO_R_BOOT + 1));
+			 FR_HDR_SIZE + 8 * (FR_HELLO_R_FRESH + 1));
 
 	fr_msg_init(&m, FR_OP_BYE, FR_F_REPLY, 2);
 	assert_int_equal(round_trip(&m), FR_HDR_SIZE);
