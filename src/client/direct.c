@@ -18,6 +18,8 @@
 #define BUSY_PACE_NS 10000000ull      /* see pace() */
 #define BUSY_WAIT_MAX_NS 100000000ull
 #define GREET_NS 200000000ull /* see unstick() */
+#define DOWN_NS 1000000000ull /* see give_up(); also how long a server
+				 stays down before it is tried again */
 
 struct recv_buf {
 	struct req_ctx rx; /* rx.req is NULL: a receive buffer */
@@ -143,6 +145,31 @@ static void pace(struct sendq *q, uint64_t now)
 		q->next_try = now + FR_MIN(refused / 8, BUSY_WAIT_MAX_NS);
 }
 
+/* A server that refused every send for DOWN_NS, and answered nothing
+ * meanwhile, is down: over tcp its process ended and its host refuses
+ * the connection, or nothing takes it at all. What waits for it fails
+ * now with FERRY_EUNREACH rather than at its deadline (each call to a
+ * dead server used to wait out its whole time-out, 10 s by default), and
+ * calls to it fail at once for DOWN_NS, as after a HELLO that failed
+ * (d_release). A queue full for a moment sends again long before, and a
+ * server that is only slow keeps answering. Over shm sends to a dead
+ * server are taken until its queue is full, so there requests still time
+ * out. */
+static void give_up(ferry_client *c, unsigned i, uint64_t now)
+{
+	struct sendq *q = &c->direct->q[i];
+
+	if (now - q->busy_since < DOWN_NS || now - c->peer_heard[i] < DOWN_NS)
+		return;
+	c->peer_status[i] = FERRY_EUNREACH;
+	c->peer_retry[i] = now + DOWN_NS;
+	while (q->head) {
+		struct req *r = q->head;
+		unqueue(q, r);
+		fr_client_sent(c, r, FERRY_EUNREACH);
+	}
+}
+
 static void flush_queues(ferry_client *c)
 {
 	struct fr_direct *d = c->direct;
@@ -161,6 +188,7 @@ static void flush_queues(ferry_client *c)
 						 &r->tx.ctx);
 			if (rc == FERRY_EBUSY) {
 				pace(q, now ? now : (now = fr_now_ns()));
+				give_up(c, i, now);
 				break;
 			}
 			q->busy_since = q->next_try = 0;
@@ -507,7 +535,7 @@ static void d_release(ferry_client *c, struct req *r)
 		 * after a second: calls meanwhile fail at once. */
 		if (c->peer_status[r->server] || r->opcode == FR_OP_HELLO) {
 			c->peer_status[r->server] = r->status;
-			c->peer_retry[r->server] = fr_now_ns() + 1000000000ull;
+			c->peer_retry[r->server] = fr_now_ns() + DOWN_NS;
 		}
 	}
 }

@@ -319,6 +319,52 @@ static void test_dead_server_dialled_at_a_pace(void **state)
 	survivor_works();
 }
 
+/* A dead server whose host refuses connections (over tcp: its process
+ * ended) is found down once it has refused every send for a second:
+ * calls to it then fail with FERRY_EUNREACH in about that second, not
+ * after the client's whole time-out (10 s here), which is what each one
+ * used to cost (give_up() in src/client/direct.c). The first call after
+ * the kill may still wait out its time-out: it can go into the old
+ * connection before the client sees it closed. Over shm a dead server's
+ * queue takes sends until it is full, so calls time out there. */
+static void test_refusing_server_fails_fast(void **state)
+{
+	enum { LONG_MS = 10000 };
+	const char *dead = key_on[1];
+	uint64_t t0, ms[4];
+	int rc;
+
+	if (strcmp(ft_provider(), "tcp") != 0) {
+		print_message("skipped: only over tcp does a dead server "
+			      "refuse sends\n");
+		skip();
+	}
+	c = ft_connect(cl, LONG_MS);
+	put_both();
+	ft_server_kill(cl, 1, SIGKILL);
+	for (int i = 0; i < 4; i++) {
+		t0 = ft_now_ms();
+		rc = ferry_put(c, dead, strlen(dead), "x", 1, 0);
+		ms[i] = ft_now_ms() - t0;
+		if (!lost(rc))
+			fail_msg("put %d to the dead server: %d (%s)", i, rc,
+				 ferry_strerror(rc));
+		if (i == 1) /* once more after it was found down */
+			usleep(1100 * 1000);
+	}
+	print_message("puts to a dead server: %llu, %llu, %llu, %llu ms "
+		      "(time-out %d ms)\n",
+		      (unsigned long long)ms[0], (unsigned long long)ms[1],
+		      (unsigned long long)ms[2], (unsigned long long)ms[3],
+		      LONG_MS);
+	assert_true(ms[0] <= LONG_MS + SLACK_MS);
+	for (int i = 1; i < 4; i++)
+		if (ms[i] > 1000 + SLACK_MS)
+			fail_msg("put %d to the dead server took %llu ms", i,
+				 (unsigned long long)ms[i]);
+	survivor_works();
+}
+
 /* CPU time (user + system) process pid has used, in clock ticks. */
 static long cpu_ticks(pid_t pid)
 {
@@ -600,6 +646,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_connect_with_a_dead_server,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_server_dialled_at_a_pace,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusing_server_fails_fast,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_proxy_idles_beside_a_dead_server, setup, teardown),
