@@ -151,23 +151,36 @@ static void pace(struct sendq *q, uint64_t now)
  * now with FERRY_EUNREACH rather than at its deadline (each call to a
  * dead server used to wait out its whole time-out, 10 s by default), and
  * calls to it fail at once for DOWN_NS, as after a HELLO that failed
- * (d_release). A queue full for a moment sends again long before, and a
- * server that is only slow keeps answering. Over shm sends to a dead
- * server are taken until its queue is full, so there requests still time
- * out. */
+ * (d_release), and for as long as it goes on refusing. A HELLO waiting
+ * there stays, tried at the pace of the queue until its own deadline: a
+ * server that comes back answers it, which ends the down time
+ * (fr_hello_reply), so calls work again within BUSY_WAIT_MAX_NS, not a
+ * second later. A queue full for a moment sends again long before
+ * DOWN_NS, and a server that is only slow keeps answering. Over shm sends
+ * to a dead server are taken until its queue is full, so there requests
+ * still time out. */
 static void give_up(ferry_client *c, unsigned i, uint64_t now)
 {
 	struct sendq *q = &c->direct->q[i];
+	struct req *r = q->head, *next;
 
 	if (now - q->busy_since < DOWN_NS || now - c->peer_heard[i] < DOWN_NS)
 		return;
 	c->peer_status[i] = FERRY_EUNREACH;
 	c->peer_retry[i] = now + DOWN_NS;
-	while (q->head) {
-		struct req *r = q->head;
-		unqueue(q, r);
+	q->head = q->tail = NULL;
+	for (; r; r = next) {
+		next = r->next;
+		if (r->opcode == FR_OP_HELLO) {
+			push(q, r);
+			continue;
+		}
+		r->next = NULL;
+		r->queued = 0;
 		fr_client_sent(c, r, FERRY_EUNREACH);
 	}
+	if (!q->head)
+		q->busy_since = q->next_try = 0;
 }
 
 static void flush_queues(ferry_client *c)
