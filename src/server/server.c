@@ -1121,10 +1121,10 @@ static int save_shares(struct server *sv, uint64_t now)
  *   without BYE over a network, whose events would otherwise be retried
  *   (over tcp: its address dialled) for ever, or one stalled that long.
  *   The peer itself is kept: one that comes back may still send over its
- *   old connection, and libfabric 1.17 names the sender of such messages
- *   by the removed address vector entry, which a newer peer may have
- *   taken. Its next HELLO reply says FRESH, and it registers its watches
- *   again, each with a LOST event.
+ *   old connection, and were its address vector entry removed, libfabric
+ *   1.17 would name the sender of such messages by that entry, which a
+ *   newer peer may hold by then. Its next HELLO reply says FRESH, and it
+ *   registers its watches again, each with a LOST event.
  * Returns how long the loop may sleep: ms, at most IDLE_MS. */
 static int check_peers(struct server *sv, uint64_t now)
 {
