@@ -44,6 +44,13 @@ expect 2 "ferry-server with a bad option exits 2" \
 	sh -c "timeout 10 '$BIN/ferry-server' --memory lots 2>'$TMP/err'"
 expect 2 "ferry-proxy with a bad --frame-timeout exits 2" \
 	sh -c "timeout 10 '$BIN/ferry-proxy' --frame-timeout soon 2>'$TMP/err'"
+for w in soon 50ms; do
+	expect 2 "ferry-server with --watcher-timeout $w exits 2" \
+		sh -c "timeout 10 '$BIN/ferry-server' --watcher-timeout $w 2>'$TMP/err'"
+	grep -q "bad value for --watcher-timeout: $w" "$TMP/err" &&
+		ok "... and names the option" ||
+		not_ok "... and names the option" "$(head -c 200 "$TMP/err")"
+done
 expect 2 "cluster up with a bad provider exits 2" \
 	f cluster up --dir "$HOME_DIR" --provider nosuch
 expect 1 "get without a cluster fails" f get somekey

@@ -4,8 +4,9 @@
  * garbage, truncated and oversized messages, wrong magic and versions,
  * unknown opcodes, lengths that run past the message, ranges past a value,
  * bogus RMA addresses and keys, extreme LIST arguments, requests from
- * a peer that never said HELLO, and bad or many watches (and watches of a
- * peer that said BYE, which must go with it). After every case the server must still be
+ * a peer that never said HELLO, a known peer greeting again with other
+ * tokens (each must count as a new peer's would), and bad or many
+ * watches (and watches of a peer that said BYE, which must go with it). After every case the server must still be
  * running, must have answered exactly what the protocol promises (an
  * FERRY_EPROTO reply under the sender's id for a malformed message from a
  * known peer, nothing for an unknown peer or a message too short to carry
@@ -217,21 +218,33 @@ static int request(struct raw *r, fr_msg *m, fr_msg *rep, uint8_t *keep)
 	return rep->h.status;
 }
 
-static void raw_hello(struct raw *r)
+/* HELLO with token tok (tlen 0: none); returns the reply's status. */
+static int raw_hello_token(struct raw *r, const char *tok, size_t tlen)
 {
 	static uint8_t keep[FR_MSG_SIZE];
 	uint8_t addr[256];
 	size_t alen = sizeof(addr);
 	fr_msg m, rep;
+	int rc;
 
 	assert_int_equal(fr_fab_getname(r->fab, addr, &alen), 0);
 	fr_msg_init(&m, FR_OP_HELLO, 0, 0);
 	m.w[FR_HELLO_ADDRLEN] = alen;
+	m.w[FR_HELLO_TOKLEN] = tlen;
 	m.blob[0] = addr;
-	ft_assert_rc(request(r, &m, &rep, keep), 0);
+	m.blob[1] = (const uint8_t *)tok;
+	rc = request(r, &m, &rep, keep);
 	assert_int_equal(rep.h.opcode, FR_OP_HELLO);
-	assert_true(rep.w[FR_HELLO_R_INLINE] > 0);
-	assert_int_equal(rep.w[FR_HELLO_R_KEYMAX], FERRY_KEY_MAX);
+	if (!rc) {
+		assert_true(rep.w[FR_HELLO_R_INLINE] > 0);
+		assert_int_equal(rep.w[FR_HELLO_R_KEYMAX], FERRY_KEY_MAX);
+	}
+	return rc;
+}
+
+static void raw_hello(struct raw *r)
+{
+	ft_assert_rc(raw_hello_token(r, NULL, 0), 0);
 }
 
 /* ---- checks after every case
@@ -298,6 +311,20 @@ static void expect_rejected(struct raw *r, const uint8_t *msg, size_t len,
 			    const char *what)
 {
 	expect_status(r, msg, len, what, FERRY_EPROTO);
+}
+
+/* PUTs "bad/k" = val (inline) as r; returns the reply's status. */
+static int raw_put(struct raw *r, const char *val)
+{
+	static uint8_t keep[FR_MSG_SIZE];
+	fr_msg m, rep;
+
+	fr_msg_init(&m, FR_OP_PUT, FR_F_INLINE, 0);
+	m.w[FR_PUT_KLEN] = 5;
+	m.w[FR_PUT_VLEN] = strlen(val);
+	m.blob[0] = (const uint8_t *)"bad/k";
+	m.blob[1] = (const uint8_t *)val;
+	return request(r, &m, &rep, keep);
 }
 
 /* ---- set-up
@@ -923,6 +950,62 @@ static void side_put(const char *key)
 /* Watches: bad ones refused, a repeated id replacing, UNWATCH of what
  * does not exist, an EVENT sent to the server, a thousand watches, and
  * BYE taking every watch of the peer with it. */
+/* What "bad/k" holds in the namespace tok opens ("" if nothing). */
+static void ns_value(const char *tok, char *out, size_t cap)
+{
+	ferry_client *c;
+	ferry_opts o;
+	size_t got = 0;
+	int rc;
+
+	ft_opts_mode(cl, FT_DIRECT, &o);
+	o.token = tok;
+	ft_assert_rc(ferry_connect(&o, &c), 0);
+	rc = ferry_get(c, "bad/k", 5, 0, out, cap - 1, &got, NULL);
+	assert_true(rc == 0 || rc == FERRY_ENOENT);
+	out[rc ? 0 : got] = 0;
+	ferry_close(c);
+}
+
+/* A known peer that greets again with another token is what that token
+ * makes it, as a new peer would be: checking the token it was let in
+ * with first (authenticate in src/server/server.c) only shortens the
+ * keep-alive. A wrong token is refused, then refuses everything; the
+ * token of a namespace removed since is refused. */
+static void test_hello_tokens(void **state)
+{
+	struct raw *r = raw_open();
+	char ta[FERRY_TOKEN_LEN + 1], tb[FERRY_TOKEN_LEN + 1];
+	char wrong[FERRY_TOKEN_LEN + 1], v[32];
+
+	begin();
+	ft_assert_rc(ferry_ns_create(side, "hello-a", NULL, ta), 0);
+	ft_assert_rc(ferry_ns_create(side, "hello-b", NULL, tb), 0);
+	memcpy(wrong, ta, sizeof(wrong));
+	wrong[0] = wrong[0] == '0' ? '1' : '0';
+	ft_assert_rc(raw_hello_token(r, ta, strlen(ta)), 0);
+	ft_assert_rc(raw_hello_token(r, ta, strlen(ta)), 0);
+	ft_assert_rc(raw_put(r, "in-a"), 0);
+	ft_assert_rc(raw_hello_token(r, tb, strlen(tb)), 0);
+	ft_assert_rc(raw_put(r, "in-b"), 0);
+	ft_assert_rc(raw_hello_token(r, NULL, 0), 0); /* open: the admin */
+	ft_assert_rc(raw_put(r, "in-default"), 0);
+	ft_assert_rc(raw_hello_token(r, tb, strlen(tb)), 0);
+	ft_assert_rc(raw_hello_token(r, wrong, strlen(wrong)), FERRY_EACCES);
+	ft_assert_rc(raw_put(r, "denied"), FERRY_EACCES);
+	ns_value(ta, v, sizeof(v));
+	assert_string_equal(v, "in-a");
+	ns_value(tb, v, sizeof(v));
+	assert_string_equal(v, "in-b");
+	ns_value(NULL, v, sizeof(v));
+	assert_string_equal(v, "in-default");
+	ft_assert_rc(raw_hello_token(r, ta, strlen(ta)), 0);
+	ft_assert_rc(ferry_ns_rm(side, "hello-a"), 0);
+	ft_assert_rc(raw_hello_token(r, ta, strlen(ta)), FERRY_EACCES);
+	still_serving(NULL);
+	raw_close(r);
+}
+
 static void test_watch_abuse(void **state)
 {
 	struct raw *r = raw_open();
@@ -1116,6 +1199,7 @@ ISOLATED_NOT_SHM(test_bogus_rma, "names memory it never registered "
 ISOLATED(test_client_killed_mid_transfer)
 ISOLATED(test_list_extremes)
 ISOLATED(test_hello_abuse)
+ISOLATED(test_hello_tokens)
 ISOLATED(test_watch_abuse)
 ISOLATED(test_unknown_peer)
 ISOLATED(test_close_with_requests_in_flight)
@@ -1136,6 +1220,7 @@ int main(void)
 	    CASE(test_client_killed_mid_transfer),
 	    CASE(test_list_extremes),
 	    CASE(test_hello_abuse),
+	    CASE(test_hello_tokens),
 	    CASE(test_watch_abuse),
 	    CASE(test_unknown_peer),
 	    CASE(test_close_with_requests_in_flight),
