@@ -8,6 +8,7 @@ PKGS=(
   build-essential cmake pkg-config
   libfabric-dev libfabric-bin      # the fabric: tcp;ofi_rxm, shm, verbs;ofi_rxm
   libxxhash-dev                    # key hashing (index and consistent hashing)
+  libsodium-dev                    # servers: the keyed hash of namespace tokens
   libcmocka-dev                    # unit tests
   libhiredis-dev redis-server redis-tools   # benchmark baseline, RESP tests
   socat                            # bench-resp: a do-nothing relay before Redis

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "common/le.h"
@@ -13,9 +14,14 @@
 #include "proto/wire.h"
 #include "server/index.h"
 
+#define TAG_BYTES crypto_shorthash_siphashx24_BYTES
+
 struct fr_nstab {
 	fr_index *by_name; /* name -> fr_ns, in name order for listing */
 	fr_index *by_id;   /* the id's FR_NS_KEY prefix bytes -> fr_ns */
+	fr_index *by_tag;  /* the token's tag -> fr_ns */
+	/* A random key, so that no one outside knows a token's tag. */
+	uint8_t tag_key[crypto_shorthash_siphashx24_KEYBYTES];
 	fr_ns deflt;       /* id 0, in neither index */
 	uint64_t next;     /* the soonest expiry (0: none), unless dirty */
 	int dirty;         /* expiries changed since next was found */
@@ -32,10 +38,16 @@ int fr_nstab_new(fr_nstab **out)
 	fr_nstab *t = calloc(1, sizeof(*t));
 
 	*out = NULL;
-	if (!t || fr_index_new(&t->by_name) || fr_index_new(&t->by_id)) {
+	if (!t || fr_index_new(&t->by_name) || fr_index_new(&t->by_id) ||
+	    fr_index_new(&t->by_tag)) {
 		fr_nstab_free(&t);
 		return FERRY_ENOMEM;
 	}
+	if (sodium_init() < 0) {
+		fr_nstab_free(&t);
+		return FERRY_EIO;
+	}
+	randombytes_buf(t->tag_key, sizeof(t->tag_key));
 	strcpy(t->deflt.name, "default");
 	*out = t;
 	return 0;
@@ -57,6 +69,8 @@ void fr_nstab_free(fr_nstab **tp)
 		fr_index_scan(t->by_name, NULL, 0, NULL, 0, free_cb, NULL);
 	fr_index_free(&t->by_name);
 	fr_index_free(&t->by_id);
+	fr_index_free(&t->by_tag);
+	sodium_memzero(t->tag_key, sizeof(t->tag_key));
 	free(t);
 	*tp = NULL;
 }
@@ -88,46 +102,45 @@ fr_ns *fr_nstab_by_name(const fr_nstab *t, const void *name, size_t len)
 	return len ? fr_index_get(t->by_name, name, len) : NULL;
 }
 
-struct tok_ctx {
-	const void *tok;
-	size_t len;
-	fr_ns *found;
-};
-
-/* Visits every namespace, so the time taken does not tell how far a
- * guess got. */
-static int tok_cb(void *arg, const void *key, size_t klen, void *val)
+/* A token's tag: its keyed hash (SipHash-2-4, 128 bits). */
+static void tag_of(const fr_nstab *t, const void *tok, size_t len,
+		   uint8_t *tag)
 {
-	struct tok_ctx *x = arg;
-	fr_ns *n = val;
-
-	if (fr_token_equal(n->token, n->tlen, x->tok, x->len))
-		x->found = n;
-	return 0;
+	crypto_shorthash_siphashx24(tag, tok, len, t->tag_key);
 }
 
+/* The tag finds the one candidate, then the tokens are compared in
+ * constant time. The lookup's time depends on the tag alone, which no
+ * one without the key can tell from the token: how long a guess takes
+ * says nothing about any namespace's token. */
 fr_ns *fr_nstab_by_token(const fr_nstab *t, const void *tok, size_t len)
 {
-	struct tok_ctx x = {tok, len, NULL};
+	uint8_t tag[TAG_BYTES];
+	fr_ns *n;
 
-	if (len)
-		fr_index_scan(t->by_name, NULL, 0, NULL, 0, tok_cb, &x);
-	return x.found;
+	if (!len)
+		return NULL;
+	tag_of(t, tok, len, tag);
+	n = fr_index_get(t->by_tag, tag, sizeof(tag));
+	return n && fr_token_equal(n->token, n->tlen, tok, len) ? n : NULL;
 }
 
 int fr_nstab_add(fr_nstab *t, const fr_ns *tmpl)
 {
 	size_t nlen = strnlen(tmpl->name, sizeof(tmpl->name));
-	uint8_t k[FR_NS_KEY];
+	uint8_t k[FR_NS_KEY], tag[TAG_BYTES];
 	fr_ns *n;
 
 	if (!tmpl->id || !fr_ns_name_ok(tmpl->name, nlen) ||
 	    tmpl->tlen == 0 || tmpl->tlen > FR_NS_TOKEN_MAX)
 		return FERRY_EINVAL;
 	fr_ns_prefix(tmpl->id, k);
+	tag_of(t, tmpl->token, tmpl->tlen, tag);
+	/* A taken tag is a taken token (two tokens sharing a 128-bit tag
+	 * would be refused too, but never meet). */
 	if (fr_index_get(t->by_name, tmpl->name, nlen) ||
 	    fr_index_get(t->by_id, k, sizeof(k)) ||
-	    fr_nstab_by_token(t, tmpl->token, tmpl->tlen))
+	    fr_index_get(t->by_tag, tag, sizeof(tag)))
 		return FERRY_EEXIST;
 	n = malloc(sizeof(*n));
 	if (!n)
@@ -143,18 +156,26 @@ int fr_nstab_add(fr_nstab *t, const fr_ns *tmpl)
 		free(n);
 		return FERRY_ENOMEM;
 	}
+	if (fr_index_put(t->by_tag, tag, sizeof(tag), n, NULL, NULL)) {
+		fr_index_del(t->by_id, k, sizeof(k));
+		fr_index_del(t->by_name, n->name, nlen);
+		free(n);
+		return FERRY_ENOMEM;
+	}
 	t->dirty = 1;
 	return 0;
 }
 
 void fr_nstab_remove(fr_nstab *t, fr_ns *n)
 {
-	uint8_t k[FR_NS_KEY];
+	uint8_t k[FR_NS_KEY], tag[TAG_BYTES];
 
 	fr_ns_prefix(n->id, k);
+	tag_of(t, n->token, n->tlen, tag);
 	fr_index_del(t->by_id, k, sizeof(k));
 	fr_index_del(t->by_name, n->name, strlen(n->name));
-	memset(n->token, 0, sizeof(n->token));
+	fr_index_del(t->by_tag, tag, sizeof(tag));
+	sodium_memzero(n->token, sizeof(n->token));
 	free(n);
 	t->dirty = 1;
 }
@@ -371,9 +392,9 @@ int fr_nstab_load(fr_nstab *t, const char *path, uint64_t now_ms,
 		else if ((!n.expire_ms || n.expire_ms > now_ms) &&
 			 !(rc = fr_nstab_add(t, &n)))
 			++*loaded;
-		memset(&n, 0, sizeof(n)); /* the token */
+		sodium_memzero(&n, sizeof(n)); /* the token */
 	}
-	memset(buf, 0, sizeof(buf));
+	sodium_memzero(buf, sizeof(buf));
 	if (!rc && ferror(f))
 		rc = FERRY_EIO;
 	fclose(f);

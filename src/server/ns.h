@@ -7,9 +7,11 @@
  * one namespace. Clients never see the prefix; the request layer adds it
  * and takes it off again.
  *
- * The table also holds each namespace's token, quota share, expiry and
- * the proxies' rate limits, and counts its bytes and keys (fr_ns_account,
- * fed by the store's usage callback). Each server keeps its own table;
+ * The table also holds each namespace's token (indexed by its keyed
+ * hash, so that finding a token's namespace costs one lookup and tells
+ * nothing by its timing), quota share, expiry and the proxies' rate
+ * limits, and counts its bytes and keys (fr_ns_account, fed by the
+ * store's usage callback). Each server keeps its own table;
  * libferry sends every change to all servers.
  *
  * Owner: the server's event-loop thread. Not thread-safe.
@@ -47,8 +49,9 @@ void fr_nstab_free(fr_nstab **t);
 
 fr_ns *fr_nstab_by_id(const fr_nstab *t, uint64_t id);
 fr_ns *fr_nstab_by_name(const fr_nstab *t, const void *name, size_t len);
-/* The namespace whose token is tok, comparing every candidate in
- * constant time; NULL if none (the default namespace has no token). */
+/* The namespace whose token is tok, or NULL (the default namespace has
+ * no token): found by the token's keyed hash in O(1), then compared in
+ * constant time. */
 fr_ns *fr_nstab_by_token(const fr_nstab *t, const void *tok, size_t len);
 
 /* Adds a copy of *n (id not 0, name valid, used/keys/pending ignored).

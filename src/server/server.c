@@ -192,30 +192,17 @@ static void reply_status(struct server *sv, struct slot *s, int status)
 /* ---- peers ------------------------------------------------------------ */
 
 /* Who a HELLO's token makes its sender: the admin (the admin token, or
- * no token in an open cluster) or a namespace's client. Every namespace's
- * token is compared, whatever matches, so the time taken tells nothing;
- * a wrong token or a missing one (where tokens are required) is
- * FERRY_EACCES. A known peer (was, else NULL) that presents the token it
- * was let in with, as one holding watches does each second, is what it
- * was after one comparison rather than one per namespace: the time taken
- * tells it only that its token is the one it had. */
-static int authenticate(struct server *sv, const struct peer *was,
-			const void *tok, size_t tlen, int *admin, fr_ns **ns)
+ * no token in an open cluster) or a namespace's client (the token found
+ * by its keyed hash, then compared in constant time: fr_nstab_by_token).
+ * A wrong token or a missing one (where tokens are required) is
+ * FERRY_EACCES. */
+static int authenticate(struct server *sv, const void *tok, size_t tlen,
+			int *admin, fr_ns **ns)
 {
 	const char *at = sv->o.admin_token;
-	fr_ns *n;
 
-	if (was && !was->denied && !was->admin &&
-	    (n = fr_nstab_by_id(sv->nstab, was->ns)) &&
-	    fr_token_equal(n->token, n->tlen, tok, tlen)) {
-		*ns = n;
-		*admin = 0;
-		return 0;
-	}
 	*admin = at ? fr_token_equal(at, strlen(at), tok, tlen) : tlen == 0;
-	*ns = was && was->admin && *admin
-		  ? NULL
-		  : fr_nstab_by_token(sv->nstab, tok, tlen);
+	*ns = *admin ? NULL : fr_nstab_by_token(sv->nstab, tok, tlen);
 	return *admin || *ns ? 0 : FERRY_EACCES;
 }
 
@@ -236,8 +223,7 @@ static int hello(struct server *sv, struct slot *s)
 		if (sv->peers[i].live && sv->peers[i].len == q->blen[0] &&
 		    !memcmp(sv->peers[i].addr, q->blob[0], q->blen[0]))
 			a = i;
-	rc = authenticate(sv, a == FI_ADDR_NOTAVAIL ? NULL : &sv->peers[a],
-			  q->blob[1], q->blen[1], &admin, &ns);
+	rc = authenticate(sv, q->blob[1], q->blen[1], &admin, &ns);
 	if (a == FI_ADDR_NOTAVAIL) {
 		if (fr_fab_insert(sv->fab, q->blob[0], q->blen[0], &a)) {
 			fr_log(WHO, "HELLO: %s", fr_fab_error(sv->fab));

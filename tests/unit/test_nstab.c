@@ -1,7 +1,9 @@
 /*
  * Unit tests of a server's namespace table (src/server/ns.c) and of the
  * token helpers (src/common/token.c): lookups by id, name, token and
- * stored key; refused duplicates and bad names; removal; the expiry scan
+ * stored key; refused duplicates and bad names; removal; thousands of
+ * fresh tokens, each finding its own namespace and, once removed, none
+ * (what the keyed-hash index answers); the expiry scan
  * and its cache; listing in name order; quota shares with pending bytes;
  * fresh tokens that differ; token comparison that a prefix, a longer
  * string or an empty string never passes; and the state file
@@ -74,6 +76,55 @@ static void test_lookups(void **state)
 	assert_non_null(fr_nstab_by_id(t, 9));
 	fr_nstab_free(&t);
 	assert_null(t);
+}
+
+/* Every token finds its own namespace through the index, and only that
+ * token: the same bytes one shorter or with the last one changed find
+ * nothing. A removed namespace's token finds nothing, the others still
+ * find theirs, and the removed token may be added again (the index holds
+ * no stale entry). */
+static void test_many_tokens(void **state)
+{
+	enum { N = 3000 };
+	static char tok[N][FERRY_TOKEN_LEN + 1];
+	fr_nstab *t;
+
+	assert_int_equal(fr_nstab_new(&t), 0);
+	for (int i = 0; i < N; i++) {
+		char name[16];
+		fr_ns n;
+		assert_int_equal(fr_token_new(tok[i]), 0);
+		snprintf(name, sizeof(name), "j%d", i);
+		n = make((uint64_t)i + 1, name, tok[i]);
+		assert_int_equal(fr_nstab_add(t, &n), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		char other[FERRY_TOKEN_LEN + 1];
+		assert_int_equal(fr_nstab_by_token(t, tok[i], FERRY_TOKEN_LEN)->id,
+				 (uint64_t)i + 1);
+		assert_null(fr_nstab_by_token(t, tok[i], FERRY_TOKEN_LEN - 1));
+		memcpy(other, tok[i], sizeof(other));
+		other[FERRY_TOKEN_LEN - 1] ^= 1;
+		assert_null(fr_nstab_by_token(t, other, FERRY_TOKEN_LEN));
+	}
+	for (int i = 0; i < N; i += 2)
+		fr_nstab_remove(t, fr_nstab_by_id(t, (uint64_t)i + 1));
+	for (int i = 0; i < N; i++) {
+		fr_ns *n = fr_nstab_by_token(t, tok[i], FERRY_TOKEN_LEN);
+		if (i % 2)
+			assert_int_equal(n->id, (uint64_t)i + 1);
+		else
+			assert_null(n);
+	}
+	{
+		fr_ns again = make(N + 1, "again", tok[0]),
+		      taken = make(N + 2, "taken", tok[1]);
+		assert_int_equal(fr_nstab_add(t, &again), 0);
+		assert_int_equal(fr_nstab_add(t, &taken), FERRY_EEXIST);
+		assert_int_equal(fr_nstab_by_token(t, tok[0], FERRY_TOKEN_LEN)->id,
+				 N + 1);
+	}
+	fr_nstab_free(&t);
 }
 
 static void test_expiry(void **state)
@@ -341,6 +392,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lookups),
+	    cmocka_unit_test(test_many_tokens),
 	    cmocka_unit_test(test_expiry),
 	    cmocka_unit_test(test_list_and_quota),
 	    cmocka_unit_test(test_tokens),
