@@ -20,11 +20,12 @@ struct fr_nstab {
 	fr_index *by_name; /* name -> fr_ns, in name order for listing */
 	fr_index *by_id;   /* the id's FR_NS_KEY prefix bytes -> fr_ns */
 	fr_index *by_tag;  /* the token's tag -> fr_ns */
+	/* Namespaces with an expiry, soonest first: expire_ms then id, both
+	 * big-endian (exp_key) -> fr_ns. */
+	fr_index *by_expiry;
 	/* A random key, so that no one outside knows a token's tag. */
 	uint8_t tag_key[crypto_shorthash_siphashx24_KEYBYTES];
-	fr_ns deflt;       /* id 0, in neither index */
-	uint64_t next;     /* the soonest expiry (0: none), unless dirty */
-	int dirty;         /* expiries changed since next was found */
+	fr_ns deflt; /* id 0, in no index */
 };
 
 void fr_ns_prefix(uint64_t id, uint8_t *out)
@@ -39,7 +40,7 @@ int fr_nstab_new(fr_nstab **out)
 
 	*out = NULL;
 	if (!t || fr_index_new(&t->by_name) || fr_index_new(&t->by_id) ||
-	    fr_index_new(&t->by_tag)) {
+	    fr_index_new(&t->by_tag) || fr_index_new(&t->by_expiry)) {
 		fr_nstab_free(&t);
 		return FERRY_ENOMEM;
 	}
@@ -70,6 +71,7 @@ void fr_nstab_free(fr_nstab **tp)
 	fr_index_free(&t->by_name);
 	fr_index_free(&t->by_id);
 	fr_index_free(&t->by_tag);
+	fr_index_free(&t->by_expiry);
 	sodium_memzero(t->tag_key, sizeof(t->tag_key));
 	free(t);
 	*tp = NULL;
@@ -102,6 +104,14 @@ fr_ns *fr_nstab_by_name(const fr_nstab *t, const void *name, size_t len)
 	return len ? fr_index_get(t->by_name, name, len) : NULL;
 }
 
+/* A namespace's key in by_expiry: its expiry, then its id (two may
+ * expire in the same millisecond). */
+static void exp_key(uint64_t expire_ms, uint64_t id, uint8_t *out)
+{
+	fr_ns_prefix(expire_ms, out);
+	fr_ns_prefix(id, out + 8);
+}
+
 /* A token's tag: its keyed hash (SipHash-2-4, 128 bits). */
 static void tag_of(const fr_nstab *t, const void *tok, size_t len,
 		   uint8_t *tag)
@@ -128,7 +138,7 @@ fr_ns *fr_nstab_by_token(const fr_nstab *t, const void *tok, size_t len)
 int fr_nstab_add(fr_nstab *t, const fr_ns *tmpl)
 {
 	size_t nlen = strnlen(tmpl->name, sizeof(tmpl->name));
-	uint8_t k[FR_NS_KEY], tag[TAG_BYTES];
+	uint8_t k[FR_NS_KEY], tag[TAG_BYTES], ek[16];
 	fr_ns *n;
 
 	if (!tmpl->id || !fr_ns_name_ok(tmpl->name, nlen) ||
@@ -162,70 +172,65 @@ int fr_nstab_add(fr_nstab *t, const fr_ns *tmpl)
 		free(n);
 		return FERRY_ENOMEM;
 	}
-	t->dirty = 1;
+	exp_key(n->expire_ms, n->id, ek);
+	if (n->expire_ms &&
+	    fr_index_put(t->by_expiry, ek, sizeof(ek), n, NULL, NULL)) {
+		fr_index_del(t->by_tag, tag, sizeof(tag));
+		fr_index_del(t->by_id, k, sizeof(k));
+		fr_index_del(t->by_name, n->name, nlen);
+		free(n);
+		return FERRY_ENOMEM;
+	}
 	return 0;
 }
 
 void fr_nstab_remove(fr_nstab *t, fr_ns *n)
 {
-	uint8_t k[FR_NS_KEY], tag[TAG_BYTES];
+	uint8_t k[FR_NS_KEY], tag[TAG_BYTES], ek[16];
 
 	fr_ns_prefix(n->id, k);
 	tag_of(t, n->token, n->tlen, tag);
+	exp_key(n->expire_ms, n->id, ek);
 	fr_index_del(t->by_id, k, sizeof(k));
 	fr_index_del(t->by_name, n->name, strlen(n->name));
 	fr_index_del(t->by_tag, tag, sizeof(tag));
+	if (n->expire_ms)
+		fr_index_del(t->by_expiry, ek, sizeof(ek));
 	sodium_memzero(n->token, sizeof(n->token));
 	free(n);
-	t->dirty = 1;
 }
 
-void fr_nstab_changed(fr_nstab *t)
+int fr_nstab_set_expiry(fr_nstab *t, fr_ns *n, uint64_t expire_ms)
 {
-	t->dirty = 1;
-}
+	uint8_t old[16], ek[16];
 
-struct exp_ctx {
-	uint64_t now, next;
-	fr_ns *due;
-};
-
-static int exp_cb(void *arg, const void *key, size_t klen, void *val)
-{
-	struct exp_ctx *x = arg;
-	fr_ns *n = val;
-
-	if (!n->expire_ms)
-		return 0;
-	if (n->expire_ms <= x->now) {
-		x->due = n;
-		return 1;
-	}
-	if (!x->next || n->expire_ms < x->next)
-		x->next = n->expire_ms;
+	exp_key(n->expire_ms, n->id, old);
+	exp_key(expire_ms, n->id, ek);
+	/* The new entry first: if it cannot be made, nothing changed. */
+	if (expire_ms && fr_index_put(t->by_expiry, ek, sizeof(ek), n, NULL,
+				      NULL))
+		return FERRY_ENOMEM;
+	if (n->expire_ms && n->expire_ms != expire_ms)
+		fr_index_del(t->by_expiry, old, sizeof(old));
+	n->expire_ms = expire_ms;
 	return 0;
+}
+
+static int first_cb(void *arg, const void *key, size_t klen, void *val)
+{
+	*(fr_ns **)arg = val;
+	return 1;
 }
 
 fr_ns *fr_nstab_expired(fr_nstab *t, uint64_t now_ms, uint64_t *next)
 {
-	struct exp_ctx x = {.now = now_ms};
+	fr_ns *n = NULL;
 
-	/* The loop asks on every pass: walk the table only when something
-	 * changed or the soonest expiry has come. */
-	if (!t->dirty && (!t->next || now_ms < t->next)) {
-		if (next)
-			*next = t->next;
-		return NULL;
-	}
-	fr_index_scan(t->by_name, NULL, 0, NULL, 0, exp_cb, &x);
-	if (x.due) {
-		t->dirty = 1; /* the caller removes it; the rest is unknown */
-		return x.due;
-	}
-	t->next = x.next;
-	t->dirty = 0;
+	fr_index_scan(t->by_expiry, NULL, 0, NULL, 0, first_cb, &n);
+	if (n && n->expire_ms <= now_ms)
+		return n;
 	if (next)
-		*next = x.next;
+		*next = n ? n->expire_ms : 0;
 	return NULL;
 }
 

@@ -64,11 +64,12 @@ void fr_nstab_remove(fr_nstab *t, fr_ns *n);
 
 /* A namespace whose expiry is at or before now_ms, or NULL; then *next
  * (may be NULL) receives the soonest expiry still to come (0: none).
- * Cheap while nothing changed and nothing is due. */
+ * O(1): the namespaces with an expiry are kept in expiry order. */
 fr_ns *fr_nstab_expired(fr_nstab *t, uint64_t now_ms, uint64_t *next);
 
-/* Says that a namespace's expiry was changed in place. */
-void fr_nstab_changed(fr_nstab *t);
+/* Sets n's expiry (0: never), O(log n). Returns 0, or FERRY_ENOMEM with
+ * n unchanged. */
+int fr_nstab_set_expiry(fr_nstab *t, fr_ns *n, uint64_t expire_ms);
 
 /* Packs the names sorting after `after`, at most max, into buf in LIST
  * reply format; as fr_store_list. */

@@ -475,13 +475,14 @@ static int op_ns(struct server *sv, struct slot *s)
 		break;
 	case FR_OP_NS_SET:
 		what = q->w[FR_NS_WHAT];
+		/* The one change that can fail goes first: all or nothing. */
+		if ((what & FERRY_NS_SET_EXPIRE) &&
+		    (rc = fr_nstab_set_expiry(sv->nstab, n,
+					      q->w[FR_NS_EXPIRE])))
+			return rc;
 		if (what & FERRY_NS_SET_QUOTA) {
 			n->quota = q->w[FR_NS_QUOTA];
 			n->share = q->w[FR_NS_SHARE];
-		}
-		if (what & FERRY_NS_SET_EXPIRE) {
-			n->expire_ms = q->w[FR_NS_EXPIRE];
-			fr_nstab_changed(sv->nstab);
 		}
 		if (what & FERRY_NS_SET_OPS)
 			n->ops = q->w[FR_NS_OPS];

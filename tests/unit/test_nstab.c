@@ -144,18 +144,42 @@ static void test_expiry(void **state)
 	assert_int_equal(fr_nstab_add(t, &c), 0);
 	assert_null(fr_nstab_expired(t, 100, &next));
 	assert_int_equal(next, 500);
-	assert_null(fr_nstab_expired(t, 499, &next)); /* from the cache */
+	assert_null(fr_nstab_expired(t, 499, &next));
 	assert_int_equal(next, 500);
 	assert_int_equal(fr_nstab_expired(t, 500, &next)->id, 2);
 	fr_nstab_remove(t, fr_nstab_by_id(t, 2));
 	assert_null(fr_nstab_expired(t, 600, &next));
 	assert_int_equal(next, 1000);
-	/* An expiry changed in place is seen once the table is told. */
-	fr_nstab_by_id(t, 3)->expire_ms = 700;
-	fr_nstab_changed(t);
+	/* Expiries set later: given, moved earlier and later, taken away;
+	 * two in the same millisecond are both found. */
+	assert_int_equal(fr_nstab_set_expiry(t, fr_nstab_by_id(t, 3), 700), 0);
 	assert_null(fr_nstab_expired(t, 600, &next));
 	assert_int_equal(next, 700);
-	assert_int_equal(fr_nstab_expired(t, 800, &next)->id, 3);
+	assert_int_equal(fr_nstab_set_expiry(t, fr_nstab_by_id(t, 1), 650), 0);
+	assert_null(fr_nstab_expired(t, 600, &next));
+	assert_int_equal(next, 650);
+	assert_int_equal(fr_nstab_set_expiry(t, fr_nstab_by_id(t, 1), 900), 0);
+	assert_int_equal(fr_nstab_set_expiry(t, fr_nstab_by_id(t, 3), 900), 0);
+	assert_null(fr_nstab_expired(t, 800, &next));
+	assert_int_equal(next, 900);
+	assert_int_equal(fr_nstab_set_expiry(t, fr_nstab_by_id(t, 1), 0), 0);
+	assert_int_equal(fr_nstab_by_id(t, 1)->expire_ms, 0);
+	assert_int_equal(fr_nstab_expired(t, 950, &next)->id, 3);
+	fr_nstab_remove(t, fr_nstab_by_id(t, 3));
+	assert_null(fr_nstab_expired(t, 5000, &next));
+	assert_int_equal(next, 0);
+	/* Re-adding with an expiry, then one in the same ms. */
+	b.id = 4;
+	b.expire_ms = 2000;
+	c.id = 5;
+	c.expire_ms = 2000;
+	assert_int_equal(fr_nstab_add(t, &b), 0);
+	assert_int_equal(fr_nstab_add(t, &c), 0);
+	assert_int_equal(fr_nstab_expired(t, 2000, &next)->id, 4);
+	fr_nstab_remove(t, fr_nstab_by_id(t, 4));
+	assert_int_equal(fr_nstab_expired(t, 2000, &next)->id, 5);
+	fr_nstab_remove(t, fr_nstab_by_id(t, 5));
+	assert_null(fr_nstab_expired(t, 2000, &next));
 	fr_nstab_free(&t);
 }
 
