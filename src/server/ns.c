@@ -11,6 +11,7 @@
 
 #include "common/le.h"
 #include "common/token.h"
+#include "common/util.h"
 #include "proto/wire.h"
 #include "server/index.h"
 
@@ -25,7 +26,8 @@ struct fr_nstab {
 	fr_index *by_expiry;
 	/* A random key, so that no one outside knows a token's tag. */
 	uint8_t tag_key[crypto_shorthash_siphashx24_KEYBYTES];
-	fr_ns deflt; /* id 0, in no index */
+	fr_ns deflt;	 /* id 0, in no index */
+	size_t appended; /* lines fr_nstab_log added since the last save */
 };
 
 void fr_ns_prefix(uint64_t id, uint8_t *out)
@@ -283,27 +285,37 @@ uint64_t fr_ns_share_give(fr_ns *n, uint64_t bytes)
 #define STATE_HEAD                                                             \
 	"# ferry-server namespaces (--state-file); keep private: it holds "   \
 	"tokens\n"                                                              \
-	"# ns ID NAME TOKEN-HEX QUOTA SHARE EXPIRE-MS OPS-PER-S BYTES-PER-S\n"
+	"# ns ID NAME TOKEN-HEX QUOTA SHARE EXPIRE-MS OPS-PER-S BYTES-PER-S\n"  \
+	"# rm ID (appended: a removal; a later ns line replaces its id's)\n"
+
+/* The state file line of n (newline included) into buf; its length. */
+static size_t ns_line(const fr_ns *n, char *buf, size_t cap)
+{
+	char hex[2 * FR_NS_TOKEN_MAX + 1];
+	int len;
+
+	sodium_bin2hex(hex, sizeof(hex), n->token, n->tlen);
+	len = snprintf(buf, cap,
+		       "ns %016" PRIx64 " %s %s %" PRIu64 " %" PRIu64
+		       " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+		       n->id, n->name, hex, n->quota, n->share, n->expire_ms,
+		       n->ops, n->bytes);
+	sodium_memzero(hex, sizeof(hex));
+	return (size_t)len;
+}
+
+#define LINE_MAX_BYTES 1024 /* an ns line at its longest fits */
 
 static int save_cb(void *arg, const void *key, size_t klen, void *val)
 {
-	const fr_ns *n = val;
-	FILE *f = arg;
-	char hex[2 * FR_NS_TOKEN_MAX + 1];
+	char line[LINE_MAX_BYTES];
 
-	/* One call per line: a printf per byte made a save of 2000
-	 * namespaces cost 49 million instructions. */
-	sodium_bin2hex(hex, sizeof(hex), n->token, n->tlen);
-	fprintf(f,
-		"ns %016" PRIx64 " %s %s %" PRIu64 " %" PRIu64 " %" PRIu64
-		" %" PRIu64 " %" PRIu64 "\n",
-		n->id, n->name, hex, n->quota, n->share, n->expire_ms, n->ops,
-		n->bytes);
-	sodium_memzero(hex, sizeof(hex));
+	fwrite(line, 1, ns_line(val, line, sizeof(line)), arg);
+	sodium_memzero(line, sizeof(line));
 	return 0;
 }
 
-int fr_nstab_save(const fr_nstab *t, const char *path)
+int fr_nstab_save(fr_nstab *t, const char *path)
 {
 	char tmp[4096];
 	FILE *f;
@@ -335,6 +347,45 @@ int fr_nstab_save(const fr_nstab *t, const char *path)
 		errno = err;
 		return FERRY_EIO;
 	}
+	t->appended = 0;
+	return 0;
+}
+
+#define APPEND_MIN 64 /* lines appended before a save, at least */
+
+/* Appends len bytes of line to path and syncs them: 0, or -1. */
+static int append(const char *path, const char *line, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, line, len) == (ssize_t)len && !fsync(fd))
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+int fr_nstab_log(fr_nstab *t, const char *path, uint64_t id)
+{
+	const fr_ns *n = fr_nstab_by_id(t, id);
+	char line[LINE_MAX_BYTES];
+	size_t len;
+	int rc;
+
+	/* Once the file holds as many appended lines as namespaces, it is
+	 * written anew: each change costs O(1), amortized. A failed append
+	 * (a file gone, a disk full) is answered the same way. */
+	if (t->appended >= FR_MAX(APPEND_MIN, fr_index_count(t->by_id)))
+		return fr_nstab_save(t, path);
+	len = n ? ns_line(n, line, sizeof(line))
+		: (size_t)snprintf(line, sizeof(line), "rm %016" PRIx64 "\n",
+				   id);
+	rc = append(path, line, len);
+	sodium_memzero(line, sizeof(line));
+	if (rc)
+		return fr_nstab_save(t, path);
+	t->appended++;
 	return 0;
 }
 
@@ -381,9 +432,20 @@ static int parse_line(const char *line, fr_ns *n)
 	return 0;
 }
 
+/* An "rm ID" line's id into *id: 0, or -1 if it is not one. */
+static int parse_rm(const char *line, uint64_t *id)
+{
+	int end = 0;
+
+	return sscanf(line, "rm %16" SCNx64 " %n", id, &end) == 1 && !line[end]
+		       ? 0
+		       : -1;
+}
+
 int fr_nstab_load(fr_nstab *t, const char *path, uint64_t now_ms,
 		  unsigned *loaded, unsigned *line)
 {
+	size_t before = fr_index_count(t->by_id);
 	char buf[2048];
 	FILE *f = fopen(path, "re");
 	int rc = 0;
@@ -392,20 +454,27 @@ int fr_nstab_load(fr_nstab *t, const char *path, uint64_t now_ms,
 	if (!f)
 		return errno == ENOENT ? 0 : FERRY_EIO;
 	while (!rc && fgets(buf, sizeof(buf), f)) {
-		fr_ns n;
+		fr_ns n, *was;
 		++*line;
 		if (buf[0] == '#' || buf[0] == '\n')
 			continue;
-		if (!strchr(buf, '\n') || parse_line(buf, &n))
+		/* Lines come in the order things happened: a line about an
+		 * id replaces (ns) or removes (rm) what an earlier one said. */
+		if (!strchr(buf, '\n') ||
+		    (parse_rm(buf, &n.id) && parse_line(buf, &n))) {
 			rc = FERRY_EPROTO;
-		else if ((!n.expire_ms || n.expire_ms > now_ms) &&
-			 !(rc = fr_nstab_add(t, &n)))
-			++*loaded;
+			break;
+		}
+		if ((was = fr_nstab_by_id(t, n.id)) && was->id)
+			fr_nstab_remove(t, was);
+		if (buf[0] == 'n' && (!n.expire_ms || n.expire_ms > now_ms))
+			rc = fr_nstab_add(t, &n);
 		sodium_memzero(&n, sizeof(n)); /* the token */
 	}
 	sodium_memzero(buf, sizeof(buf));
 	if (!rc && ferror(f))
 		rc = FERRY_EIO;
 	fclose(f);
+	*loaded = (unsigned)(fr_index_count(t->by_id) - before);
 	return rc;
 }

@@ -81,12 +81,22 @@ size_t fr_nstab_list(const fr_nstab *t, const void *after, size_t alen,
  * share, expiry, limits: not usage) to path, mode 0600, replacing it
  * atomically (a temporary file renamed over it). Returns 0, or FERRY_EIO
  * with errno set. */
-int fr_nstab_save(const fr_nstab *t, const char *path);
+int fr_nstab_save(fr_nstab *t, const char *path);
 
-/* Adds the namespaces fr_nstab_save wrote to path, but those expired by
- * now_ms; *loaded receives how many were added. A missing file adds
- * none. Returns 0, FERRY_EIO (errno set), FERRY_EPROTO for a malformed
- * line (its number in *line), or an fr_nstab_add error (also *line). */
+/* Records in path, written by fr_nstab_save, what the table now says of
+ * namespace id: its line (created or changed), or that it is gone. One
+ * line is appended and synced; once the file holds as many appended
+ * lines as the table has namespaces (and at least 64), or if the append
+ * fails, the whole table is saved instead, so a change costs O(1),
+ * amortized. Returns 0, or FERRY_EIO with errno set. */
+int fr_nstab_log(fr_nstab *t, const char *path, uint64_t id);
+
+/* Adds the namespaces fr_nstab_save and fr_nstab_log wrote to path, but
+ * those expired by now_ms; a later line about an id replaces what an
+ * earlier one added. *loaded receives how many the table gained. A
+ * missing file adds none. Returns 0, FERRY_EIO (errno set), FERRY_EPROTO
+ * for a malformed line (its number in *line), or an fr_nstab_add error
+ * (also *line). */
 int fr_nstab_load(fr_nstab *t, const char *path, uint64_t now_ms,
 		  unsigned *loaded, unsigned *line);
 

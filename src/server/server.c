@@ -381,20 +381,31 @@ static void save_ns(struct server *sv)
 		       sv->o.state_file, strerror(errno));
 }
 
+/* Records the change of one namespace (created, changed, gone) in the
+ * state file: a line appended, in general. */
+static void log_ns(struct server *sv, uint64_t id)
+{
+	if (sv->o.state_file && fr_nstab_log(sv->nstab, sv->o.state_file, id))
+		fr_log(WHO, "cannot save the namespaces to %s: %s",
+		       sv->o.state_file, strerror(errno));
+}
+
 /* Takes n out of the table at once (its token opens nothing from now on);
  * its keys are freed over the next loop passes (drain_dying). */
 static void drop_ns(struct server *sv, fr_ns *n, const char *why)
 {
+	uint64_t id = n->id;
+
 	if (fr_grow_zeroed((void **)&sv->dying, &sv->dying_cap, sv->ndying,
 			   sizeof(*sv->dying)) == 0)
-		sv->dying[sv->ndying++] = n->id;
+		sv->dying[sv->ndying++] = id;
 	else
 		fr_log(WHO, "out of memory: the keys of namespace %s stay",
 		       n->name);
 	fr_log(WHO, "namespace %s %s: %llu keys, %llu bytes freed", n->name,
 	       why, (unsigned long long)n->keys, (unsigned long long)n->used);
 	fr_nstab_remove(sv->nstab, n);
-	save_ns(sv);
+	log_ns(sv, id);
 }
 
 /* Frees up to REAP_BATCH keys of removed namespaces. Returns 1 if keys
@@ -470,7 +481,7 @@ static int op_ns(struct server *sv, struct slot *s)
 		memset(tmpl.token, 0, sizeof(tmpl.token));
 		if (rc)
 			return rc;
-		save_ns(sv);
+		log_ns(sv, tmpl.id);
 		ns_words(&rep, &tmpl);
 		break;
 	case FR_OP_NS_SET:
@@ -488,7 +499,7 @@ static int op_ns(struct server *sv, struct slot *s)
 			n->ops = q->w[FR_NS_OPS];
 		if (what & FERRY_NS_SET_BYTES)
 			n->bytes = q->w[FR_NS_BYTES];
-		save_ns(sv);
+		log_ns(sv, n->id);
 		break;
 	case FR_OP_NS_DROP:
 		drop_ns(sv, n, "removed");
@@ -992,8 +1003,10 @@ static int setup(struct server *sv)
 	rc = fr_nstab_new(&sv->nstab);
 	if (rc)
 		return rc;
+	/* Loaded, the file is written whole: appends start from there. */
 	if (sv->o.state_file && (rc = load_ns(sv)))
 		return rc;
+	save_ns(sv);
 	fr_store_on_usage(sv->store, on_usage, sv);
 	sv->msgs = aligned_alloc(4096, msg_bytes);
 	sv->slots = calloc(sv->o.slots, sizeof(*sv->slots));

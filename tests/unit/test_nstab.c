@@ -8,7 +8,10 @@
  * fresh tokens that differ; token comparison that a prefix, a longer
  * string or an empty string never passes; and the state file
  * (--state-file): a round trip, expired entries left out, a private
- * mode, and malformed lines refused with their number.
+ * mode, lines appended for each change that read back as the table is
+ * and a file that stays within twice the table, later lines replacing
+ * or removing earlier ones, and malformed lines refused with their
+ * number.
  */
 #include "harness.h"
 
@@ -347,10 +350,10 @@ static void test_state_file(void **state)
 	assert_string_equal(x->name, "job.b");
 	assert_int_equal(x->used, 0);
 	assert_null(fr_nstab_by_name(u, "old", 3));
-	/* Loading again adds nothing twice. */
-	assert_int_equal(fr_nstab_load(u, path, 2000, &loaded, &line),
-			 FERRY_EEXIST);
-	assert_int_equal(line, 3);
+	/* Loading again replaces each namespace by the same: none gained. */
+	assert_int_equal(fr_nstab_load(u, path, 2000, &loaded, &line), 0);
+	assert_int_equal(loaded, 0);
+	assert_int_equal(fr_nstab_by_token(u, "tok-a", 5)->id, a.id);
 	fr_nstab_free(&u);
 
 	/* Saved again after a removal, the file no longer has it. */
@@ -363,6 +366,85 @@ static void test_state_file(void **state)
 	fr_nstab_free(&u);
 	/* A folder that does not exist: an error, not a crash. */
 	assert_int_equal(fr_nstab_save(t, "/nonexistent/ferry/ns"), FERRY_EIO);
+	fr_nstab_free(&t);
+	remove_file(path);
+}
+
+/* What a server does with its state file: saved whole at start, then a
+ * line appended for each change (fr_nstab_log), and saved whole again
+ * once the appended lines outnumber the namespaces. Read back, the file
+ * always gives the table as it is. */
+static void test_state_file_log(void **state)
+{
+	enum { N = 100, ROUNDS = 300 };
+	fr_nstab *t, *u;
+	char path[300];
+	unsigned loaded, line, longest = 0, prev = 0, appends = 0;
+
+	write_file(path, sizeof(path), NULL);
+	assert_int_equal(fr_nstab_new(&t), 0);
+	/* Nothing saved yet: the first change saves the whole table. */
+	for (uint64_t id = 1; id <= N; id++) {
+		char name[16], tok[16];
+		fr_ns n;
+		snprintf(name, sizeof(name), "n%llu", (unsigned long long)id);
+		snprintf(tok, sizeof(tok), "t%llu", (unsigned long long)id);
+		n = make(id, name, tok);
+		assert_int_equal(fr_nstab_add(t, &n), 0);
+		assert_int_equal(fr_nstab_log(t, path, id), 0);
+	}
+	/* Changes, removals and new namespaces, in turn. */
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		uint64_t id = 1 + r % N;
+		fr_ns *n = fr_nstab_by_id(t, id);
+		char text[4096];
+		FILE *f;
+		unsigned lines = 0;
+		if (r % 3 == 0 && n) {
+			fr_nstab_remove(t, n);
+		} else if (n) {
+			assert_int_equal(fr_nstab_set_expiry(t, n, 1000 + r), 0);
+			n->quota = r;
+		} else {
+			char name[16], tok[16];
+			fr_ns m;
+			snprintf(name, sizeof(name), "r%u", r);
+			snprintf(tok, sizeof(tok), "u%u", r);
+			m = make(id, name, tok);
+			assert_int_equal(fr_nstab_add(t, &m), 0);
+		}
+		assert_int_equal(fr_nstab_log(t, path, id), 0);
+		assert_non_null(f = fopen(path, "r"));
+		while (fgets(text, sizeof(text), f))
+			lines++;
+		fclose(f);
+		if (lines > longest)
+			longest = lines;
+		appends += lines == prev + 1;
+		prev = lines;
+	}
+	/* Most changes were one line appended, not the table rewritten. */
+	assert_true(appends > ROUNDS * 3 / 4);
+	/* Never more than the namespaces twice over, the head and the
+	 * minimum of appended lines. */
+	assert_true(longest <= 2 * N + 3 + 64);
+	assert_int_equal(fr_nstab_new(&u), 0);
+	assert_int_equal(fr_nstab_load(u, path, 0, &loaded, &line), 0);
+	for (uint64_t id = 1; id <= N; id++) {
+		fr_ns *x = fr_nstab_by_id(t, id), *y = fr_nstab_by_id(u, id);
+		if (!x) {
+			assert_null(y);
+			continue;
+		}
+		assert_non_null(y);
+		assert_string_equal(x->name, y->name);
+		assert_int_equal(x->quota, y->quota);
+		assert_int_equal(x->expire_ms, y->expire_ms);
+		assert_ptr_equal(fr_nstab_by_token(u, x->token, x->tlen), y);
+		loaded--;
+	}
+	assert_int_equal(loaded, 0);
+	fr_nstab_free(&u);
 	fr_nstab_free(&t);
 	remove_file(path);
 }
@@ -395,6 +477,9 @@ static void test_state_file_bad(void **state)
 	    "ns x a 74 0 0 0 0 0\n",		/* id not hex */
 	    "nx 7 a 74 0 0 0 0 0\n",		/* not a namespace line */
 	    "ns 7 a 74 0 0 0 0 0",		/* cut short: no newline */
+	    "rm\n",				/* a removal without an id */
+	    "rm 7 8\n",			/* with two */
+	    "rm 7",				/* cut short */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[200];
@@ -403,6 +488,19 @@ static void test_state_file_bad(void **state)
 				 FERRY_EPROTO);
 		assert_int_equal(line, 2);
 	}
+	/* Later lines about an id replace earlier ones, or remove them; a
+	 * removal of an id not there removes nothing. */
+	assert_int_equal(load_text("ns 7 a 74 0 0 0 0 0\nns 8 b 75 0 0 0 0 0\n"
+				   "rm 7\nns 8 c 76 5 0 0 0 0\nrm 9\n",
+				   0, &loaded, &line),
+			 0);
+	assert_int_equal(loaded, 1);
+	/* A line replacing another takes a name the other held; two ids
+	 * with one name still clash. */
+	assert_int_equal(load_text("ns 7 a 74 0 0 0 0 0\nns 8 a 75 0 0 0 0 0\n",
+				   0, &loaded, &line),
+			 FERRY_EEXIST);
+	assert_int_equal(line, 2);
 	/* Well formed, but not a namespace the table takes. */
 	assert_int_equal(load_text("ns 0000000000000000 a 74 0 0 0 0 0\n", 0,
 				   &loaded, &line),
@@ -421,6 +519,7 @@ int main(void)
 	    cmocka_unit_test(test_list_and_quota),
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test(test_state_file),
+	    cmocka_unit_test(test_state_file_log),
 	    cmocka_unit_test(test_state_file_bad),
 	};
 
