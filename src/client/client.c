@@ -188,12 +188,21 @@ void fr_client_sent(ferry_client *c, struct req *r, int err)
 		req_recycle(c, r);
 }
 
+/* Visits the requests in flight (busy and not finished: as many as
+ * c->inflight counts), stopping at the last: slots are reused last freed
+ * first, so a proxy's warm client with 4096 slots and a few requests out
+ * looks at a few, not at all 4096 every millisecond. */
 static void expire(ferry_client *c, uint64_t now)
 {
+	unsigned left = c->inflight;
+
 	c->next_scan = now + TIMEOUT_SCAN_NS;
-	for (unsigned i = 0; i < c->nreqs; i++) {
+	for (unsigned i = 0; i < c->nreqs && left; i++) {
 		struct req *r = &c->reqs[i];
-		if (r->busy && !r->finished && now > r->deadline)
+		if (!r->busy || r->finished)
+			continue;
+		left--;
+		if (now > r->deadline)
 			fr_req_finish(c, r, FERRY_ETIMEDOUT);
 	}
 }
