@@ -19,6 +19,7 @@
 #include "ferry.h"
 #include "proto/wire.h"
 #include "server/events.h"
+#include "server/index.h"
 #include "server/ns.h"
 #include "server/store.h"
 
@@ -96,6 +97,7 @@ struct server {
 	struct slot *slots;
 	struct peer *peers; /* by fi_addr_t */
 	size_t npeers, peer_cap; /* live entries; size of peers */
+	fr_index *peer_at; /* a live peer's address -> its fi_addr_t + 1 */
 	uint64_t ops;
 	uint64_t reaped;     /* expired values freed since the last log line */
 	uint64_t reap_log_ns; /* when that line was written (0: never) */
@@ -216,13 +218,12 @@ static int hello(struct server *sv, struct slot *s)
 	fr_msg rep;
 	int rc, admin;
 	fr_ns *ns;
+	void *at;
 
 	if (q->blen[0] == 0 || q->blen[0] > PEER_ADDR_MAX)
 		return FERRY_EPROTO;
-	for (size_t i = 0; i < sv->peer_cap && a == FI_ADDR_NOTAVAIL; i++)
-		if (sv->peers[i].live && sv->peers[i].len == q->blen[0] &&
-		    !memcmp(sv->peers[i].addr, q->blob[0], q->blen[0]))
-			a = i;
+	if ((at = fr_index_get(sv->peer_at, q->blob[0], q->blen[0])))
+		a = (fi_addr_t)((uintptr_t)at - 1);
 	rc = authenticate(sv, q->blob[1], q->blen[1], &admin, &ns);
 	if (a == FI_ADDR_NOTAVAIL) {
 		if (fr_fab_insert(sv->fab, q->blob[0], q->blen[0], &a)) {
@@ -230,7 +231,9 @@ static int hello(struct server *sv, struct slot *s)
 			return FERRY_EPROTO;
 		}
 		if (fr_grow_zeroed((void **)&sv->peers, &sv->peer_cap, a,
-				   sizeof(*sv->peers))) {
+				   sizeof(*sv->peers)) ||
+		    fr_index_put(sv->peer_at, q->blob[0], q->blen[0],
+				 (void *)(uintptr_t)(a + 1), NULL, NULL)) {
 			fr_fab_remove(sv->fab, a);
 			return FERRY_ENOMEM;
 		}
@@ -269,6 +272,7 @@ static void bye(struct server *sv, fi_addr_t src)
 		return;
 	fr_events_forget(sv->events, src);
 	fr_fab_remove(sv->fab, src);
+	fr_index_del(sv->peer_at, sv->peers[src].addr, sv->peers[src].len);
 	sv->peers[src].live = 0;
 	sv->npeers--;
 }
@@ -1001,7 +1005,7 @@ static int setup(struct server *sv)
 	}
 	fr_store_on_event(sv->store, fr_events_emit, sv->events);
 	rc = fr_nstab_new(&sv->nstab);
-	if (rc)
+	if (rc || (rc = fr_index_new(&sv->peer_at)))
 		return rc;
 	/* Loaded, the file is written whole: appends start from there. */
 	if (sv->o.state_file && (rc = load_ns(sv)))
@@ -1243,6 +1247,7 @@ static void teardown(struct server *sv)
 	free(sv->msgs);
 	free(sv->slots);
 	free(sv->peers);
+	fr_index_free(&sv->peer_at);
 	if (sv->epfd > 0)
 		close(sv->epfd);
 	if (sv->sigfd > 0)
