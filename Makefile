@@ -2,7 +2,7 @@
 # Debian 12 clone: both install missing packages first (scripts/deps.sh).
 BUILD ?= build
 
-.PHONY: all deps build test sanitize demo bench bench-resp clean format
+.PHONY: all deps build test sanitize demo bench bench-resp bench-ns clean format
 
 all: build
 
@@ -36,6 +36,11 @@ bench: build
 # behind a relay; options in BENCH_RESP_ARGS (scripts/bench-resp.sh --help).
 bench-resp: build
 	@scripts/bench-resp.sh --build $(BUILD) $(BENCH_RESP_ARGS)
+
+# A server's instructions per namespace creation and login as namespaces
+# grow (callgrind); options in BENCH_NS_ARGS (scripts/bench-ns.sh --help).
+bench-ns: build
+	@scripts/bench-ns.sh --build $(BUILD) $(BENCH_NS_ARGS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -12,6 +12,7 @@ PKGS=(
   libcmocka-dev                    # unit tests
   libhiredis-dev redis-server redis-tools   # benchmark baseline, RESP tests
   socat                            # bench-resp: a do-nothing relay before Redis
+  valgrind                         # bench-ns: instruction counts (callgrind)
   python3 python3-redis            # RESP tests: a real Redis client
   procps iproute2                  # tests: pgrep/kill, network namespaces
   clang libclang-rt-14-dev         # make sanitize: ASan, UBSan, libFuzzer

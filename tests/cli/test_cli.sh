@@ -34,6 +34,14 @@ for cmd in put get rm ls expire stat wait watch cluster bench; do
 	help_ok "$BIN/ferry" "ferry $cmd --help" "$cmd" --help
 done
 help_ok "$BIN/ferry" "ferry cluster up --help" cluster up --help
+BENCH_NS=$(dirname "$0")/../../scripts/bench-ns.sh
+help_ok "$BENCH_NS" "scripts/bench-ns.sh --help" --help
+for bad in "--counts 500,200" "--counts 50 --logins 100" "--logins many" "--logins 0" \
+	"--no-such-option"; do
+	# shellcheck disable=SC2086 # the options split on purpose
+	expect 2 "scripts/bench-ns.sh $bad exits 2" \
+		sh -c "timeout 10 '$BENCH_NS' $bad 2>'$TMP/err'"
+done
 
 expect 2 "unknown command exits 2" f no-such-command
 grep -q "unknown command" "$TMP/err" && ok "unknown command is named" ||
