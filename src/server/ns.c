@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/le.h"
@@ -353,15 +354,22 @@ int fr_nstab_save(fr_nstab *t, const char *path)
 
 #define APPEND_MIN 64 /* lines appended before a save, at least */
 
-/* Appends len bytes of line to path and syncs them: 0, or -1. */
+/* Appends len bytes of line to path and syncs them: 0, or -1 after
+ * cutting off whatever part of the line got in (a disk full), so that a
+ * later append does not extend half a line. */
 static int append(const char *path, const char *line, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC), rc = -1;
+	struct stat st;
 
 	if (fd < 0)
 		return -1;
-	if (write(fd, line, len) == (ssize_t)len && !fsync(fd))
-		rc = 0;
+	if (fstat(fd, &st) == 0) {
+		if (write(fd, line, len) == (ssize_t)len && !fsync(fd))
+			rc = 0;
+		else if (ftruncate(fd, st.st_size))
+			rc = -1; /* the save that follows replaces the file */
+	}
 	close(fd);
 	return rc;
 }
@@ -443,19 +451,25 @@ static int parse_rm(const char *line, uint64_t *id)
 }
 
 int fr_nstab_load(fr_nstab *t, const char *path, uint64_t now_ms,
-		  unsigned *loaded, unsigned *line)
+		  unsigned *loaded, unsigned *line, unsigned *cut)
 {
 	size_t before = fr_index_count(t->by_id);
 	char buf[2048];
 	FILE *f = fopen(path, "re");
 	int rc = 0;
 
-	*loaded = *line = 0;
+	*loaded = *line = *cut = 0;
 	if (!f)
 		return errno == ENOENT ? 0 : FERRY_EIO;
 	while (!rc && fgets(buf, sizeof(buf), f)) {
 		fr_ns n, *was;
 		++*line;
+		/* The last line without its newline is an append that a
+		 * crash cut short: its change was never answered. */
+		if (!strchr(buf, '\n') && fgetc(f) == EOF && !ferror(f)) {
+			*cut = *line;
+			break;
+		}
 		if (buf[0] == '#' || buf[0] == '\n')
 			continue;
 		/* Lines come in the order things happened: a line about an

@@ -94,11 +94,12 @@ int fr_nstab_log(fr_nstab *t, const char *path, uint64_t id);
 /* Adds the namespaces fr_nstab_save and fr_nstab_log wrote to path, but
  * those expired by now_ms; a later line about an id replaces what an
  * earlier one added. *loaded receives how many the table gained. A
- * missing file adds none. Returns 0, FERRY_EIO (errno set), FERRY_EPROTO
- * for a malformed line (its number in *line), or an fr_nstab_add error
- * (also *line). */
+ * last line without its newline (an append cut short by a crash) is left
+ * out, its number in *cut (else 0). A missing file adds none. Returns 0,
+ * FERRY_EIO (errno set), FERRY_EPROTO for a malformed line (its number
+ * in *line), or an fr_nstab_add error (also *line). */
 int fr_nstab_load(fr_nstab *t, const char *path, uint64_t now_ms,
-		  unsigned *loaded, unsigned *line);
+		  unsigned *loaded, unsigned *line, unsigned *cut);
 
 /* The namespace a stored key belongs to (NULL: one removed meanwhile). */
 fr_ns *fr_nstab_of_key(const fr_nstab *t, const void *key, size_t klen);

@@ -924,10 +924,15 @@ static void on_completion(struct server *sv, const fr_comp *c)
 /* Takes back the namespaces of --state-file (those not expired since). */
 static int load_ns(struct server *sv)
 {
-	unsigned loaded, line;
+	unsigned loaded, line, cut;
 	int rc = fr_nstab_load(sv->nstab, sv->o.state_file,
-			       fr_store_now_ms(sv->store), &loaded, &line);
+			       fr_store_now_ms(sv->store), &loaded, &line, &cut);
 
+	if (!rc && cut)
+		fr_log(WHO,
+		       "%s, line %u: cut short at the end (a change that "
+		       "was being saved when the server stopped): left out",
+		       sv->o.state_file, cut);
 	if (rc == FERRY_EIO)
 		fr_log(WHO, "cannot read the namespaces in %s: %s",
 		       sv->o.state_file, strerror(errno));

@@ -310,9 +310,17 @@ check "server 1 stopped" all_gone "${PIDS[1]}"
 f cluster status
 has "pid ${PIDS[1]}: gone" "$TMP/out" && ok "cluster status says server 1 is gone" ||
 	not_ok "cluster status says server 1 is gone"
+# As if it had died while appending a change: half a line at the end of
+# its state file, which it leaves out (and says so) rather than refuse
+# to start.
+printf 'ns 00000000000000ff half' >>"$HOME_DIR/server-1.state"
 expect 0 "cluster restart" f cluster restart
 has "^restarted 127.0.0.1:$((base + 1)) " "$TMP/out" && ok "... restarts server 1" ||
 	not_ok "... restarts server 1" "$(cat "$TMP/out" "$TMP/err")"
+grep -q "server-1.state, line [0-9]*: cut short at the end" "$HOME_DIR/server-1.log" &&
+	ok "... which left out the half line at the end of its state file" ||
+	not_ok "... which left out the half line at the end of its state file" \
+		"$(tail -5 "$HOME_DIR/server-1.log")"
 grep -qE "^restarted (127.0.0.1:$base |the node proxy)" "$TMP/out" &&
 	not_ok "... and nothing else" || ok "... and nothing else"
 # The proxy that stayed up reaches the new server (after at most a

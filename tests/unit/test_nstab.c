@@ -10,14 +10,17 @@
  * (--state-file): a round trip, expired entries left out, a private
  * mode, lines appended for each change that read back as the table is
  * and a file that stays within twice the table, later lines replacing
- * or removing earlier ones, and malformed lines refused with their
- * number.
+ * or removing earlier ones, an append a full disk cut short taken back
+ * out, a last line a crash cut short left out, and malformed lines
+ * refused with their number.
  */
 #include "harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +28,8 @@
 #include "ferry.h"
 #include "proto/wire.h"
 #include "server/ns.h"
+
+static unsigned cut; /* fr_nstab_load's: the line cut short at the end */
 
 static fr_ns make(uint64_t id, const char *name, const char *token)
 {
@@ -301,7 +306,7 @@ static int load_text(const char *text, uint64_t now, unsigned *loaded,
 
 	write_file(path, sizeof(path), text);
 	assert_int_equal(fr_nstab_new(&t), 0);
-	rc = fr_nstab_load(t, path, now, loaded, line);
+	rc = fr_nstab_load(t, path, now, loaded, line, &cut);
 	fr_nstab_free(&t);
 	remove_file(path);
 	return rc;
@@ -336,7 +341,7 @@ static void test_state_file(void **state)
 
 	/* Read back at 2000 ms: "old" expired meanwhile. */
 	assert_int_equal(fr_nstab_new(&u), 0);
-	assert_int_equal(fr_nstab_load(u, path, 2000, &loaded, &line), 0);
+	assert_int_equal(fr_nstab_load(u, path, 2000, &loaded, &line, &cut), 0);
 	assert_int_equal(loaded, 2);
 	assert_non_null(x = fr_nstab_by_token(u, "tok-a", 5));
 	assert_int_equal(x->id, a.id);
@@ -351,7 +356,7 @@ static void test_state_file(void **state)
 	assert_int_equal(x->used, 0);
 	assert_null(fr_nstab_by_name(u, "old", 3));
 	/* Loading again replaces each namespace by the same: none gained. */
-	assert_int_equal(fr_nstab_load(u, path, 2000, &loaded, &line), 0);
+	assert_int_equal(fr_nstab_load(u, path, 2000, &loaded, &line, &cut), 0);
 	assert_int_equal(loaded, 0);
 	assert_int_equal(fr_nstab_by_token(u, "tok-a", 5)->id, a.id);
 	fr_nstab_free(&u);
@@ -360,7 +365,7 @@ static void test_state_file(void **state)
 	fr_nstab_remove(t, fr_nstab_by_id(t, 9));
 	assert_int_equal(fr_nstab_save(t, path), 0);
 	assert_int_equal(fr_nstab_new(&u), 0);
-	assert_int_equal(fr_nstab_load(u, path, 0, &loaded, &line), 0);
+	assert_int_equal(fr_nstab_load(u, path, 0, &loaded, &line, &cut), 0);
 	assert_int_equal(loaded, 2);
 	assert_null(fr_nstab_by_id(u, 9));
 	fr_nstab_free(&u);
@@ -429,7 +434,7 @@ static void test_state_file_log(void **state)
 	 * minimum of appended lines. */
 	assert_true(longest <= 2 * N + 3 + 64);
 	assert_int_equal(fr_nstab_new(&u), 0);
-	assert_int_equal(fr_nstab_load(u, path, 0, &loaded, &line), 0);
+	assert_int_equal(fr_nstab_load(u, path, 0, &loaded, &line, &cut), 0);
 	for (uint64_t id = 1; id <= N; id++) {
 		fr_ns *x = fr_nstab_by_id(t, id), *y = fr_nstab_by_id(u, id);
 		if (!x) {
@@ -449,6 +454,50 @@ static void test_state_file_log(void **state)
 	remove_file(path);
 }
 
+/* A disk that fills in the middle of an append (RLIMIT_FSIZE stands in
+ * for it): the part of the line that got in is cut off again, the save
+ * that follows fails too, the change is reported (FERRY_EIO), and the
+ * file reads back as it was; with room again, changes are saved. */
+static void test_state_file_full(void **state)
+{
+	fr_nstab *t, *u;
+	fr_ns a = make(1, "a", "ta"), b = make(2, "b", "tb");
+	struct rlimit was, lim;
+	struct stat before, after;
+	unsigned loaded, line;
+	char path[300];
+
+	write_file(path, sizeof(path), NULL);
+	assert_int_equal(fr_nstab_new(&t), 0);
+	assert_int_equal(fr_nstab_add(t, &a), 0);
+	assert_int_equal(fr_nstab_save(t, path), 0);
+	assert_int_equal(fr_nstab_add(t, &b), 0);
+	assert_int_equal(stat(path, &before), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	lim = was;
+	lim.rlim_cur = (rlim_t)before.st_size + 10;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(fr_nstab_log(t, path, 2), FERRY_EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(fr_nstab_new(&u), 0);
+	assert_int_equal(fr_nstab_load(u, path, 0, &loaded, &line, &cut), 0);
+	assert_int_equal(loaded, 1);
+	assert_int_equal(cut, 0);
+	fr_nstab_free(&u);
+
+	assert_int_equal(fr_nstab_log(t, path, 2), 0);
+	assert_int_equal(fr_nstab_new(&u), 0);
+	assert_int_equal(fr_nstab_load(u, path, 0, &loaded, &line, &cut), 0);
+	assert_int_equal(loaded, 2);
+	fr_nstab_free(&u);
+	fr_nstab_free(&t);
+	remove_file(path);
+}
+
 static void test_state_file_bad(void **state)
 {
 	unsigned loaded = 9, line = 9;
@@ -458,7 +507,7 @@ static void test_state_file_bad(void **state)
 	/* No file yet: nothing to take back. */
 	write_file(path, sizeof(path), NULL);
 	assert_int_equal(fr_nstab_new(&t), 0);
-	assert_int_equal(fr_nstab_load(t, path, 0, &loaded, &line), 0);
+	assert_int_equal(fr_nstab_load(t, path, 0, &loaded, &line, &cut), 0);
 	assert_int_equal(loaded, 0);
 	fr_nstab_free(&t);
 	remove_file(path);
@@ -476,10 +525,8 @@ static void test_state_file_bad(void **state)
 	    "ns 7 a 7A 0 0 0 0 0\n",		/* upper case */
 	    "ns x a 74 0 0 0 0 0\n",		/* id not hex */
 	    "nx 7 a 74 0 0 0 0 0\n",		/* not a namespace line */
-	    "ns 7 a 74 0 0 0 0 0",		/* cut short: no newline */
 	    "rm\n",				/* a removal without an id */
 	    "rm 7 8\n",			/* with two */
-	    "rm 7",				/* cut short */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[200];
@@ -487,6 +534,27 @@ static void test_state_file_bad(void **state)
 		assert_int_equal(load_text(text, 0, &loaded, &line),
 				 FERRY_EPROTO);
 		assert_int_equal(line, 2);
+	}
+	/* A last line without its newline is an append a crash cut short:
+	 * left out, and said; a line too long for one, not at the end, is
+	 * malformed. */
+	assert_int_equal(load_text("# h\nns 7 a 74 0 0 0 0 0\nns 8 b 75 0 0 0",
+				   0, &loaded, &line),
+			 0);
+	assert_int_equal(loaded, 1);
+	assert_int_equal(cut, 3);
+	assert_int_equal(load_text("ns 7 a 74 0 0 0 0 0\nrm 7", 0, &loaded,
+				   &line),
+			 0);
+	assert_int_equal(loaded, 1);
+	assert_int_equal(cut, 2);
+	{
+		char text[3100];
+		memset(text, 'x', 3000);
+		strcpy(text + 3000, "\nns 7 a 74 0 0 0 0 0\n");
+		assert_int_equal(load_text(text, 0, &loaded, &line),
+				 FERRY_EPROTO);
+		assert_int_equal(line, 1);
 	}
 	/* Later lines about an id replace earlier ones, or remove them; a
 	 * removal of an id not there removes nothing. */
@@ -520,6 +588,7 @@ int main(void)
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test(test_state_file),
 	    cmocka_unit_test(test_state_file_log),
+	    cmocka_unit_test(test_state_file_full),
 	    cmocka_unit_test(test_state_file_bad),
 	};
 
