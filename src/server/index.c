@@ -8,6 +8,7 @@
  */
 #include "server/index.h"
 
+#include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ int fr_index_new(fr_index **out)
 {
 	fr_index *ix = calloc(1, sizeof(*ix));
 
-	if (!ix)
+	if (!ix || sodium_init() < 0)
 		goto fail;
 	ix->nbuckets = FR_INDEX_MIN_BUCKETS;
 	ix->buckets = calloc(ix->nbuckets, sizeof(*ix->buckets));
@@ -106,10 +107,11 @@ int fr_index_new(fr_index **out)
 		goto fail;
 	/* The level generator has a fixed seed so that a failing run can be
 	 * replayed; levels do not depend on keys, so clients cannot steer
-	 * them. The hash seed varies per index instead: keys do come from
-	 * clients, who could otherwise pile them into one chain. */
+	 * them. The hash seed varies per index instead, drawn from the
+	 * kernel's random source: keys do come from clients, who could
+	 * otherwise pile them into one chain. */
 	ix->rng = 0x9e3779b97f4a7c15ull;
-	ix->seed = XXH3_64bits(&ix, sizeof(ix)) ^ fr_now_ns();
+	randombytes_buf(&ix->seed, sizeof(ix->seed));
 	ix->level = 1;
 	*out = ix;
 	return 0;

@@ -17,7 +17,8 @@
 
 typedef struct fr_index fr_index;
 
-/* Returns 0 or FERRY_ENOMEM. */
+/* Returns 0, or FERRY_ENOMEM (also if libsodium, whose random source
+ * seeds the hash, cannot start). */
 int fr_index_new(fr_index **out);
 
 /* Frees the index and its nodes, not the values. Accepts NULL, sets *ix to

@@ -47,10 +47,6 @@ int fr_nstab_new(fr_nstab **out)
 		fr_nstab_free(&t);
 		return FERRY_ENOMEM;
 	}
-	if (sodium_init() < 0) {
-		fr_nstab_free(&t);
-		return FERRY_EIO;
-	}
 	randombytes_buf(t->tag_key, sizeof(t->tag_key));
 	strcpy(t->deflt.name, "default");
 	*out = t;

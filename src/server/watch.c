@@ -5,6 +5,7 @@
  */
 #include "server/watch.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,11 +108,13 @@ int fr_watch_table_new(fr_watch_table **out)
 	fr_watch_table *t = calloc(1, sizeof(*t));
 
 	*out = NULL;
-	if (!t)
+	if (!t || sodium_init() < 0) {
+		free(t);
 		return FERRY_ENOMEM;
+	}
 	t->keys = (struct htab){.link = klink, .hash = khash_of};
 	t->ids = (struct htab){.link = ilink, .hash = ihash_of};
-	t->seed = XXH3_64bits(&t, sizeof(t)) ^ fr_now_ns();
+	randombytes_buf(&t->seed, sizeof(t->seed)); /* kernel's random source */
 	*out = t;
 	return 0;
 }
