@@ -156,31 +156,28 @@ int fr_nstab_add(fr_nstab *t, const fr_ns *tmpl)
 		return FERRY_ENOMEM;
 	*n = *tmpl;
 	n->used = n->keys = n->pending = 0;
-	if (fr_index_put(t->by_name, n->name, nlen, n, NULL, NULL)) {
-		free(n);
-		return FERRY_ENOMEM;
-	}
-	if (fr_index_put(t->by_id, k, sizeof(k), n, NULL, NULL)) {
-		fr_index_del(t->by_name, n->name, nlen);
-		free(n);
-		return FERRY_ENOMEM;
-	}
-	if (fr_index_put(t->by_tag, tag, sizeof(tag), n, NULL, NULL)) {
-		fr_index_del(t->by_id, k, sizeof(k));
-		fr_index_del(t->by_name, n->name, nlen);
-		free(n);
-		return FERRY_ENOMEM;
-	}
+	/* Into each index in turn; a failure takes it out of those before. */
 	exp_key(n->expire_ms, n->id, ek);
+	if (fr_index_put(t->by_name, n->name, nlen, n, NULL, NULL))
+		goto no_name;
+	if (fr_index_put(t->by_id, k, sizeof(k), n, NULL, NULL))
+		goto no_id;
+	if (fr_index_put(t->by_tag, tag, sizeof(tag), n, NULL, NULL))
+		goto no_tag;
 	if (n->expire_ms &&
-	    fr_index_put(t->by_expiry, ek, sizeof(ek), n, NULL, NULL)) {
-		fr_index_del(t->by_tag, tag, sizeof(tag));
-		fr_index_del(t->by_id, k, sizeof(k));
-		fr_index_del(t->by_name, n->name, nlen);
-		free(n);
-		return FERRY_ENOMEM;
-	}
+	    fr_index_put(t->by_expiry, ek, sizeof(ek), n, NULL, NULL))
+		goto no_expiry;
 	return 0;
+no_expiry:
+	fr_index_del(t->by_tag, tag, sizeof(tag));
+no_tag:
+	fr_index_del(t->by_id, k, sizeof(k));
+no_id:
+	fr_index_del(t->by_name, n->name, nlen);
+no_name:
+	sodium_memzero(n->token, sizeof(n->token));
+	free(n);
+	return FERRY_ENOMEM;
 }
 
 void fr_nstab_remove(fr_nstab *t, fr_ns *n)
