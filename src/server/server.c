@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -482,7 +483,7 @@ static int op_ns(struct server *sv, struct slot *s)
 		tmpl.ops = q->w[FR_NS_OPS];
 		tmpl.bytes = q->w[FR_NS_BYTES];
 		rc = fr_nstab_add(sv->nstab, &tmpl);
-		memset(tmpl.token, 0, sizeof(tmpl.token));
+		sodium_memzero(tmpl.token, sizeof(tmpl.token));
 		if (rc)
 			return rc;
 		log_ns(sv, tmpl.id);
