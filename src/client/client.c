@@ -1222,5 +1222,6 @@ void ferry_close(ferry_client *c)
 	free(c->peer_status);
 	free(c->peer_retry);
 	free(c->peer_heard);
+	explicit_bzero(c->token, sizeof(c->token));
 	free(c);
 }

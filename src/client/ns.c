@@ -80,9 +80,10 @@ static int token_reply(ferry_client *c, struct req *r, const fr_msg *rep)
 
 static void change_free(struct change_q *q)
 {
-	memset(q->token, 0, sizeof(q->token));
+	explicit_bzero(q->token, sizeof(q->token));
 	for (unsigned i = 0; i < q->fan.n; i++)
-		memset(q->parts[i].token, 0, sizeof(q->parts[i].token));
+		explicit_bzero(q->parts[i].token,
+			       sizeof(q->parts[i].token));
 	free(q);
 }
 
@@ -184,7 +185,7 @@ static int change_wait(ferry_client *c, uint8_t op, const char *name,
 		rc = w.status;
 	if (!rc && token)
 		memcpy(token, w.token, sizeof(w.token));
-	memset(w.token, 0, sizeof(w.token));
+	explicit_bzero(w.token, sizeof(w.token));
 	return rc;
 }
 

@@ -146,7 +146,7 @@ static void forget(struct ptenant *t)
 /* Frees an entry, wiping its token first. */
 static void free_tenant(struct ptenant *t)
 {
-	memset(t->token, 0, sizeof(t->token));
+	explicit_bzero(t->token, sizeof(t->token));
 	free(t);
 }
 
@@ -253,7 +253,7 @@ static void drop_login(struct pconn *pc)
 
 	if (l && !l->asking) {
 		set_queued(l->px, l, 0);
-		memset(l, 0, sizeof(*l));
+		explicit_bzero(l, sizeof(*l)); /* the token */
 		free(l);
 		pc->login = NULL;
 	}

@@ -71,7 +71,7 @@ void fr_nstab_free(fr_nstab **tp)
 	fr_index_free(&t->by_id);
 	fr_index_free(&t->by_tag);
 	fr_index_free(&t->by_expiry);
-	sodium_memzero(t->tag_key, sizeof(t->tag_key));
+	explicit_bzero(t->tag_key, sizeof(t->tag_key));
 	free(t);
 	*tp = NULL;
 }
@@ -175,7 +175,7 @@ no_tag:
 no_id:
 	fr_index_del(t->by_name, n->name, nlen);
 no_name:
-	sodium_memzero(n->token, sizeof(n->token));
+	explicit_bzero(n->token, sizeof(n->token));
 	free(n);
 	return FERRY_ENOMEM;
 }
@@ -192,7 +192,7 @@ void fr_nstab_remove(fr_nstab *t, fr_ns *n)
 	fr_index_del(t->by_tag, tag, sizeof(tag));
 	if (n->expire_ms)
 		fr_index_del(t->by_expiry, ek, sizeof(ek));
-	sodium_memzero(n->token, sizeof(n->token));
+	explicit_bzero(n->token, sizeof(n->token));
 	free(n);
 }
 
@@ -294,7 +294,7 @@ static size_t ns_line(const fr_ns *n, char *buf, size_t cap)
 		       " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
 		       n->id, n->name, hex, n->quota, n->share, n->expire_ms,
 		       n->ops, n->bytes);
-	sodium_memzero(hex, sizeof(hex));
+	explicit_bzero(hex, sizeof(hex));
 	return (size_t)len;
 }
 
@@ -305,7 +305,7 @@ static int save_cb(void *arg, const void *key, size_t klen, void *val)
 	char line[LINE_MAX_BYTES];
 
 	fwrite(line, 1, ns_line(val, line, sizeof(line)), arg);
-	sodium_memzero(line, sizeof(line));
+	explicit_bzero(line, sizeof(line));
 	return 0;
 }
 
@@ -383,7 +383,7 @@ int fr_nstab_log(fr_nstab *t, const char *path, uint64_t id)
 		: (size_t)snprintf(line, sizeof(line), "rm %016" PRIx64 "\n",
 				   id);
 	rc = append(path, line, len);
-	sodium_memzero(line, sizeof(line));
+	explicit_bzero(line, sizeof(line));
 	if (rc)
 		return fr_nstab_save(t, path);
 	t->appended++;
@@ -476,9 +476,9 @@ int fr_nstab_load(fr_nstab *t, const char *path, uint64_t now_ms,
 			fr_nstab_remove(t, was);
 		if (buf[0] == 'n' && (!n.expire_ms || n.expire_ms > now_ms))
 			rc = fr_nstab_add(t, &n);
-		sodium_memzero(&n, sizeof(n)); /* the token */
+		explicit_bzero(&n, sizeof(n)); /* the token */
 	}
-	sodium_memzero(buf, sizeof(buf));
+	explicit_bzero(buf, sizeof(buf));
 	if (!rc && ferror(f))
 		rc = FERRY_EIO;
 	fclose(f);

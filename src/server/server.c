@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,7 +482,7 @@ static int op_ns(struct server *sv, struct slot *s)
 		tmpl.ops = q->w[FR_NS_OPS];
 		tmpl.bytes = q->w[FR_NS_BYTES];
 		rc = fr_nstab_add(sv->nstab, &tmpl);
-		sodium_memzero(tmpl.token, sizeof(tmpl.token));
+		explicit_bzero(tmpl.token, sizeof(tmpl.token));
 		if (rc)
 			return rc;
 		log_ns(sv, tmpl.id);
