@@ -28,7 +28,8 @@ static void usage(FILE *out)
 		"                       longest Redis request (default 512M);\n"
 		"                       longer ones are refused, the connection\n"
 		"                       closed\n"
-		"  --max-inflight N     fabric operations in flight (default 4096)\n"
+		"  --max-inflight N     fabric operations in flight (default 4096,\n"
+		"                       at most 65416)\n"
 		"  --conn-inflight N    per function connection (default 256)\n"
 		"  --buffer-budget SIZE stream data held at once, all functions\n"
 		"                       together (default 256M, at least 1M);\n"
@@ -106,7 +107,10 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			o.max_inflight = (unsigned)atoi(optarg);
-			rc = o.max_inflight < 1 || o.max_inflight > 65536;
+			_Static_assert(FR_PROXY_INFLIGHT_MAX == 65416,
+				       "--help names the largest");
+			rc = o.max_inflight < 1 ||
+			     o.max_inflight > FR_PROXY_INFLIGHT_MAX;
 			break;
 		case 'i':
 			o.conn_inflight = (unsigned)atoi(optarg);

@@ -57,6 +57,7 @@ const char *ferry_strerror(int err);
 
 /* Limits of the data model. */
 #define FERRY_KEY_MAX 1024u /* keys are 1..FERRY_KEY_MAX bytes */
+#define FERRY_INFLIGHT_MAX 65536u /* ferry_opts.max_inflight's largest */
 
 typedef struct ferry_client ferry_client;
 
@@ -70,8 +71,10 @@ typedef struct ferry_opts {
 				  server fails calls with FERRY_ETIMEDOUT or
 				  FERRY_EUNREACH within this bound */
 	unsigned max_inflight; /* operations in flight per client (default
-				  256); ferry_submit returns FERRY_EBUSY past
-				  it */
+				  256, 0: the default; at most
+				  FERRY_INFLIGHT_MAX, or ferry_connect fails
+				  with FERRY_EINVAL); ferry_submit returns
+				  FERRY_EBUSY past it */
 	const char *proxy;     /* "unix:///path", "tcp://host:port", or
 				  "direct"; NULL: $FERRY_PROXY, then the
 				  default socket FERRY_PROXY_SOCKET if it

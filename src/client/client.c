@@ -1137,7 +1137,9 @@ int ferry_connect(const ferry_opts *opts, ferry_client **out)
 	}
 	if (o.timeout_ms <= 0)
 		o.timeout_ms = DEFAULT_TIMEOUT_MS;
-	if (o.max_inflight == 0 || o.max_inflight > 65536)
+	if (o.max_inflight > FERRY_INFLIGHT_MAX)
+		return FERRY_EINVAL;
+	if (o.max_inflight == 0)
 		o.max_inflight = DEFAULT_INFLIGHT;
 	if (!o.token)
 		o.token = getenv("FERRY_TOKEN");

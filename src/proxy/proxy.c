@@ -30,10 +30,6 @@
 #include "proxy/resp_int.h"
 
 #define WHO "ferry-proxy"
-/* Warm-client request slots beyond max_inflight: for SSTAT and DBSIZE,
- * the logins and the refreshes of tokens (tenant.c), and fan-outs
- * (FR_PROXY_FAN_SLOTS). */
-#define SYNC_SLOTS (16 + 32 + 8 + FR_PROXY_FAN_SLOTS)
 
 /* epoll tags for what is not a connection. */
 static char tag_unix, tag_tcp, tag_resp, tag_resp_unix, tag_sig, tag_fab;
@@ -286,7 +282,7 @@ static int setup(fr_proxy *px)
 	fo.token = px->o.admin_token ? px->o.admin_token : "";
 	/* Function operations use max_inflight slots at most (the rest
 	 * wait in the backlog), so the loop's own calls always find one. */
-	fo.max_inflight = px->o.max_inflight + SYNC_SLOTS;
+	fo.max_inflight = px->o.max_inflight + FR_PROXY_SYNC_SLOTS;
 	rc = ferry_connect(&fo, &px->fc);
 	if (rc) {
 		fr_log(WHO, "cannot connect to the cluster: %s",

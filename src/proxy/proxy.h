@@ -10,7 +10,16 @@
 
 #include <stdint.h>
 
+#include "ferry.h"
+
 #define FR_PROXY_BUDGET_MIN (1u << 20) /* smallest buffer_budget */
+/* Warm-client request slots beyond max_inflight: for SSTAT and DBSIZE,
+ * the logins and the refreshes of tokens (tenant.c), and fan-outs
+ * (proxy_int.h). */
+#define FR_PROXY_FAN_SLOTS 64
+#define FR_PROXY_SYNC_SLOTS (16 + 32 + 8 + FR_PROXY_FAN_SLOTS)
+/* The largest max_inflight: with the slots above, libferry's limit. */
+#define FR_PROXY_INFLIGHT_MAX (FERRY_INFLIGHT_MAX - FR_PROXY_SYNC_SLOTS)
 
 typedef struct fr_proxy_opts {
 	const char *cluster;   /* cluster file (NULL: the usual search) */

@@ -160,7 +160,7 @@ int fr_watch_add(fr_watch_table *t, uint64_t peer, uint64_t id, int exact,
 {
 	fr_watch *w, *old;
 
-	if ((exact && plen == 0) || plen > FERRY_KEY_MAX ||
+	if ((exact && plen == 0) || plen > FR_WATCH_KEY_MAX ||
 	    peer >= FR_WATCH_PEER_MAX)
 		return FERRY_EINVAL;
 	/* Room everywhere first, so nothing fails once the old watch is

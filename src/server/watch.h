@@ -10,6 +10,7 @@
  * they cost O(prefix watches) per write. A second hash table on (peer, id)
  * makes UNWATCH O(1); forgetting a peer walks that peer's own list.
  *
+ * The keys it holds and matches are stored keys (namespace id first).
  * The table knows nothing of the fabric: a peer is a small integer (an
  * address-vector index), below FR_WATCH_PEER_MAX.
  * Owner: the server's event-loop thread. Not thread-safe.
@@ -20,9 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/ns.h"
+
 typedef struct fr_watch_table fr_watch_table;
 
 #define FR_WATCH_PEER_MAX (1u << 24)
+/* Keys and prefixes are stored keys: the namespace id, then the key. */
+#define FR_WATCH_KEY_MAX (FR_NS_KEY + FERRY_KEY_MAX)
 
 typedef struct fr_watch {
 	uint64_t peer;
@@ -47,11 +52,11 @@ int fr_watch_table_new(fr_watch_table **out);
 void fr_watch_table_free(fr_watch_table **t);
 
 /* Adds the watch (peer, id) on prefix[0..plen) (exact: the key itself,
- * 1..FERRY_KEY_MAX bytes; otherwise a prefix, 0 for every key). A watch
+ * 1..FR_WATCH_KEY_MAX bytes; otherwise a prefix, 0 for every key). A watch
  * with the same (peer, id) is replaced: a client that registers again
  * after a restart of its proxy or of this server gets no duplicate.
  * Returns 0, FERRY_EINVAL (an exact watch of no key, or a key longer
- * than FERRY_KEY_MAX, a peer not below FR_WATCH_PEER_MAX) or
+ * than FR_WATCH_KEY_MAX, a peer not below FR_WATCH_PEER_MAX) or
  * FERRY_ENOMEM. */
 int fr_watch_add(fr_watch_table *t, uint64_t peer, uint64_t id, int exact,
 		 const void *prefix, size_t plen);

@@ -52,6 +52,8 @@ expect 2 "ferry-server with a bad option exits 2" \
 	sh -c "timeout 10 '$BIN/ferry-server' --memory lots 2>'$TMP/err'"
 expect 2 "ferry-proxy with a bad --frame-timeout exits 2" \
 	sh -c "timeout 10 '$BIN/ferry-proxy' --frame-timeout soon 2>'$TMP/err'"
+expect 2 "ferry-proxy with more --max-inflight than it can hold exits 2" \
+	sh -c "timeout 10 '$BIN/ferry-proxy' --max-inflight 65417 2>'$TMP/err'"
 for w in soon 50ms; do
 	expect 2 "ferry-server with --watcher-timeout $w exits 2" \
 		sh -c "timeout 10 '$BIN/ferry-server' --watcher-timeout $w 2>'$TMP/err'"

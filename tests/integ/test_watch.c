@@ -343,6 +343,30 @@ static void test_exact_ignores_others(void **state)
 	ft_assert_rc(ferry_unwatch(cs[m], w), 0);
 }
 
+/* A key of FERRY_KEY_MAX bytes can be watched, as a key and as a prefix:
+ * the namespace id the server puts in front does not count. */
+static void test_longest_key(void **state)
+{
+	enum ft_mode m = mode_of(state);
+	char key[FERRY_KEY_MAX + 1];
+	uint64_t w;
+
+	memset(key, 'k', FERRY_KEY_MAX);
+	key[FERRY_KEY_MAX] = 0;
+	memcpy(key, ft_mode_name[m], strlen(ft_mode_name[m]));
+	drain(cs[m]);
+	for (unsigned flags = 0; flags <= FERRY_WATCH_EXACT;
+	     flags += FERRY_WATCH_EXACT) {
+		ft_assert_rc(ferry_watch(cs[m], key, FERRY_KEY_MAX, flags, &w),
+			     0);
+		ft_assert_rc(
+		    ferry_put(writer, key, FERRY_KEY_MAX, "1", 1, 0), 0);
+		expect_event(cs[m], w, FERRY_EV_SET, key);
+		ft_assert_rc(ferry_unwatch(cs[m], w), 0);
+	}
+	ft_assert_rc(ferry_del(writer, key, FERRY_KEY_MAX), 0);
+}
+
 static void test_unwatch_stops(void **state)
 {
 	enum ft_mode m = mode_of(state);
@@ -885,6 +909,7 @@ int main(void)
 	    {"wait_keeps_others", test_wait_keeps_others, ALL},
 	    {"prefix_order", test_prefix_order, ALL},
 	    {"exact_ignores_others", test_exact_ignores_others, ALL},
+	    {"longest_key", test_longest_key, ALL},
 	    {"unwatch_stops", test_unwatch_stops, ALL},
 	    {"many_waiters", test_many_waiters, ALL},
 	    {"both_servers", test_both_servers, ALL},

@@ -432,6 +432,13 @@ static void test_connect_without_cluster(void **state)
 	assert_int_equal(ferry_connect(&o, &c), FERRY_EINVAL);
 	o.opts_size = 0;
 	assert_int_equal(ferry_connect(&o, &c), FERRY_EINVAL);
+	/* More requests in flight than libferry allows: refused, not
+	 * quietly the default. */
+	ferry_opts_init(&o);
+	o.cluster = missing;
+	o.max_inflight = FERRY_INFLIGHT_MAX + 1;
+	assert_int_equal(ferry_connect(&o, &c), FERRY_EINVAL);
+	assert_null(c);
 	assert_int_equal(ferry_connect(NULL, NULL), FERRY_EINVAL);
 	ferry_close(NULL);
 }

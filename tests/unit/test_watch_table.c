@@ -196,7 +196,7 @@ static void test_remove_peer(void **state)
 
 static void test_refused(void **state)
 {
-	char big[FERRY_KEY_MAX + 1];
+	char big[FR_WATCH_KEY_MAX + 1];
 	fr_watch_table *t;
 
 	memset(big, 'b', sizeof(big));
@@ -208,7 +208,7 @@ static void test_refused(void **state)
 			 FERRY_EINVAL);
 	assert_int_equal(fr_watch_add(t, FR_WATCH_PEER_MAX, 1, 0, "a", 1),
 			 FERRY_EINVAL);
-	assert_int_equal(fr_watch_add(t, 1, 1, 1, big, FERRY_KEY_MAX), 0);
+	assert_int_equal(fr_watch_add(t, 1, 1, 1, big, FR_WATCH_KEY_MAX), 0);
 	assert_int_equal(fr_watch_count(t), 1);
 	fr_watch_table_free(&t);
 }
