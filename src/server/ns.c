@@ -53,9 +53,16 @@ int fr_nstab_new(fr_nstab **out)
 	return 0;
 }
 
+/* Frees an entry, wiping its token first. */
+static void free_ns(fr_ns *n)
+{
+	explicit_bzero(n->token, sizeof(n->token));
+	free(n);
+}
+
 static int free_cb(void *arg, const void *key, size_t klen, void *val)
 {
-	free(val);
+	free_ns(val);
 	return 0;
 }
 
@@ -175,8 +182,7 @@ no_tag:
 no_id:
 	fr_index_del(t->by_name, n->name, nlen);
 no_name:
-	explicit_bzero(n->token, sizeof(n->token));
-	free(n);
+	free_ns(n);
 	return FERRY_ENOMEM;
 }
 
@@ -192,8 +198,7 @@ void fr_nstab_remove(fr_nstab *t, fr_ns *n)
 	fr_index_del(t->by_tag, tag, sizeof(tag));
 	if (n->expire_ms)
 		fr_index_del(t->by_expiry, ek, sizeof(ek));
-	explicit_bzero(n->token, sizeof(n->token));
-	free(n);
+	free_ns(n);
 }
 
 int fr_nstab_set_expiry(fr_nstab *t, fr_ns *n, uint64_t expire_ms)
