@@ -1,5 +1,6 @@
 /* ferry-proxy: a thin main over src/proxy. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
 	static char token[FR_TOKEN_FILE_MAX];
 	fr_proxy_opts o;
 	int c, idx, rc;
+	unsigned fd;
 
 	fr_proxy_opts_init(&o);
 	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
@@ -106,15 +108,14 @@ int main(int argc, char **argv)
 			     o.resp_max_request < 1024;
 			break;
 		case 'm':
-			o.max_inflight = (unsigned)atoi(optarg);
 			_Static_assert(FR_PROXY_INFLIGHT_MAX == 65416,
 				       "--help names the largest");
-			rc = o.max_inflight < 1 ||
-			     o.max_inflight > FR_PROXY_INFLIGHT_MAX;
+			rc = fr_parse_uint(optarg, 1, FR_PROXY_INFLIGHT_MAX,
+					   &o.max_inflight);
 			break;
 		case 'i':
-			o.conn_inflight = (unsigned)atoi(optarg);
-			rc = o.conn_inflight < 1;
+			rc = fr_parse_uint(optarg, 1, UINT_MAX,
+					   &o.conn_inflight);
 			break;
 		case 'b':
 			rc = fr_parse_size(optarg, &o.buffer_budget) ||
@@ -127,10 +128,11 @@ int main(int argc, char **argv)
 			rc = fr_parse_duration_ms(optarg, &o.frame_timeout_ms);
 			break;
 		case 'S':
-			o.spin_us = (unsigned)atoi(optarg);
+			rc = fr_parse_uint(optarg, 0, 1000000, &o.spin_us);
 			break;
 		case 'r':
-			o.ready_fd = atoi(optarg);
+			rc = fr_parse_uint(optarg, 0, INT_MAX, &fd);
+			o.ready_fd = (int)fd;
 			break;
 		case 'A':
 			if (fr_token_read_arg("ferry-proxy", optarg, token,

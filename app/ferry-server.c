@@ -1,5 +1,6 @@
 /* ferry-server: a thin main over lib server (src/server). */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
 	static char host[256], port[16], token[FR_TOKEN_FILE_MAX];
 	fr_server_opts o;
 	int c, idx, rc;
+	unsigned fd;
 
 	fr_server_opts_init(&o);
 	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
@@ -85,14 +87,14 @@ int main(int argc, char **argv)
 			rc = fr_parse_size(optarg, &o.max_value);
 			break;
 		case 's':
-			o.slots = (unsigned)atoi(optarg);
-			rc = o.slots < 1 || o.slots > 65536 ? FERRY_EINVAL : 0;
+			rc = fr_parse_uint(optarg, 1, 65536, &o.slots);
 			break;
 		case 'S':
-			o.spin_us = (unsigned)atoi(optarg);
+			rc = fr_parse_uint(optarg, 0, 1000000, &o.spin_us);
 			break;
 		case 'r':
-			o.ready_fd = atoi(optarg);
+			rc = fr_parse_uint(optarg, 0, INT_MAX, &fd);
+			o.ready_fd = (int)fd;
 			break;
 		case 'a':
 			if (fr_token_read_arg("ferry-server", optarg, token,

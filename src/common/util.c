@@ -76,6 +76,17 @@ int fr_parse_size(const char *s, uint64_t *out)
 	return parse_units(s, units, FR_ARRAY_LEN(units), out);
 }
 
+int fr_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	static const struct unit bare = {"", 1};
+	uint64_t v;
+
+	if (parse_units(s, &bare, 1, &v) || v < lo || v > hi)
+		return FERRY_EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
 int fr_parse_duration_ms(const char *s, uint64_t *out)
 {
 	static const struct unit units[] = {

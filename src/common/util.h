@@ -18,6 +18,10 @@ uint64_t fr_wall_ms(void);
 /* Parses "64M", "1G", "4096", "2KiB" into bytes. Returns 0 or FERRY_EINVAL. */
 int fr_parse_size(const char *s, uint64_t *out);
 
+/* Parses a decimal number from lo to hi, nothing else (no sign, no
+ * suffix). Returns 0 or FERRY_EINVAL. */
+int fr_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
+
 /* Parses a duration, "1500ms", "30s", "5m", "2h", "1d" (a bare number is
  * seconds), into milliseconds. Returns 0 or FERRY_EINVAL. */
 int fr_parse_duration_ms(const char *s, uint64_t *out);

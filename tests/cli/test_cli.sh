@@ -54,6 +54,10 @@ expect 2 "ferry-proxy with a bad --frame-timeout exits 2" \
 	sh -c "timeout 10 '$BIN/ferry-proxy' --frame-timeout soon 2>'$TMP/err'"
 expect 2 "ferry-proxy with more --max-inflight than it can hold exits 2" \
 	sh -c "timeout 10 '$BIN/ferry-proxy' --max-inflight 65417 2>'$TMP/err'"
+expect 2 "ferry-server with a number that is not one exits 2" \
+	sh -c "timeout 10 '$BIN/ferry-server' --spin-us 50x 2>'$TMP/err'"
+grep -q "bad value for --spin-us: 50x" "$TMP/err" && ok "... and names it" ||
+	not_ok "... and names it" "$(head -c 200 "$TMP/err")"
 for w in soon 50ms; do
 	expect 2 "ferry-server with --watcher-timeout $w exits 2" \
 		sh -c "timeout 10 '$BIN/ferry-server' --watcher-timeout $w 2>'$TMP/err'"

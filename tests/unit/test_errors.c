@@ -118,6 +118,35 @@ static void test_parse_size(void **state)
 	assert_int_equal(fr_parse_size(NULL, &v), FERRY_EINVAL);
 }
 
+/* Numbers of options: digits only, within the bounds. */
+static void test_parse_uint(void **state)
+{
+	static const char *const bad[] = {
+	    "", "-1", "+1", " 1", "1 ", "12x", "1k", "0x10", "4294967296",
+	    "99999999999999999999", "9", "2",
+	};
+	unsigned v = 7;
+
+	assert_int_equal(fr_parse_uint("0", 0, 8, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(fr_parse_uint("8", 3, 8, &v), 0);
+	assert_int_equal(v, 8);
+	assert_int_equal(fr_parse_uint("4294967295", 0, UINT_MAX, &v), 0);
+	assert_int_equal(v, UINT_MAX);
+	for (size_t i = 0; i < FR_ARRAY_LEN(bad); i++) {
+		v = 7;
+		if (fr_parse_uint(bad[i], 3, 8, &v) != FERRY_EINVAL)
+			fail_msg("fr_parse_uint(\"%s\", 3, 8) accepted (%u)",
+				 bad[i], v);
+		assert_int_equal(v, 7); /* untouched on failure */
+		/* Only the two out of bounds are numbers at all. */
+		assert_int_equal(
+		    fr_parse_uint(bad[i], 0, UINT_MAX, &v) == 0,
+		    strcmp(bad[i], "9") == 0 || strcmp(bad[i], "2") == 0);
+	}
+	assert_int_equal(fr_parse_uint(NULL, 0, 8, &v), FERRY_EINVAL);
+}
+
 static void test_fmt_size(void **state)
 {
 	char b[32];
@@ -448,6 +477,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_strerror),
 	    cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_parse_uint),
 	    cmocka_unit_test(test_fmt_size),
 	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_split_hostport),
