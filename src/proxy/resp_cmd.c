@@ -3,9 +3,10 @@
  * (PING, HELLO, CLIENT, COMMAND, INFO, ...) and the keyspace walks (KEYS,
  * SCAN, DBSIZE, FLUSHDB). The string commands are in resp_str.c.
  *
- * KEYS, SCAN and DBSIZE ask the servers synchronously (like the proxy's
- * LIST), each bounded by the client's time-out; FLUSHDB deletes page by
- * page with operations in flight.
+ * KEYS, SCAN and DBSIZE ask the servers without holding up the loop: the
+ * handler returns, and runs again once the page or the count is in (a
+ * listing waits for its answer only when every fan-out slot is taken);
+ * FLUSHDB deletes page by page with operations in flight.
  */
 #include <stdio.h>
 #include <stdlib.h>
