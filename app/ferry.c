@@ -11,7 +11,7 @@ static const struct command {
 	const char *args;
 	const char *help;
 } commands[] = {
-	{"put", cli_put, "[--ttl DURATION] KEY [FILE]",
+	{"put", cli_put, "[OPTIONS] KEY [FILE]",
 	 "store FILE (or stdin) under KEY"},
 	{"get", cli_get, "KEY [FILE]", "write KEY's value to FILE (or stdout)"},
 	{"rm", cli_rm, "KEY...", "delete keys"},
@@ -22,7 +22,7 @@ static const struct command {
 	 "a key's metadata, or cluster stats"},
 	{"wait", cli_wait, "KEY [--timeout DURATION]",
 	 "wait until KEY exists"},
-	{"watch", cli_watch, "PREFIX [--exact] [--count N]",
+	{"watch", cli_watch, "PREFIX [OPTIONS]",
 	 "print changes to keys as they happen"},
 	{"cluster", cli_cluster_cmd, "up|status|restart|down ...",
 	 "run a whole cluster on this host"},
@@ -46,8 +46,10 @@ static void usage(FILE *out)
 		"then %s (written by 'ferry cluster up').\n"
 		"Requests go through the node proxy: $FERRY_PROXY\n"
 		"(unix:///PATH or tcp://HOST:PORT), else %s if it\n"
-		"exists, else the proxy the cluster file names; --direct (or\n"
-		"FERRY_PROXY=direct) talks to the servers over the fabric.\n"
+		"exists and neither --cluster nor $FERRY_CLUSTER is given and\n"
+		"ferry presents no admin token from the cluster file, else the\n"
+		"proxy the cluster file names; --direct (or FERRY_PROXY=direct)\n"
+		"talks to the servers over the fabric.\n"
 		"A cluster may require a token: $FERRY_TOKEN (a namespace's,\n"
 		"from 'ferry ns create'), else the admin token in the file the\n"
 		"cluster file names (written by 'ferry cluster up').\n"

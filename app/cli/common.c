@@ -63,7 +63,7 @@ ferry_client *cli_connect(void)
 			"ferry: no cluster description at %s\n"
 			"       start one with 'ferry cluster up', or pass "
 			"--cluster FILE\n",
-			cli_cluster ? cli_cluster : ferry_default_cluster());
+			fr_cluster_path(cli_cluster));
 		return NULL;
 	}
 	if (rc) {

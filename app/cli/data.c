@@ -65,6 +65,8 @@ int cli_put(int argc, char **argv)
 {
 	const char *usage =
 	    "ferry put [--create|--replace] [--ttl DURATION] KEY [FILE]\n"
+	    "  --create        fail if KEY exists\n"
+	    "  --replace       fail if KEY does not exist\n"
 	    "  --ttl DURATION  the key expires after DURATION (1500ms, 30s,\n"
 	    "                  5m, 2h, 1d; a bare number is seconds)";
 	ferry_op op = {.opcode = FERRY_OP_PUT};

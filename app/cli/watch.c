@@ -99,11 +99,12 @@ int cli_watch(int argc, char **argv)
 	    "Prints one line per change to a key starting with PREFIX (with\n"
 	    "--exact: to the key PREFIX), as it happens: \"set KEY\", \"del\n"
 	    "KEY\", \"expired KEY\", \"expire KEY\", \"persist KEY\", \"incr KEY\",\n"
-	    "or \"lost\" when events were dropped (re-read what matters).\n"
-	    "Bytes of keys outside printable ASCII are written \\xHH, and a\n"
-	    "backslash \\\\. Stops after N events (exit 0) or after DURATION\n"
-	    "(exit 0 without --count, 1 if fewer than N came); default: runs\n"
-	    "until interrupted. An empty PREFIX (\"\") watches every key.";
+	    "\"append KEY\", \"setrange KEY\", or \"lost\" when events were\n"
+	    "dropped (re-read what matters). Bytes of keys outside printable\n"
+	    "ASCII are written \\xHH, and a backslash \\\\. Stops after N\n"
+	    "events (exit 0) or after DURATION (exit 0 without --count, 1 if\n"
+	    "fewer than N came); default: runs until interrupted. An empty\n"
+	    "PREFIX (\"\") watches every key.";
 	const char *prefix = NULL;
 	unsigned flags = 0;
 	uint64_t ms = 0, count = 0, seen = 0, deadline = 0;

@@ -70,6 +70,11 @@ expect 2 "cluster up with a bad provider exits 2" \
 expect 1 "get without a cluster fails" f get somekey
 grep -qi "no cluster" "$TMP/err" && ok "... and says there is no cluster" ||
 	not_ok "... and says there is no cluster"
+FERRY_CLUSTER=$TMP/elsewhere expect 1 "get with FERRY_CLUSTER naming nothing fails" \
+	f get somekey
+grep -q "no cluster description at $TMP/elsewhere" "$TMP/err" &&
+	ok "... and names that file" ||
+	not_ok "... and names that file" "$(head -c 200 "$TMP/err")"
 expect 1 "cluster restart without a cluster fails" f cluster restart
 grep -q "no cluster at" "$TMP/err" && ok "... and says there is no cluster" ||
 	not_ok "... and says there is no cluster"
