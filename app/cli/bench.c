@@ -6,6 +6,7 @@
  * all. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
@@ -359,6 +360,8 @@ static int parse_args(int argc, char **argv)
 	};
 	uint64_t v;
 	int c, idx = 0, redis = 1, report_fd = -1;
+	unsigned fd;
+	char *end;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
@@ -380,12 +383,12 @@ static int parse_args(int argc, char **argv)
 			bad = fr_parse_size(optarg, &b.ops) || !b.ops;
 			break;
 		case 's':
-			b.seconds = atof(optarg);
-			bad = !(b.seconds > 0 && b.seconds <= 3600);
+			b.seconds = strtod(optarg, &end);
+			bad = *end || !(b.seconds > 0 && b.seconds <= 3600);
 			break;
 		case 'r':
-			b.rounds = (unsigned)atoi(optarg);
-			bad = b.rounds < 1 || b.rounds > BENCH_MAX_ROUNDS;
+			bad = fr_parse_uint(optarg, 1, BENCH_MAX_ROUNDS,
+					    &b.rounds);
 			break;
 		case 'k':
 			bad = fr_parse_size(optarg, &v) || !v || v > 100000;
@@ -406,8 +409,8 @@ static int parse_args(int argc, char **argv)
 			      !b.fair_bytes;
 			break;
 		case 'n':
-			b.servers = (unsigned)atoi(optarg);
-			bad = b.servers < 1 || b.servers > FR_MAX_SERVERS;
+			bad = fr_parse_uint(optarg, 1, FR_MAX_SERVERS,
+					    &b.servers);
 			break;
 		case 'R':
 			redis = 0;
@@ -422,7 +425,8 @@ static int parse_args(int argc, char **argv)
 			b.cluster = optarg;
 			break;
 		case 'F':
-			report_fd = atoi(optarg);
+			bad = fr_parse_uint(optarg, 0, INT_MAX, &fd);
+			report_fd = (int)fd;
 			break;
 		case 'I':
 			return bench_invoke(cli_cluster, optarg, report_fd);

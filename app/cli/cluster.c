@@ -330,7 +330,8 @@ static int up(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			n = (unsigned)atoi(optarg);
+			if (fr_parse_uint(optarg, 1, FR_MAX_SERVERS, &n))
+				n = 0; /* refused below */
 			break;
 		case 'p':
 			provider = optarg;
@@ -345,7 +346,8 @@ static int up(int argc, char **argv)
 			host = optarg;
 			break;
 		case 'P':
-			base = (unsigned)atoi(optarg);
+			if (fr_parse_uint(optarg, 1, 65535, &base))
+				base = 0; /* refused below */
 			break;
 		case 'N':
 			proxy = 0;

@@ -67,6 +67,10 @@ for w in soon 50ms; do
 done
 expect 2 "cluster up with a bad provider exits 2" \
 	f cluster up --dir "$HOME_DIR" --provider nosuch
+expect 2 "cluster up with --servers that is not a number exits 2" \
+	f cluster up --dir "$HOME_DIR" --servers 2x
+expect 2 "bench with --rounds that is not a number exits 2" \
+	f bench --rounds 3x
 expect 1 "get without a cluster fails" f get somekey
 grep -qi "no cluster" "$TMP/err" && ok "... and says there is no cluster" ||
 	not_ok "... and says there is no cluster"
