@@ -547,7 +547,9 @@ static void cmd_splice(fr_proxy *px, struct rcmd *c)
 			ro_int(c, (long long)old); /* nothing to write */
 			return;
 		}
-		if (off + (long long)add->len > MAX_STRING) {
+		/* Not off + len: an offset near LLONG_MAX would wrap past
+		 * the check (undefined, in practice negative). */
+		if (off > MAX_STRING - (long long)add->len) {
 			ro_err(c, "ERR string exceeds maximum allowed size "
 				  "(proto-max-bulk-len)");
 			return;

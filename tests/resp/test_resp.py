@@ -1088,6 +1088,21 @@ class Strings(Base):
         self.assertErr(self.r.cmd("SETRANGE", k, str(1 << 40), "x"), too_big)
         self.assertEqual(self.r.cmd("GET", k), b"v")
 
+    def test_setrange_offset_near_int64_max(self):
+        # offset + length must not wrap around the size check
+        k = self.k()
+        too_big = ("ERR string exceeds maximum allowed size "
+                   "(proto-max-bulk-len)")
+        for key_there in (False, True):
+            if key_there:
+                self.r.cmd("SET", k, "v")
+            self.assertErr(self.r.cmd("SETRANGE", k, str((1 << 63) - 1), "x"),
+                           too_big)
+            self.assertErr(self.r.cmd("SETRANGE", k, str((1 << 63) - 2), "xy"),
+                           too_big)
+        self.assertEqual(self.r.cmd("GET", k), b"v")
+        self.assertWorks()
+
     def test_append(self):
         k = self.k()
         self.assertEqual(self.r.cmd_raw("APPEND", k, "Hello")[1], b":5\r\n")
