@@ -327,6 +327,7 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 	const struct rarg *pat = NULL;
 	struct rscan *from = NULL;
 	long long count = 10, v;
+	int other_type = 0; /* TYPE names one that is not string */
 	unsigned long long cur = 0;
 	struct rout body = {0};
 	size_t n = 0, klen, i;
@@ -358,8 +359,9 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 		} else if (rarg_is(&c->argv[i], "match")) {
 			pat = &c->argv[i + 1];
 		} else if (rarg_is(&c->argv[i], "type")) {
-			if (!rarg_is(&c->argv[i + 1], "string"))
-				pat = NULL, count = 0; /* nothing else exists */
+			/* Nothing else exists. A flag, not count = 0: a COUNT
+			 * or MATCH after it must not bring the keys back. */
+			other_type = !rarg_is(&c->argv[i + 1], "string");
 		} else {
 			ro_err(c, "ERR syntax error");
 			return;
@@ -376,7 +378,7 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 			return;
 		}
 	}
-	if (count) {
+	if (!other_type) {
 		k = page(px, c, pat ? pat->p : NULL,
 			 pat ? literal_prefix(pat) : 0, from ? from->key : NULL,
 			 from ? from->len : 0,

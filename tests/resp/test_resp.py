@@ -1537,6 +1537,19 @@ class Scan(Base):
         seen, _ = self.scan_all("MATCH", "nomatch*")
         self.assertEqual(seen, [])
 
+    def test_scan_type(self):
+        self.r.cmd("SET", self.k("s"), "v")
+        want = [self.k("s").encode()]
+        for opts in (("TYPE", "string"), ("type", "STRING", "COUNT", "100")):
+            with self.subTest(opts=opts):
+                self.assertEqual(self.scan_all(*opts)[0], want)
+        # no other type exists, whatever options follow TYPE
+        for opts in (("TYPE", "hash"), ("TYPE", "hash", "COUNT", "100"),
+                     ("COUNT", "100", "TYPE", "list"),
+                     ("TYPE", "zset", "MATCH", "*")):
+            with self.subTest(opts=opts):
+                self.assertEqual(self.scan_all(*opts)[0], [])
+
     def test_scan_skips_expired(self):
         self.r.cmd("SET", self.k("live"), "v")
         self.r.cmd("SET", self.k("dead"), "v", "PX", "50")
