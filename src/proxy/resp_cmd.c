@@ -177,14 +177,17 @@ int fr_resp_glob(const struct rarg *pat, const void *s, size_t sl)
 }
 
 /* How many bytes at the start of the pattern are literal: keys must begin
- * with them, so listing can start there. */
+ * with them, so listing can start there. At most a key's length: a longer
+ * prefix is refused by LIST, yet no key can match it, so the keys listed
+ * under its first FERRY_KEY_MAX bytes all fail the match: none, as in
+ * Redis, not an error. */
 static size_t literal_prefix(const struct rarg *pat)
 {
 	size_t i = 0;
 
 	while (i < pat->len && !strchr("*?[\\", pat->p[i]))
 		i++;
-	return i;
+	return FR_MIN(i, (size_t)FERRY_KEY_MAX);
 }
 
 /* ---- keyspace walks ----------------------------------------------------------- */

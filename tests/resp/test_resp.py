@@ -1550,6 +1550,15 @@ class Scan(Base):
             with self.subTest(opts=opts):
                 self.assertEqual(self.scan_all(*opts)[0], [])
 
+    def test_scan_long_pattern(self):
+        # a literal longer than any key matches nothing: no error
+        self.r.cmd("SET", self.k("a"), "v")
+        for pat in ("a" * 1025, "a" * 2000 + "*", self.k("a") * 100):
+            with self.subTest(pat=len(pat)):
+                self.assertEqual(self.r.cmd("SCAN", "0", "MATCH", pat),
+                                 [b"0", []])
+                self.assertEqual(self.r.cmd("KEYS", pat), [])
+
     def test_scan_skips_expired(self):
         self.r.cmd("SET", self.k("live"), "v")
         self.r.cmd("SET", self.k("dead"), "v", "PX", "50")
