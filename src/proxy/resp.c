@@ -411,6 +411,27 @@ static int conflict(const struct rcmd *a, const struct rcmd *b)
 	return 0;
 }
 
+/* Whether c is refused as Redis refuses commands of a RESP2 subscriber
+ * (after replying). Asked when c starts, not when it is read: a SUBSCRIBE
+ * or UNSUBSCRIBE before it in the pipeline may still have been waiting
+ * then, and has run by now (a barrier that writes: c waited for it). */
+static int refused_subscribed(struct rcmd *c)
+{
+	struct resp *rs = c->pc->resp;
+
+	if (!fr_resp_subscribed(rs) || rs->resp3 ||
+	    c->def->fn == fr_resp_pubsub[0].fn ||
+	    c->def->fn == fr_resp_pubsub[2].fn ||
+	    !strcmp(c->def->name, "ping") || !strcmp(c->def->name, "quit"))
+		return 0;
+	ro_err(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
+		  "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+		  "context",
+	       c->def->name);
+	c->finished = 1;
+	return 1;
+}
+
 /* Starts the waiting commands that no earlier unfinished one holds back. */
 static void start_ready(fr_proxy *px, struct pconn *pc)
 {
@@ -430,7 +451,8 @@ static void start_ready(fr_proxy *px, struct pconn *pc)
 				continue;
 			c->started = 1;
 			rs->waiting--;
-			advance(px, c);
+			if (!refused_subscribed(c))
+				advance(px, c);
 			progress = 1;
 		}
 	}
@@ -530,17 +552,6 @@ static void run(fr_proxy *px, struct pconn *pc, uint8_t *req, size_t held)
 			return;
 		}
 		c->def = s;
-	}
-	if (fr_resp_subscribed(rs) && !rs->resp3 &&
-	    c->def->fn != fr_resp_pubsub[0].fn &&
-	    c->def->fn != fr_resp_pubsub[2].fn &&
-	    strcmp(c->def->name, "ping") && strcmp(c->def->name, "quit")) {
-		ro_err(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
-			  "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed "
-			  "in this context",
-		       c->def->name);
-		c->finished = 1;
-		return;
 	}
 	if (c->def->arity > 0 ? c->argc != (size_t)c->def->arity
 			      : c->argc < (size_t)-c->def->arity) {

@@ -1718,6 +1718,23 @@ class PubSub(Base):
                          % (len(ch), ch))
         self.assertEqual(c.cmd_raw("GET", self.k())[1], b"$-1\r\n")
 
+    def test_pipelined_after_subscribe(self):
+        # Commands after SUBSCRIBE in one pipeline are refused even while
+        # SUBSCRIBE waits for an earlier write; the arity check comes first.
+        c = self.conn()
+        k, ch = self.k(), "chan-p-" + self.pfx
+        only = ("only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+                "are allowed in this context")
+        c.send(encode("SET", k, "v") + encode("SUBSCRIBE", ch) +
+               encode("GET", k) + encode("GET") + encode("UNSUBSCRIBE") +
+               encode("GET", k))
+        self.assertOK(c.read())
+        self.assertEqual(c.read(), [b"subscribe", ch.encode(), 1])
+        self.assertErr(c.read(), "ERR Can't execute 'get': " + only)
+        self.assertErr(c.read(), arity("get"))
+        self.assertEqual(c.read(), [b"unsubscribe", ch.encode(), 0])
+        self.assertEqual(c.read(), b"v")
+
     def test_unsubscribe_when_not_subscribed(self):
         self.assertEqual(self.r.cmd_raw("UNSUBSCRIBE")[1],
                          b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n")
