@@ -325,6 +325,24 @@ static uint64_t scan_save(fr_proxy *px, uint64_t ns, const void *key,
 	return s->id;
 }
 
+/* SCAN's cursor: an unsigned number, as Redis parses it. Returns 0, or
+ * -1 if it is none. Parsed from a copy that ends with the argument:
+ * strtoull on the request would read on into the bytes after it (an
+ * inline argument's leftovers after unquoting, a bulk's unchecked CRLF)
+ * and past the end of the request. */
+static int scan_cursor(const struct rarg *a, unsigned long long *cur)
+{
+	char s[21], *end;
+
+	if (a->len == 0 || a->len >= sizeof(s) || a->p[0] < '0' ||
+	    a->p[0] > '9')
+		return -1;
+	memcpy(s, a->p, a->len);
+	s[a->len] = '\0';
+	*cur = strtoull(s, &end, 10);
+	return end == s + a->len ? 0 : -1;
+}
+
 static void cmd_scan(fr_proxy *px, struct rcmd *c)
 {
 	const struct rarg *pat = NULL;
@@ -335,14 +353,9 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 	struct rout body = {0};
 	size_t n = 0, klen, i;
 	uint64_t next = 0;
-	char *end;
 	ferry_keys *k;
 
-	/* The cursor: an unsigned number, as Redis parses it. */
-	if (c->argv[1].len == 0 || c->argv[1].len > 20 ||
-	    !strchr("0123456789", c->argv[1].p[0]) ||
-	    (cur = strtoull((const char *)c->argv[1].p, &end, 10),
-	     end != (const char *)c->argv[1].p + c->argv[1].len)) {
+	if (scan_cursor(&c->argv[1], &cur)) {
 		ro_err(c, "ERR invalid cursor");
 		return;
 	}

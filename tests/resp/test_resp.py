@@ -1974,6 +1974,20 @@ class Protocol(Base):
         c.send(b"INCR\r\n")
         self.assertErr(c.read(), arity("incr"))
 
+    def test_scan_cursor_ends_with_its_argument(self):
+        # The bytes after the cursor argument are not part of it: what an
+        # inline quote leaves behind, or digits where a bulk's CRLF goes
+        # (skipped unchecked, at the very end of the request).
+        c = self.r
+        empty = b"*2\r\n$1\r\n0\r\n*0\r\n"
+        c.send(b'SCAN "0" COUNT 5\r\n')
+        self.assertEqual(c.read_raw()[1], empty)
+        c.send(b"SCAN '0'\r\n")
+        self.assertEqual(c.read_raw()[1], empty)
+        c.send(b"*2\r\n$4\r\nSCAN\r\n$1\r\n012")
+        self.assertEqual(c.read_raw()[1], empty)
+        self.assertEqual(c.cmd("PING"), "PONG")
+
     def test_pipelined_after_error_not_run(self):
         # a protocol error closes the connection: what followed is dropped
         c = self.conn()
