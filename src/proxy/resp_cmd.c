@@ -706,16 +706,21 @@ static void cmd_client_getname(fr_proxy *px, struct rcmd *c)
 static void cmd_client_info(fr_proxy *px, struct rcmd *c)
 {
 	struct resp *rs = c->pc->resp;
-	char line[512];
+	char *line;
 
 	(void)px;
-	snprintf(line, sizeof(line),
-		 "id=%llu addr=%s fd=%d name=%s db=0 sub=0 psub=0 "
-		 "multi=-1 cmd=client|info user=default resp=%d\n",
-		 (unsigned long long)rs->id,
-		 c->pc->unix_mode ? "/unix" : "tcp", c->pc->fd,
-		 rs->name ? rs->name : "", rs->resp3 ? 3 : 2);
+	/* Sized to fit: a client's name has no length limit. */
+	if (asprintf(&line,
+		     "id=%llu addr=%s fd=%d name=%s db=0 sub=0 psub=0 "
+		     "multi=-1 cmd=client|info user=default resp=%d\n",
+		     (unsigned long long)rs->id,
+		     c->pc->unix_mode ? "/unix" : "tcp", c->pc->fd,
+		     rs->name ? rs->name : "", rs->resp3 ? 3 : 2) < 0) {
+		ro_ferr(c, FERRY_ENOMEM);
+		return;
+	}
 	ro_str(c, line);
+	free(line);
 }
 
 

@@ -615,6 +615,12 @@ class Connection(Base):
         self.assertIn(b" addr=", v)
         self.assertTrue(v.endswith(b"\n"), v[-10:])
         self.assertEqual(v.count(b"\n"), 1)
+        # A long name: the whole line still comes back.
+        name = "n" * 600
+        self.assertOK(self.r.cmd("CLIENT", "SETNAME", name))
+        v = self.r.cmd("CLIENT", "INFO")
+        self.assertIn(b" name=%s " % name.encode(), v)
+        self.assertTrue(v.endswith(b" resp=2\n"), v[-20:])
 
     def test_client_errors(self):
         self.assertErr(self.r.cmd("CLIENT"), arity("client"))
