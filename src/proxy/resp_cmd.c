@@ -297,6 +297,8 @@ void fr_resp_scans_free(fr_proxy *px)
 	}
 }
 
+/* Remembers where a scan goes on; returns its cursor, or 0 if there is
+ * no memory for it. */
 static uint64_t scan_save(fr_proxy *px, uint64_t ns, const void *key,
 			  size_t len)
 {
@@ -406,6 +408,12 @@ static void cmd_scan(fr_proxy *px, struct rcmd *c)
 			const void *key = ferry_keys_at(
 				k, ferry_keys_count(k) - 1, &klen);
 			next = scan_save(px, fr_tenant_ns(c->pc), key, klen);
+			if (!next) { /* cursor 0 would say the scan is over */
+				ferry_keys_free(k);
+				free(body.b);
+				ro_ferr(c, FERRY_ENOMEM);
+				return;
+			}
 		}
 		ferry_keys_free(k);
 	}
