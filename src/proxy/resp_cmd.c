@@ -489,6 +489,10 @@ static void cmd_flushdb(fr_proxy *px, struct rcmd *c)
 	k = page(px, c, NULL, 0, c->saved.buf, c->saved.len, LIST_PAGE);
 	if (!k)
 		return;
+	/* The last page's deletes are done and the cursor was sent: its
+	 * keys go, so a flush holds one page, not the whole keyspace (which
+	 * would count against every function's buffer budget). */
+	rc_drop_bufs(px, c);
 	for (size_t i = 0; i < ferry_keys_count(k); i++) {
 		ferry_keys_at(k, i, &len);
 		total += len;
