@@ -59,8 +59,9 @@ struct slot {
 	uint64_t got;     /* GET: bytes pushed */
 	unsigned rma_left; /* RMA chunks in flight */
 	int rma_err;
-	fr_ns *ns;        /* the namespace the request acts in */
-	uint64_t pend_id, pend; /* PUT: bytes counted as pending there */
+	fr_ns *ns;        /* the namespace the request acts in (NULL: a PUT's
+			     that was removed while its value was pulled) */
+	uint64_t pend;    /* PUT: bytes counted as pending there */
 	uint64_t over; /* FERRY_EQUOTA: bytes over the namespace's share */
 	/* The request's keys with their namespace prefix (ns.h). */
 	uint8_t key[FR_NS_KEY + FERRY_KEY_MAX], key2[FR_NS_KEY + FERRY_KEY_MAX];
@@ -367,10 +368,8 @@ static void on_usage(void *arg, const void *key, size_t klen, int64_t bytes,
  * aborted, or the namespace went meanwhile). */
 static void put_settled(struct server *sv, struct slot *s)
 {
-	fr_ns *n = s->pend ? fr_nstab_by_id(sv->nstab, s->pend_id) : NULL;
-
-	if (n)
-		n->pending -= s->pend;
+	if (s->ns)
+		s->ns->pending -= s->pend;
 	s->pend = 0;
 }
 
@@ -394,12 +393,41 @@ static void log_ns(struct server *sv, uint64_t id)
 		       sv->o.state_file, strerror(errno));
 }
 
+/* Whether the keys of a removed namespace id are still being freed. */
+static int dying(const struct server *sv, uint64_t id)
+{
+	for (size_t i = 0; i < sv->ndying; i++)
+		if (sv->dying[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Cuts everything that names n by its id or its address loose from it:
+ * the admin may create another namespace under the same id, and that
+ * one must not take in n's peers (let in by a token that opens nothing
+ * now) or their watches, nor the PUTs of n still pulling their values. */
+static void forget_ns(struct server *sv, const fr_ns *n)
+{
+	for (fi_addr_t a = 0; a < sv->peer_cap; a++) {
+		struct peer *p = &sv->peers[a];
+		if (!known(sv, a) || p->admin || p->ns != n->id)
+			continue;
+		p->denied = 1;
+		fr_events_forget(sv->events, a);
+		p->unwatched = 1;
+	}
+	for (unsigned i = 0; i < sv->o.slots; i++)
+		if (sv->slots[i].ns == n)
+			sv->slots[i].ns = NULL;
+}
+
 /* Takes n out of the table at once (its token opens nothing from now on);
  * its keys are freed over the next loop passes (drain_dying). */
 static void drop_ns(struct server *sv, fr_ns *n, const char *why)
 {
 	uint64_t id = n->id;
 
+	forget_ns(sv, n);
 	if (fr_grow_zeroed((void **)&sv->dying, &sv->dying_cap, sv->ndying,
 			   sizeof(*sv->dying)) == 0)
 		sv->dying[sv->ndying++] = id;
@@ -472,6 +500,10 @@ static int op_ns(struct server *sv, struct slot *s)
 	case FR_OP_NS_CREATE:
 		if (q->blen[1] > FR_NS_TOKEN_MAX)
 			return FERRY_EINVAL;
+		/* Keys still under the id would show in the new namespace,
+		 * and freeing them would free its own. */
+		if (dying(sv, q->w[FR_NS_ID]))
+			return FERRY_EEXIST;
 		tmpl.id = q->w[FR_NS_ID];
 		memcpy(tmpl.name, q->blob[0], q->blen[0]);
 		memcpy(tmpl.token, q->blob[1], q->blen[1]);
@@ -574,7 +606,7 @@ static int put_commit(struct server *sv, struct slot *s)
 	fr_msg_init(&rep, FR_OP_PUT, FR_F_REPLY, q->h.id);
 	/* The namespace may have gone while the value was pulled: its
 	 * keys are being freed, and this one would outlive them. */
-	if (!fr_nstab_by_id(sv->nstab, s->pend_id)) {
+	if (!s->ns) {
 		fr_store_abort(sv->store, s->obj);
 		rc = FERRY_EACCES;
 	} else {
@@ -610,7 +642,6 @@ static int op_put(struct server *sv, struct slot *s)
 		rc = fr_store_prepare(sv->store, vlen, &s->obj);
 	if (rc)
 		return rc;
-	s->pend_id = s->ns->id;
 	s->pend = vlen;
 	s->ns->pending += vlen;
 	if ((q->h.flags & FR_F_RMA) && vlen) {

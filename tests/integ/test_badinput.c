@@ -1006,6 +1006,134 @@ static void test_hello_tokens(void **state)
 	raw_close(r);
 }
 
+/* NS_CREATE (id and token as given) or NS_DROP of name, from the admin
+ * r; returns the reply's status. */
+static int raw_ns(struct raw *r, uint8_t op, const char *name, uint64_t id,
+		  const char *tok)
+{
+	static uint8_t keep[FR_MSG_SIZE];
+	fr_msg m, rep;
+
+	fr_msg_init(&m, op, 0, 0);
+	m.w[FR_NS_NLEN] = strlen(name);
+	m.blob[0] = (const uint8_t *)name;
+	if (op == FR_OP_NS_CREATE) {
+		m.w[FR_NS_ID] = id;
+		m.w[FR_NS_TLEN] = strlen(tok);
+		m.blob[1] = (const uint8_t *)tok;
+	}
+	return request(r, &m, &rep, keep);
+}
+
+/* A namespace removed and created again under the same id (the admin
+ * picks ids on the wire) is a new namespace: a peer let in by the old
+ * one's token may not act in it. */
+static void test_ns_id_reused(void **state)
+{
+	struct raw *admin = raw_open(), *old = raw_open();
+	char v[32];
+
+	begin();
+	raw_hello(admin);
+	ft_assert_rc(raw_ns(admin, FR_OP_NS_CREATE, "reuse-a", 0x5eed,
+			    "token-a"),
+		     0);
+	ft_assert_rc(raw_hello_token(old, "token-a", 7), 0);
+	ft_assert_rc(raw_put(old, "in-a"), 0);
+	ft_assert_rc(raw_watch(old, 1, 0, "", 0), 0);
+	ft_assert_rc(raw_ns(admin, FR_OP_NS_DROP, "reuse-a", 0, NULL), 0);
+	ft_assert_rc(raw_put(old, "gone"), FERRY_EACCES);
+	ft_assert_rc(raw_ns(admin, FR_OP_NS_CREATE, "reuse-b", 0x5eed,
+			    "token-b"),
+		     0);
+	ft_assert_rc(raw_put(old, "stale"), FERRY_EACCES);
+	ns_value("token-b", v, sizeof(v));
+	assert_string_equal(v, "");
+	/* Nor do the old peer's watches hear of the new namespace's keys. */
+	ft_assert_rc(raw_hello_token(admin, "token-b", 7), 0);
+	ft_assert_rc(raw_put(admin, "in-b"), 0);
+	raw_quiet(old);
+	ft_assert_rc(raw_hello_token(admin, NULL, 0), 0);
+	still_serving(admin);
+	raw_close(old);
+	raw_close(admin);
+}
+
+/* The same while the removed namespace's keys are still being freed (a
+ * batch per loop pass): the id is taken until they are gone, so the new
+ * namespace neither shows them nor loses its own keys to their freeing. */
+static void test_ns_id_reused_draining(void **state)
+{
+	static uint8_t keep[FR_MSG_SIZE];
+	struct raw *admin = raw_open();
+	uint8_t out[3][FR_MSG_SIZE];
+	size_t len[3];
+	uint64_t ids[3];
+	ferry_client *c;
+	ferry_opts o;
+	char key[32], v[32];
+	fr_msg m, rep;
+	int rc;
+
+	begin();
+	raw_hello(admin);
+	ft_assert_rc(raw_ns(admin, FR_OP_NS_CREATE, "drain-a", 0x5eee,
+			    "token-c"),
+		     0);
+	ft_opts_mode(cl, FT_DIRECT, &o);
+	o.token = "token-c";
+	ft_assert_rc(ferry_connect(&o, &c), 0);
+	for (int i = 0; i < 4000; i++) {
+		snprintf(key, sizeof(key), "old/%d", i);
+		ft_assert_rc(ferry_put(c, key, strlen(key), "x", 1, 0), 0);
+	}
+	ferry_close(c);
+	/* NS_DROP, NS_CREATE under the same id and a LIST there (as the
+	 * admin: the header names the id), sent back to back. */
+	fr_msg_init(&m, FR_OP_NS_DROP, 0, ids[0] = next_id++);
+	m.w[FR_NS_NLEN] = 7;
+	m.blob[0] = (const uint8_t *)"drain-a";
+	len[0] = encode(&m, out[0]);
+	fr_msg_init(&m, FR_OP_NS_CREATE, 0, ids[1] = next_id++);
+	m.w[FR_NS_NLEN] = 7;
+	m.blob[0] = (const uint8_t *)"drain-b";
+	m.w[FR_NS_ID] = 0x5eee;
+	m.w[FR_NS_TLEN] = 7;
+	m.blob[1] = (const uint8_t *)"token-d";
+	len[1] = encode(&m, out[1]);
+	fr_msg_init(&m, FR_OP_LIST, 0, ids[2] = next_id++);
+	m.h.ns = 0x5eee;
+	m.w[FR_LIST_MAX] = 10;
+	len[2] = encode(&m, out[2]);
+	for (int i = 0; i < 3; i++)
+		raw_send(admin, out[i], len[i]);
+	assert_int_equal(raw_reply(admin, ids[0], &rep, keep, TIMEOUT_MS), 0);
+	ft_assert_rc(rep.h.status, 0);
+	assert_int_equal(raw_reply(admin, ids[1], &rep, keep, TIMEOUT_MS), 0);
+	rc = rep.h.status;
+	if (rc != 0 && rc != FERRY_EEXIST)
+		fail_msg("NS_CREATE of a draining id: %s", ferry_strerror(rc));
+	assert_int_equal(raw_reply(admin, ids[2], &rep, keep, TIMEOUT_MS), 0);
+	if (rc == 0)
+		assert_int_equal(rep.w[FR_LIST_R_COUNT], 0);
+	/* Once they are freed, the id can be had again, and the new
+	 * namespace keeps what it stores. */
+	for (int i = 0; rc && i < 100; i++) {
+		usleep(10000);
+		rc = raw_ns(admin, FR_OP_NS_CREATE, "drain-b", 0x5eee,
+			    "token-d");
+	}
+	ft_assert_rc(rc, 0);
+	ft_assert_rc(raw_hello_token(admin, "token-d", 7), 0);
+	ft_assert_rc(raw_put(admin, "in-d"), 0);
+	usleep(100000);
+	ns_value("token-d", v, sizeof(v));
+	assert_string_equal(v, "in-d");
+	ft_assert_rc(raw_hello_token(admin, NULL, 0), 0);
+	still_serving(admin);
+	raw_close(admin);
+}
+
 static void test_watch_abuse(void **state)
 {
 	struct raw *r = raw_open();
@@ -1200,6 +1328,8 @@ ISOLATED(test_client_killed_mid_transfer)
 ISOLATED(test_list_extremes)
 ISOLATED(test_hello_abuse)
 ISOLATED(test_hello_tokens)
+ISOLATED(test_ns_id_reused)
+ISOLATED(test_ns_id_reused_draining)
 ISOLATED(test_watch_abuse)
 ISOLATED(test_unknown_peer)
 ISOLATED(test_close_with_requests_in_flight)
@@ -1221,6 +1351,8 @@ int main(void)
 	    CASE(test_list_extremes),
 	    CASE(test_hello_abuse),
 	    CASE(test_hello_tokens),
+	    CASE(test_ns_id_reused),
+	    CASE(test_ns_id_reused_draining),
 	    CASE(test_watch_abuse),
 	    CASE(test_unknown_peer),
 	    CASE(test_close_with_requests_in_flight),
