@@ -157,13 +157,15 @@ static void remove_key(fr_store *s, fr_obj *o, int kind)
 	unpublished(s, o);
 }
 
-/* The value of key, or NULL if it is missing or expired; an expired one
- * is freed on the way (touching it frees it). */
-static fr_obj *live(fr_store *s, const void *key, size_t klen)
+/* The value of key at time now, or NULL if it is missing or expired; an
+ * expired one is freed on the way (touching it frees it). An operation
+ * reads the clock once and passes that time to every step, so that a
+ * value it found live does not expire halfway through it. */
+static fr_obj *live(fr_store *s, const void *key, size_t klen, uint64_t now)
 {
 	fr_obj *o = fr_index_get(s->index, key, klen);
 
-	if (o && expired(o, fr_store_now_ms(s))) {
+	if (o && expired(o, now)) {
 		remove_key(s, o, FERRY_EV_EXPIRED);
 		o = NULL;
 	}
@@ -172,9 +174,9 @@ static fr_obj *live(fr_store *s, const void *key, size_t klen)
 
 /* Checks a's conditions against the live value of key, stored in *cur. */
 static int check(fr_store *s, const void *key, size_t klen,
-		 const fr_put_args *a, fr_obj **cur)
+		 const fr_put_args *a, uint64_t now, fr_obj **cur)
 {
-	fr_obj *o = live(s, key, klen);
+	fr_obj *o = live(s, key, klen, now);
 
 	*cur = o;
 	if (!a)
@@ -195,7 +197,7 @@ int fr_store_check(fr_store *s, const void *key, size_t klen,
 {
 	fr_obj *cur;
 
-	return check(s, key, klen, a, &cur);
+	return check(s, key, klen, a, fr_store_now_ms(s), &cur);
 }
 
 int fr_store_prepare(fr_store *s, uint64_t size, fr_obj **out)
@@ -233,15 +235,16 @@ void fr_store_abort(fr_store *s, fr_obj *o)
 	fr_store_release(s, o);
 }
 
-/* fr_store_commit, reporting a published value as kind. */
+/* fr_store_commit at time now, reporting a published value as kind. */
 static int commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
-		  const fr_put_args *a, uint64_t *version, int kind)
+		  const fr_put_args *a, uint64_t now, uint64_t *version,
+		  int kind)
 {
 	fr_obj *cur;
 	void *old = NULL;
 	const void *kept;
 	uint64_t v;
-	int rc = check(s, key, klen, a, &cur);
+	int rc = check(s, key, klen, a, now, &cur);
 
 	if (rc)
 		goto fail;
@@ -252,7 +255,7 @@ static int commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
 	v = new_version(s);
 	if (version)
 		*version = v;
-	if (expired(o, fr_store_now_ms(s))) {
+	if (expired(o, now)) {
 		/* Written and expired at once: what remains is no key. */
 		if (cur)
 			remove_key(s, cur, FERRY_EV_DEL);
@@ -295,12 +298,13 @@ fail:
 int fr_store_commit(fr_store *s, const void *key, size_t klen, fr_obj *o,
 		    const fr_put_args *a, uint64_t *version)
 {
-	return commit(s, key, klen, o, a, version, FERRY_EV_SET);
+	return commit(s, key, klen, o, a, fr_store_now_ms(s), version,
+		      FERRY_EV_SET);
 }
 
 fr_obj *fr_store_get(fr_store *s, const void *key, size_t klen)
 {
-	fr_obj *o = live(s, key, klen);
+	fr_obj *o = live(s, key, klen, fr_store_now_ms(s));
 
 	if (o)
 		o->refs++;
@@ -310,7 +314,7 @@ fr_obj *fr_store_get(fr_store *s, const void *key, size_t klen)
 int fr_store_del(fr_store *s, const void *key, size_t klen,
 		 uint64_t if_version)
 {
-	fr_obj *o = live(s, key, klen);
+	fr_obj *o = live(s, key, klen, fr_store_now_ms(s));
 
 	if (!o)
 		return FERRY_ENOENT;
@@ -331,8 +335,8 @@ static int later(uint64_t a, uint64_t b)
 int fr_store_expire(fr_store *s, const void *key, size_t klen,
 		    uint64_t expire_ms, unsigned cond, int *changed)
 {
-	fr_obj *o = live(s, key, klen);
-	uint64_t cur;
+	uint64_t now = fr_store_now_ms(s), cur;
+	fr_obj *o = live(s, key, klen, now);
 
 	*changed = 0;
 	if (!o)
@@ -344,7 +348,7 @@ int fr_store_expire(fr_store *s, const void *key, size_t klen,
 	    (!expire_ms && !cur))
 		return 0;
 	*changed = 1;
-	if (past(expire_ms, fr_store_now_ms(s))) {
+	if (past(expire_ms, now)) {
 		remove_key(s, o, FERRY_EV_DEL);
 		return 0;
 	}
@@ -391,7 +395,8 @@ int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
 		  int text, int64_t *out)
 {
 	static const fr_put_args keep = {.flags = FR_F_KEEPTTL};
-	fr_obj *cur = live(s, key, klen), *o;
+	uint64_t now = fr_store_now_ms(s);
+	fr_obj *cur = live(s, key, klen, now), *o;
 	uint8_t digits[24];
 	long long v = 0;
 	size_t size = 8;
@@ -424,7 +429,9 @@ int fr_store_incr(fr_store *s, const void *key, size_t klen, int64_t delta,
 		if (rc)
 			return rc;
 		memcpy(o->data, digits, size);
-		rc = commit(s, key, klen, o, &keep, NULL, FERRY_EV_INCR);
+		/* At the same time: the count comes from cur, and so must
+		 * the expiry. */
+		rc = commit(s, key, klen, o, &keep, now, NULL, FERRY_EV_INCR);
 		if (rc)
 			return rc;
 	}

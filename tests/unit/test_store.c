@@ -772,6 +772,50 @@ static void test_keepttl(void **state)
 	fx_free(&f);
 }
 
+static uint64_t ticks; /* ms the ticking clock moves per reading */
+
+static uint64_t ticking_clock(void *arg)
+{
+	uint64_t now = *(uint64_t *)arg;
+
+	*(uint64_t *)arg += ticks;
+	return now;
+}
+
+/* A counter whose expiry comes while an INCR is under way (the clock
+ * moves between its readings): the INCR counts either on the live
+ * counter, whose result keeps the expiry, or on an expired one, starting
+ * again from 0 with none; never on the old count with the expiry lost. */
+static void test_incr_at_expiry(void **state)
+{
+	struct fixture f = fx_clocked(1 * MiB);
+	int64_t out;
+	fr_obj *reader;
+
+	for (int text = 0; text <= 1; text++) {
+		fake_now = 1000000;
+		ticks = 0;
+		fr_store_set_clock(f.s, fake_clock, &fake_now);
+		if (text)
+			put_text(f.s, "c", "99"); /* 100 does not fit in place */
+		else
+			put_counter(f.s, "c", 99);
+		assert_int_equal(
+		    fr_store_expire(f.s, "c", 1, fake_now + 1, 0, &(int){0}), 0);
+		reader = fr_store_get(f.s, "c", 1); /* no update in place */
+		ticks = 1;
+		fr_store_set_clock(f.s, ticking_clock, &fake_now);
+		assert_int_equal(fr_store_incr(f.s, "c", 1, 1, text, &out), 0);
+		ticks = 0;
+		fr_store_release(f.s, reader);
+		if (out == 100)
+			assert_int_equal(expiry_of(f.s, "c"), -1);
+		else
+			assert_int_equal(out, 1);
+	}
+	fx_free(&f);
+}
+
 static void test_conditional(void **state)
 {
 	struct fixture f = fx_clocked(1 * MiB);
@@ -1154,6 +1198,7 @@ int main(void)
 	    cmocka_unit_test(test_list_paging),
 	    cmocka_unit_test(test_expiry),
 	    cmocka_unit_test(test_keepttl),
+	    cmocka_unit_test(test_incr_at_expiry),
 	    cmocka_unit_test(test_conditional),
 	    cmocka_unit_test(test_expire_conditions),
 	    cmocka_unit_test(test_reap_order),
