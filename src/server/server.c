@@ -225,6 +225,15 @@ static int hello(struct server *sv, struct slot *s)
 		return FERRY_EPROTO;
 	if ((at = fr_index_get(sv->peer_at, q->blob[0], q->blen[0])))
 		a = (fi_addr_t)((uintptr_t)at - 1);
+	/* A known address speaks for itself: the fabric names its messages'
+	 * source by it. A HELLO naming it from elsewhere (another peer, or a
+	 * sender the fabric cannot name) would take over that peer: what it
+	 * may do, and where its replies and events go. */
+	if (at && a != s->peer) {
+		fr_log(WHO, "refusing a HELLO that names another peer's "
+			    "address");
+		return FERRY_EACCES;
+	}
 	rc = authenticate(sv, q->blob[1], q->blen[1], &admin, &ns);
 	if (a == FI_ADDR_NOTAVAIL) {
 		if (fr_fab_insert(sv->fab, q->blob[0], q->blen[0], &a)) {

@@ -1006,6 +1006,53 @@ static void test_hello_tokens(void **state)
 	raw_close(r);
 }
 
+/* HELLO from r that names other's address, with token tok (NULL: none). */
+static void raw_hello_as(struct raw *r, struct raw *other, const char *tok)
+{
+	uint8_t addr[256], msg[FR_MSG_SIZE];
+	size_t alen = sizeof(addr);
+	fr_msg m;
+
+	assert_int_equal(fr_fab_getname(other->fab, addr, &alen), 0);
+	fr_msg_init(&m, FR_OP_HELLO, 0, next_id++);
+	m.w[FR_HELLO_ADDRLEN] = alen;
+	m.w[FR_HELLO_TOKLEN] = tok ? strlen(tok) : 0;
+	m.blob[0] = addr;
+	m.blob[1] = (const uint8_t *)tok;
+	raw_send(r, msg, encode(&m, msg));
+}
+
+/* A HELLO that names a known peer's address from another sender, known
+ * or not, is refused: it would otherwise make that peer what its token
+ * says (here: denied, so the admin's every request would be refused) and
+ * send that peer's replies and events where it says. */
+static void test_hello_names_another(void **state)
+{
+	struct raw *victim = raw_open(), *known = raw_open();
+	struct raw *stranger = raw_open();
+	static uint8_t keep[FR_MSG_SIZE];
+	char wrong[FERRY_TOKEN_LEN + 1];
+	fr_msg rep;
+
+	begin();
+	memset(wrong, 'f', FERRY_TOKEN_LEN);
+	wrong[FERRY_TOKEN_LEN] = 0;
+	raw_hello(victim);
+	raw_hello(known);
+	raw_hello_as(known, victim, wrong);
+	if (raw_reply(known, next_id - 1, &rep, keep, TIMEOUT_MS))
+		fail_msg("no answer to a HELLO naming another peer");
+	ft_assert_rc(rep.h.status, FERRY_EACCES);
+	raw_hello_as(stranger, victim, wrong);
+	raw_quiet(stranger);
+	raw_quiet(victim);
+	still_serving(victim);
+	still_serving(known);
+	raw_close(stranger);
+	raw_close(known);
+	raw_close(victim);
+}
+
 /* NS_CREATE (id and token as given) or NS_DROP of name, from the admin
  * r; returns the reply's status. */
 static int raw_ns(struct raw *r, uint8_t op, const char *name, uint64_t id,
@@ -1328,6 +1375,7 @@ ISOLATED(test_client_killed_mid_transfer)
 ISOLATED(test_list_extremes)
 ISOLATED(test_hello_abuse)
 ISOLATED(test_hello_tokens)
+ISOLATED(test_hello_names_another)
 ISOLATED(test_ns_id_reused)
 ISOLATED(test_ns_id_reused_draining)
 ISOLATED(test_watch_abuse)
@@ -1351,6 +1399,7 @@ int main(void)
 	    CASE(test_list_extremes),
 	    CASE(test_hello_abuse),
 	    CASE(test_hello_tokens),
+	    CASE(test_hello_names_another),
 	    CASE(test_ns_id_reused),
 	    CASE(test_ns_id_reused_draining),
 	    CASE(test_watch_abuse),
