@@ -9,6 +9,8 @@
 #include "ferry.h"
 #include "proxy/proxy.h"
 
+_Static_assert(FR_PROXY_INFLIGHT_MAX == 65416, "usage() names the largest");
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -108,8 +110,6 @@ int main(int argc, char **argv)
 			     o.resp_max_request < 1024;
 			break;
 		case 'm':
-			_Static_assert(FR_PROXY_INFLIGHT_MAX == 65416,
-				       "--help names the largest");
 			rc = fr_parse_uint(optarg, 1, FR_PROXY_INFLIGHT_MAX,
 					   &o.max_inflight);
 			break;
