@@ -580,17 +580,25 @@ int ferry_expire(ferry_client *c, const void *key, size_t klen,
 
 /* Sends m to every peer that is up, with on_reply fn and args[i] for peer
  * i, and waits for all. Peers that are down get their status in st[i];
- * the others get their reply's outcome. */
+ * the others get their reply's outcome. With fewer slots than peers
+ * (max_inflight 1 and three servers), the oldest request of the broadcast
+ * is waited for to free one: a HELLO refused for want of a slot would
+ * mark its server down for good. */
 void fr_broadcast(ferry_client *c, fr_msg *m, reply_fn fn, void **args,
 		  int *st)
 {
 	struct req **rs = calloc(c->npeers, sizeof(*rs));
+	unsigned w = 0; /* the oldest request of ours not yet waited for */
 
 	for (unsigned i = 0; i < c->npeers; i++) {
 		st[i] = !rs ? FERRY_ENOMEM : fr_peer_down(c, i);
 		if (st[i])
 			continue;
-		rs[i] = fr_req_get(c, i, 1);
+		while (!(rs[i] = fr_req_get(c, i, 1)) && w < i) {
+			if (rs[w])
+				st[w] = fr_req_wait(c, rs[w]);
+			rs[w++] = NULL;
+		}
 		if (!rs[i]) {
 			st[i] = FERRY_EBUSY;
 			continue;

@@ -438,6 +438,27 @@ static void test_inflight_limit(void **state)
 	ferry_close(small);
 }
 
+/* A client with fewer slots than servers still greets every server at
+ * connect (one at a time) and reaches the keys of each: the greeting of
+ * a server it had no slot for is no reason to count it down. */
+static void test_inflight_one(void **state)
+{
+	ferry_client *one = NULL;
+	char key[32];
+	unsigned hit[FT_MAX_SERVERS] = {0};
+
+	ft_assert_rc(ft_connect_opts(cl, TIMEOUT_MS, 1, &one), 0);
+	for (int i = 0; i < 60; i++) {
+		snprintf(key, sizeof(key), "one/%d", i);
+		ft_assert_rc(ferry_put(one, key, strlen(key), "v", 1, 0), 0);
+		ft_assert_rc(ferry_stat_key(one, key, strlen(key), NULL), 0);
+		hit[ft_owner(cl, key, strlen(key))]++;
+	}
+	for (unsigned s = 0; s < cl->n; s++)
+		assert_true(hit[s] > 0);
+	ferry_close(one);
+}
+
 /* ---- limits
  * --------------------------------------------------------------------- */
 
@@ -568,6 +589,7 @@ int main(void)
 	    cmocka_unit_test(test_batch),
 	    cmocka_unit_test(test_async),
 	    cmocka_unit_test(test_inflight_limit),
+	    cmocka_unit_test(test_inflight_one),
 	    cmocka_unit_test(test_key_limits),
 	    cmocka_unit_test(test_value_limit),
 	    cmocka_unit_test(test_cluster_stat_and_spread),
