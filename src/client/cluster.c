@@ -1,5 +1,6 @@
 #include "client/cluster.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +36,21 @@ const char *fr_cluster_path(const char *path)
 static int parse_line(char *s, fr_cluster *c)
 {
 	char word[32], arg[256], host[FR_ADDR_MAX], port[16];
-	int n = sscanf(s, " %31s %255s", word, arg);
+	int end = 0, cut, n = sscanf(s, " %31s %255s%n", word, arg, &end);
 
 	if (n <= 0 || word[0] == '#')
 		return 0;
 	if (n != 2)
 		return FERRY_EINVAL;
+	/* %255s stops at arg's end, not the argument's: a longer one fits
+	 * no field, and cut short it would name another proxy or file. */
+	cut = s[end] && !isspace((unsigned char)s[end]);
 	if (strcmp(word, "provider") == 0) {
-		if (strlen(arg) >= sizeof(c->provider))
+		if (cut || strlen(arg) >= sizeof(c->provider))
 			return FERRY_EINVAL;
 		strcpy(c->provider, arg);
 	} else if (strcmp(word, "server") == 0) {
-		if (c->nservers == FR_MAX_SERVERS ||
+		if (cut || c->nservers == FR_MAX_SERVERS ||
 		    fr_split_hostport(arg, host, sizeof(host), port,
 				      sizeof(port)) ||
 		    strlen(arg) >= FR_ADDR_MAX)
@@ -57,7 +61,7 @@ static int parse_line(char *s, fr_cluster *c)
 		char *to = word[0] == 'p'   ? c->proxy
 			   : word[0] == 'r' ? c->resp
 					    : c->admin_token_file;
-		if (strlen(arg) >= sizeof(c->proxy))
+		if (cut || strlen(arg) >= sizeof(c->proxy))
 			return FERRY_EINVAL;
 		strcpy(to, arg);
 	} else if (strcmp(word, "pid") == 0) {
@@ -68,20 +72,24 @@ static int parse_line(char *s, fr_cluster *c)
 	return 0;
 }
 
+/* Lines are read whole, however long: a fixed buffer cut a long comment
+ * in pieces, and its tail was parsed as a directive of its own. */
 int fr_cluster_load(const char *path, fr_cluster *c, int *line)
 {
 	FILE *f = fopen(path, "r");
-	char buf[512];
+	char *buf = NULL;
+	size_t cap = 0;
 	int rc = 0, n = 0;
 
 	memset(c, 0, sizeof(*c));
 	strcpy(c->provider, "tcp");
 	if (!f)
 		return FERRY_ENOCLUSTER;
-	while (!rc && fgets(buf, sizeof(buf), f)) {
+	while (!rc && getline(&buf, &cap, f) >= 0) {
 		n++;
 		rc = parse_line(buf, c);
 	}
+	free(buf);
 	fclose(f);
 	if (!rc && c->nservers == 0)
 		rc = FERRY_EINVAL;

@@ -394,6 +394,33 @@ static void test_cluster_parsing(void **state)
 	    fr_cluster_load(write_file("long", longaddr), &c, NULL),
 	    FERRY_EINVAL);
 
+	/* A line longer than any read buffer is one line: a long comment
+	 * is skipped whole (its end is no directive of its own), and what
+	 * follows keeps its line number. */
+	char text[2048];
+	memset(text, 0, sizeof(text));
+	strcpy(text, "# ");
+	memset(text + 2, 'x', 1200);
+	strcat(text, " server 10.9.9.9:9\nserver a:1\nprovider\n");
+	line = -1;
+	assert_int_equal(fr_cluster_load(write_file("longc", text), &c, &line),
+			 FERRY_EINVAL);
+	assert_int_equal(line, 3);
+	text[strlen(text) - strlen("provider\n")] = 0;
+	assert_int_equal(fr_cluster_load(write_file("longc", text), &c, NULL),
+			 0);
+	assert_int_equal(c.nservers, 1);
+	assert_string_equal(c.servers[0], "a:1");
+	/* A proxy URL longer than its field is refused, not cut short. */
+	memset(text, 0, sizeof(text));
+	strcpy(text, "server a:1\nproxy unix:///");
+	memset(text + strlen(text), 'p', sizeof(c.proxy));
+	strcat(text, "\n");
+	line = -1;
+	assert_int_equal(fr_cluster_load(write_file("longp", text), &c, &line),
+			 FERRY_EINVAL);
+	assert_int_equal(line, 2);
+
 	/* Missing file. */
 	char missing[400];
 	snprintf(missing, sizeof(missing), "%s/does-not-exist", tmpdir);
