@@ -27,6 +27,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,14 @@ struct sregion {
 	struct sregion *next;
 };
 
+/* A ferry_alloc block over TCP, where values travel in the stream: heap
+ * memory, listed so that ferry_close frees what the caller did not (as
+ * ferry.h promises for every mode) and ferry_free knows its own. */
+struct hblock {
+	struct hblock *prev, *next;
+	max_align_t data[];
+};
+
 struct fr_stream {
 	int fd; /* -1 while disconnected */
 	int unix_mode;
@@ -62,6 +72,7 @@ struct fr_stream {
 	char port[16];
 	size_t arena_size;
 	struct sregion *regions;
+	struct hblock *heap; /* over TCP: the blocks ferry_alloc gave */
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	uint8_t head[HEAD_MAX];
@@ -443,6 +454,37 @@ static struct sregion *region_of(struct fr_stream *s, const void *p,
 	return NULL;
 }
 
+static void *heap_alloc(struct fr_stream *s, size_t size)
+{
+	struct hblock *b = size <= SIZE_MAX - sizeof(*b)
+			       ? malloc(sizeof(*b) + size)
+			       : NULL;
+
+	if (!b)
+		return NULL;
+	b->prev = NULL;
+	b->next = s->heap;
+	if (b->next)
+		b->next->prev = b;
+	s->heap = b;
+	return b->data;
+}
+
+static int heap_free(struct fr_stream *s, void *p)
+{
+	struct hblock *b = s->heap;
+
+	while (b && (void *)b->data != p)
+		b = b->next;
+	if (!b)
+		return FERRY_EINVAL;
+	*(b->prev ? &b->prev->next : &s->heap) = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	free(b);
+	return 0;
+}
+
 static void *s_alloc(ferry_client *c, size_t size)
 {
 	struct fr_stream *s = c->stream;
@@ -450,7 +492,7 @@ static void *s_alloc(ferry_client *c, size_t size)
 	void *p;
 
 	if (!s->unix_mode)
-		return malloc(size);
+		return heap_alloc(s, size);
 	for (g = s->regions; g; g = g->next)
 		if ((p = fr_alloc_get(g->alloc, size)))
 			return p;
@@ -462,10 +504,8 @@ static int s_free(ferry_client *c, void *p)
 {
 	struct sregion *g;
 
-	if (!c->stream->unix_mode) {
-		free(p);
-		return 0;
-	}
+	if (!c->stream->unix_mode)
+		return heap_free(c->stream, p);
 	g = region_of(c->stream, p, 0);
 	if (!g)
 		return FERRY_EINVAL;
@@ -634,6 +674,8 @@ static void s_close(ferry_client *c)
 		close(g->fd);
 		free(g);
 	}
+	while (s->heap)
+		heap_free(s, s->heap->data);
 	free(s->rbuf);
 	free(s);
 	c->stream = NULL;

@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -1157,6 +1158,22 @@ static void test_big_values_tcp(void **state)
 	ferry_close(u);
 	free(src);
 	free(dst);
+}
+
+/* ferry_close frees the buffers ferry_alloc gave, in every mode (ferry.h).
+ * Over TCP they are heap blocks; one of 64 MiB is mmap'd by malloc, which
+ * mallinfo2 counts, so a block left behind shows. */
+static void test_close_frees_alloc_tcp(void **state)
+{
+	size_t before = mallinfo2().hblkhd;
+	ferry_client *t = open_client(&px, M_TCP);
+	void *p = ferry_alloc(t, 64 * MiB);
+
+	assert_non_null(p);
+	assert_true(mallinfo2().hblkhd >= before + 64 * MiB);
+	ft_assert_rc(ferry_put(t, "alloc/tcp", 9, p, MiB, 0), 0);
+	ferry_close(t);
+	assert_true(mallinfo2().hblkhd < before + 64 * MiB);
 }
 
 /* ---- the proxy's counters ------------------------------------------------ */
@@ -3355,6 +3372,7 @@ int main(void)
 	    T(test_ops_unix),
 	    T(test_ops_tcp),
 	    T(test_big_values_tcp),
+	    T(test_close_frees_alloc_tcp),
 	    T(test_proxy_stat),
 	    T(test_many_functions),
 	    T(test_garbage_unix),
