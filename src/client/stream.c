@@ -405,13 +405,18 @@ static int attach(ferry_client *c, struct sregion *g)
 	return fr_ask(c, 0, &m, attach_reply, g, g->fd);
 }
 
-/* A new arena of at least min bytes: a sealed memfd, mapped shared. */
+/* A new arena of at least min bytes: a sealed memfd, mapped shared. A
+ * min within a page of SIZE_MAX fits none: rounded up, it wrapped around
+ * to a default arena, attached for nothing on every such call. */
 static struct sregion *new_region(ferry_client *c, size_t min)
 {
 	struct fr_stream *s = c->stream;
 	size_t len = FR_MAX(s->arena_size, (min + 4095 + 64) & ~(size_t)4095);
-	struct sregion *g = calloc(1, sizeof(*g)), **pg;
+	struct sregion *g, **pg;
 
+	if (min > SIZE_MAX - 4095 - 64)
+		return NULL;
+	g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
 	g->fd = memfd_create("ferry-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);

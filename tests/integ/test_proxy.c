@@ -1214,6 +1214,16 @@ static void test_proxy_stat(void **state)
 	assert_non_null(big);
 	assert_true(in_shared_arena(big, 65 * MiB));
 	assert_int_equal(pstat(side_u).regions, s0.regions + 4);
+	/* A size no arena can hold adds none (rounding it up to pages
+	 * wrapped around to a small arena that was attached for nothing),
+	 * nor does a GET with such a capacity. */
+	for (int i = 0; i < 3; i++) {
+		size_t n = SIZE_MAX - 64 * (size_t)i;
+		assert_null(ferry_alloc(u[0], n));
+		ft_assert_rc(ferry_get(u[0], "nokey", 5, 0, &s, n, NULL, NULL),
+			     FERRY_ENOMEM);
+	}
+	assert_int_equal(pstat(side_u).regions, s0.regions + 4);
 	/* Closing gives them back. */
 	ferry_close(u[0]);
 	ferry_close(t[0]);
