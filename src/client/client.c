@@ -331,7 +331,11 @@ static int submit(ferry_client *c, ferry_op *op, int sync, struct req **out)
 		p = fr_ring_pick(&c->ring, op->key, op->klen);
 	if ((rc = fr_peer_down(c, p)))
 		return op->status = rc;
-	if (op->opcode == FERRY_OP_PUT && op->len > c->peer_maxval[p])
+	/* A limit of 0 is one not learnt yet: the server was down when we
+	 * connected and has answered no HELLO since (this request brings
+	 * one). The server checks the size itself in any case. */
+	if (op->opcode == FERRY_OP_PUT && c->peer_maxval[p] &&
+	    op->len > c->peer_maxval[p])
 		return op->status = FERRY_E2BIG;
 	r = fr_req_get(c, p, sync);
 	if (!r)

@@ -239,6 +239,33 @@ static void test_connect_with_a_dead_server(void **state)
 			      sizeof(buf), NULL, NULL));
 }
 
+/* A server that was down when the client connected, and comes back: a
+ * client that only writes to it gets through once it answers, and until
+ * then hears that it is lost, never that its value is too big (the
+ * server's value limit is unknown until it answered a HELLO). */
+static void test_put_to_a_server_back_after_connect(void **state)
+{
+	const char *k = key_on[1];
+	uint64_t end;
+	int rc;
+
+	ft_server_kill(cl, 1, SIGKILL);
+	c = ft_connect(cl, TIMEOUT_MS);
+	EXPECT_LOST(ferry_put(c, k, strlen(k), "x", 1, 0));
+	ft_server_restart(cl, 1, NULL);
+	end = ft_now_ms() + 2 * TIMEOUT_MS + SLACK_MS;
+	do {
+		rc = ferry_put(c, k, strlen(k), "back", 4, 0);
+		if (rc && !lost(rc))
+			fail_msg("put to the server back: %d (%s)", rc,
+				 ferry_strerror(rc));
+		if (rc)
+			poll(NULL, 0, 50);
+	} while (rc && ft_now_ms() < end);
+	ft_assert_rc(rc, 0);
+	put_both();
+}
+
 /* A put loop to the dead server's key, for as long as the test counts. */
 struct dialler {
 	ferry_client *c;
@@ -662,6 +689,8 @@ int main(int argc, char **argv)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_with_a_dead_server,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_put_to_a_server_back_after_connect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_server_dialled_at_a_pace,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refusing_server_fails_fast,
