@@ -410,7 +410,7 @@ int ferry_ns_stat(ferry_client *c, const char *name, ferry_ns_info *out)
 	struct ns_wait w = {0};
 	int rc;
 
-	if (!c || !out)
+	if (!c || !out || !name)
 		return FERRY_EINVAL;
 	rc = fr_ns_stat_start(c, name, ns_waited, &w);
 	if (!rc && !w.finished)

@@ -261,6 +261,7 @@ static void test_create_names_and_tokens(void **state)
 	ft_assert_rc(ferry_ns_create(ac, name, NULL, t3), 0);
 	ft_assert_rc(ferry_ns_create(ac, "A-z_0.9", NULL, t3), 0);
 	ft_assert_rc(ferry_ns_stat(ac, "no-such-ns", &info), FERRY_ENOENT);
+	ft_assert_rc(ferry_ns_stat(ac, NULL, &info), FERRY_EINVAL);
 	ft_assert_rc(ferry_ns_rm(ac, "no-such-ns"), FERRY_ENOENT);
 	ft_assert_rc(ferry_ns_rm(ac, name), 0);
 	ft_assert_rc(ferry_ns_rm(ac, "A-z_0.9"), 0);
