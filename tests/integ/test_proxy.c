@@ -1160,13 +1160,27 @@ static void test_big_values_tcp(void **state)
 	free(dst);
 }
 
-/* Bytes malloc has handed out and not got back (heap and mmap'd). */
+/* Bytes malloc has handed out and not got back: glibc's count (heap and
+ * mmap'd), or AddressSanitizer's, whose malloc replaces glibc's. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FT_ASAN_MALLOC 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(FT_ASAN_MALLOC)
+#include <sanitizer/allocator_interface.h>
+static size_t heap_in_use(void)
+{
+	return __sanitizer_get_current_allocated_bytes();
+}
+#else
 static size_t heap_in_use(void)
 {
 	struct mallinfo2 mi = mallinfo2();
 
 	return mi.uordblks + mi.hblkhd;
 }
+#endif
 
 /* ferry_close frees the buffers ferry_alloc gave, in every mode (ferry.h).
  * Over TCP they are heap blocks: one left behind shows in malloc's count
