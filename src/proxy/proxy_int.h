@@ -238,8 +238,9 @@ int fr_proxy_submit(fr_proxy *px, struct pop *pp);
 /* Requests to every server that the loop does not wait for (fan-outs:
  * listings, and the admin's namespace requests) hold at most
  * FR_PROXY_FAN_SLOTS (proxy.h) of the warm client's request slots, one
- * per server each: whether one more fits; fr_proxy_fan_take counts one in (FERRY_EBUSY if
- * it does not fit), and its done must call fr_proxy_fan_end first thing.
+ * per server each: whether one more fits; fr_proxy_fan_take counts one
+ * in (FERRY_EBUSY if it does not fit), and its done must call
+ * fr_proxy_fan_end first thing.
  * fr_proxy_list_start is fr_list_start (one: as there), so counted. */
 int fr_proxy_fan_room(const fr_proxy *px);
 int fr_proxy_fan_take(fr_proxy *px);

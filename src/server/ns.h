@@ -25,6 +25,7 @@
 #include "ferry.h"
 
 #define FR_NS_KEY 8 /* bytes of namespace id in front of every stored key */
+#define FR_NS_STORED_KEY_MAX (FR_NS_KEY + FERRY_KEY_MAX) /* its length */
 #define FR_NS_TOKEN_MAX 256
 
 typedef struct fr_ns {

@@ -64,7 +64,7 @@ struct slot {
 	uint64_t pend;    /* PUT: bytes counted as pending there */
 	uint64_t over; /* FERRY_EQUOTA: bytes over the namespace's share */
 	/* The request's keys with their namespace prefix (ns.h). */
-	uint8_t key[FR_NS_KEY + FERRY_KEY_MAX], key2[FR_NS_KEY + FERRY_KEY_MAX];
+	uint8_t key[FR_NS_STORED_KEY_MAX], key2[FR_NS_STORED_KEY_MAX];
 };
 
 /* Clients that said HELLO, indexed by their address-vector entry (dense

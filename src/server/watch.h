@@ -27,7 +27,7 @@ typedef struct fr_watch_table fr_watch_table;
 
 #define FR_WATCH_PEER_MAX (1u << 24)
 /* Keys and prefixes are stored keys: the namespace id, then the key. */
-#define FR_WATCH_KEY_MAX (FR_NS_KEY + FERRY_KEY_MAX)
+#define FR_WATCH_KEY_MAX FR_NS_STORED_KEY_MAX
 
 typedef struct fr_watch {
 	uint64_t peer;
